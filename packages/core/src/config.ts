@@ -1,0 +1,68 @@
+/** TLS toward Redis ("Use TLS with server"). Paths are files read at start and on config change. */
+export interface ServerTlsConfig {
+  enabled: boolean;
+  /** Skip certificate verification (logged as a warning). */
+  trustServerCertificate?: boolean;
+  /** CA bundle to verify Redis with; the system store when absent. */
+  ca?: string;
+  /** Client certificate and key to present (Redis defaults to `tls-auth-clients yes`). */
+  cert?: string;
+  key?: string;
+  /** SNI / name to verify; defaults to the host dialed. */
+  servername?: string;
+}
+
+/** TLS toward clients ("Use TLS with clients", "Require TLS client authentication"). */
+export interface ClientTlsConfig {
+  enabled: boolean;
+  cert?: string;
+  key?: string;
+  /** CA that client certificates must chain to (with `requireClientCert`). */
+  ca?: string;
+  requireClientCert?: boolean;
+}
+
+/** One listener: a proxy in front of one Redis node (Gallium Data's parameter names, camelCased). */
+export interface ConnectionConfig {
+  name: string;
+  active: boolean;
+  type: 'RedisCluster';
+  /** Dynamic: discovery seeds. Static: the one node this proxy fronts. `host:port`, IPv6 as `[addr]:port`. */
+  redisServers: string[];
+  mappings: 'dynamic' | 'static';
+  /** Dynamic: every proxy address, instance IDs 1…N in order. Static: `redisHost:port=proxyHost:port`. */
+  clusterMembers: string[];
+  /** 1-based; may come from the environment (`instance_id`, `SLOTRELAY_INSTANCE_ID`). */
+  instanceId?: number;
+  localAddress: string;
+  localPort: number;
+  serverTls?: ServerTlsConfig;
+  clientTls?: ClientTlsConfig;
+  /** Credentials for the proxy's own discovery connections, when Redis requires AUTH. */
+  redisUsername?: string;
+  redisPassword?: string;
+}
+
+/** The whole config file. */
+export interface SlotrelayConfig {
+  connections: ConnectionConfig[];
+  /** Middleware packages in pipeline order; default: redirect, cluster-cmds, admin. */
+  middleware?: string[];
+  /** Enables admin writes (`GALLIUMDATA CONFIG PATCH`) for sessions that sent `GALLIUMDATA AUTH`. */
+  adminPassword?: string;
+  /** Also require `GALLIUMDATA AUTH` for admin reads. */
+  adminReadsRequireAuth?: boolean;
+  /** Periodic CLUSTER NODES check, ms (0 disables). */
+  topologyCheckIntervalMs?: number;
+  /** How long shutdown waits for replies already due, ms. */
+  shutdownGraceMs?: number;
+  log?: { level?: 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+}
+
+/** DI tokens: the listener's connection config, the process config. */
+export const ConnectionConfig = Symbol.for('@slotrelay/core:ConnectionConfig');
+export const SlotrelayConfig = Symbol.for('@slotrelay/core:SlotrelayConfig');
+/** DI token for the listener's `TopologyService`. */
+export const TopologyServiceToken = Symbol.for('@slotrelay/core:TopologyService');
+/** DI token for the listener's `ListenerInfo`. */
+export const ListenerInfoToken = Symbol.for('@slotrelay/core:ListenerInfo');

@@ -1,0 +1,56 @@
+import { Observable, Subject } from 'rxjs';
+import { SlotrelayError } from '../errors.js';
+import type { Batch } from '../session/frame.js';
+import { CommandTable } from '../session/command-table.js';
+import { CORE_COMMANDS, type Session } from '../session/session.js';
+import type { Middleware } from './contract.js';
+
+/** A session's two entry points into the composed middleware. */
+export interface SessionFlow {
+  requests(batch: Batch): void;
+  replies(batch: Batch): void;
+  /** Complete the streams (middleware see `finalize`). */
+  close(): void;
+}
+
+/**
+ * The middleware of one listener, composed per session with RxJS: requests through the middleware
+ * in config order, replies in reverse (the onion). Built once per listener; `attach` runs once per
+ * session and costs one Subject per direction, only if some middleware has an operator for it.
+ */
+export class Pipeline {
+  /** Every command name some middleware (or core) watches. */
+  readonly table: CommandTable;
+
+  constructor(readonly middleware: readonly Middleware[]) {
+    const seen = new Set<string>();
+    for (const m of middleware) {
+      if (seen.has(m.name)) throw new SlotrelayError('SR_ERR_MIDDLEWARE', `middleware '${m.name}' is listed twice`);
+      seen.add(m.name);
+    }
+    this.table = new CommandTable([...CORE_COMMANDS, ...middleware.flatMap((m) => m.commands ?? [])]);
+  }
+
+  attach(session: Session): SessionFlow {
+    const ctx = this.middleware.map((m, i) => session.contextFor(i, session.log.child({ middleware: m.name })));
+    const reqOps = this.middleware.flatMap((m, i) => (m.requests ? [m.requests(ctx[i]!)] : []));
+    const repOps = this.middleware.flatMap((m, i) => (m.replies ? [m.replies(ctx[i]!)] : [])).reverse();
+    const subjects: Array<Subject<Batch>> = [];
+    const compose = (ops: typeof reqOps, out: (b: Batch) => void): ((b: Batch) => void) => {
+      if (ops.length === 0) return out;
+      const input = new Subject<Batch>();
+      subjects.push(input);
+      ops
+        .reduce<Observable<Batch>>((o, op) => op(o), input)
+        .subscribe({ next: out, error: (e: unknown) => session.pipelineFailed(e) });
+      return (b) => input.next(b);
+    };
+    return {
+      requests: compose(reqOps, (b) => session.requestsOut(b)),
+      replies: compose(repOps, (b) => session.repliesOut(b)),
+      close: () => {
+        for (const s of subjects) s.complete();
+      },
+    };
+  }
+}

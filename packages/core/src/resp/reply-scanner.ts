@@ -1,0 +1,230 @@
+import { ProtocolError } from '../errors.js';
+import { DEFAULT_LIMITS, type RespLimits } from './constants.js';
+
+/** Frame flag: an error element (`-`) sits somewhere inside this aggregate frame. */
+export const NESTED_ERROR = 1;
+/** Frame flag: the frame starts with a RESP3 attribute (`|`); `type` is the type of the value after it. */
+export const HAS_ATTRIBUTE = 2;
+
+const S_TYPE = 0;
+const S_NUM = 1;
+const S_NUM_LF = 2;
+const S_BODY = 3;
+const S_LINE = 4;
+
+const PLUS = 0x2b, MINUS = 0x2d, COLON = 0x3a, DOLLAR = 0x24, STAR = 0x2a, UNDERSCORE = 0x5f,
+  COMMA = 0x2c, HASH = 0x23, LPAREN = 0x28, EQUALS = 0x3d, BANG = 0x21, PERCENT = 0x25,
+  TILDE = 0x7e, GT = 0x3e, PIPE = 0x7c;
+
+/**
+ * Finds where each RESP2/RESP3 reply frame ends without decoding it.
+ *
+ * Resumable: state carries over between `feed` calls, so a frame may be split across any number of
+ * chunks at any byte. Bulk payloads are skipped arithmetically; only headers and line elements are
+ * touched byte by byte. After each `feed`, `count` frames completed in that chunk, the i-th ending
+ * at `ends[i]` (an offset into the fed buffer) with first byte `types[i]` and `flags[i]`
+ * (`NESTED_ERROR`, `HAS_ATTRIBUTE`). `inFrame` tells whether the chunk ended inside a frame.
+ * The arrays are reused by the next `feed`; copy what must outlive it.
+ */
+export class ReplyScanner {
+  count = 0;
+  ends = new Int32Array(64);
+  types = new Uint8Array(64);
+  flags = new Uint8Array(64);
+  /** True while the bytes fed so far end inside a frame. */
+  inFrame = false;
+  /** Type byte of the frame in progress (valid while `inFrame`). */
+  frameType = 0;
+  /** Flags of the frame in progress, so far. */
+  frameFlags = 0;
+
+  private state = S_TYPE;
+  private depth = 0;
+  private counts: Float64Array;
+  private attrs: Uint8Array;
+  private hdr = 0;
+  private num = 0;
+  private neg = false;
+  private digits = 0;
+  private remaining = 0;
+  private topAttr = false;
+  private readonly limits: RespLimits;
+
+  constructor(limits: Partial<RespLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.counts = new Float64Array(16);
+    this.attrs = new Uint8Array(16);
+  }
+
+  /** Scan `buf[pos, end)`. Throws `ProtocolError` on bytes that are not RESP; the scanner is then unusable. */
+  feed(buf: Uint8Array, pos = 0, end = buf.length): void {
+    this.count = 0;
+    let state = this.state;
+    let depth = this.depth;
+    let inFrame = this.inFrame;
+    let frameType = this.frameType;
+    let frameFlags = this.frameFlags;
+    const counts = this.counts;
+    while (pos < end) {
+      let done = false;
+      if (state === S_TYPE) {
+        const t = buf[pos++]!;
+        if (depth === 0) {
+          if (!inFrame) {
+            inFrame = true;
+            frameType = t;
+            frameFlags = 0;
+          } else if (this.topAttr) {
+            this.topAttr = false;
+            frameType = t;
+          }
+        } else if (t === MINUS) frameFlags |= NESTED_ERROR;
+        switch (t) {
+          case PLUS: case MINUS: case COLON: case COMMA: case HASH: case LPAREN: case UNDERSCORE:
+            state = S_LINE;
+            break;
+          case DOLLAR: case EQUALS: case BANG: case STAR: case TILDE: case GT: case PERCENT: case PIPE:
+            this.hdr = t;
+            this.num = 0;
+            this.neg = false;
+            this.digits = 0;
+            state = S_NUM;
+            break;
+          default:
+            this.state = state;
+            throw new ProtocolError(`unexpected byte ${describeByte(t)} where a RESP type was expected`);
+        }
+        continue;
+      }
+      if (state === S_LINE) {
+        while (pos < end && buf[pos] !== 10) pos++;
+        if (pos === end) break;
+        pos++;
+        state = S_TYPE;
+        done = true;
+      } else if (state === S_BODY) {
+        const avail = end - pos;
+        if (avail < this.remaining) {
+          this.remaining -= avail;
+          pos = end;
+          break;
+        }
+        pos += this.remaining;
+        this.remaining = 0;
+        state = S_TYPE;
+        done = true;
+      } else if (state === S_NUM) {
+        const c = buf[pos++]!;
+        if (c >= 48 && c <= 57) {
+          this.num = this.num * 10 + (c - 48);
+          if (++this.digits > 18) throw new ProtocolError(`invalid length in '${String.fromCharCode(this.hdr)}' header`);
+        } else if (c === 13) {
+          if (this.digits === 0) throw new ProtocolError(`invalid length in '${String.fromCharCode(this.hdr)}' header`);
+          state = S_NUM_LF;
+        } else if (c === MINUS && this.digits === 0 && !this.neg) {
+          this.neg = true;
+        } else {
+          throw new ProtocolError(`invalid length in '${String.fromCharCode(this.hdr)}' header`);
+        }
+        continue;
+      } else {
+        // S_NUM_LF
+        if (buf[pos++] !== 10) throw new ProtocolError('expected LF after CR');
+        const n = this.neg ? -this.num : this.num;
+        const hdr = this.hdr;
+        if (hdr === DOLLAR || hdr === EQUALS || hdr === BANG) {
+          if (n === -1 && hdr === DOLLAR) {
+            state = S_TYPE;
+            done = true;
+          } else if (n < 0 || n > this.limits.maxBulkBytes) {
+            throw new ProtocolError('invalid bulk length');
+          } else {
+            this.remaining = n + 2;
+            state = S_BODY;
+            continue;
+          }
+        } else {
+          state = S_TYPE;
+          if (n === -1 && (hdr === STAR || hdr === PERCENT || hdr === TILDE)) {
+            done = true;
+          } else if (n < 0 || n > this.limits.maxElements) {
+            throw new ProtocolError('invalid multibulk length');
+          } else if (n === 0) {
+            if (hdr === PIPE) {
+              // An empty attribute is no element: the value it annotates follows.
+              if (depth === 0) this.topAttr = true;
+              continue;
+            }
+            done = true;
+          } else {
+            if (depth >= this.limits.maxDepth) throw new ProtocolError('reply nested too deeply');
+            if (depth === counts.length) this.growStack();
+            this.counts[depth] = hdr === PERCENT || hdr === PIPE ? n * 2 : n;
+            this.attrs[depth] = hdr === PIPE ? 1 : 0;
+            if (depth === 0 && hdr === PIPE) frameFlags |= HAS_ATTRIBUTE;
+            depth++;
+            continue;
+          }
+        }
+      }
+      if (!done) continue;
+      // One element finished: close every aggregate it completes.
+      let frameDone = true;
+      while (depth > 0) {
+        const c = --this.counts[depth - 1]!;
+        if (c > 0) {
+          frameDone = false;
+          break;
+        }
+        depth--;
+        if (this.attrs[depth] === 1) {
+          // An attribute is not an element of its parent; the annotated value comes next.
+          frameDone = false;
+          if (depth === 0) this.topAttr = true;
+          break;
+        }
+      }
+      if (frameDone) {
+        const i = this.count;
+        if (i === this.ends.length) this.growOut();
+        this.ends[i] = pos;
+        this.types[i] = frameType;
+        this.flags[i] = frameFlags;
+        this.count = i + 1;
+        inFrame = false;
+      }
+    }
+    this.state = state;
+    this.depth = depth;
+    this.inFrame = inFrame;
+    this.frameType = frameType;
+    this.frameFlags = frameFlags;
+  }
+
+  private growStack(): void {
+    const c = new Float64Array(this.counts.length * 2);
+    c.set(this.counts);
+    this.counts = c;
+    const a = new Uint8Array(this.attrs.length * 2);
+    a.set(this.attrs);
+    this.attrs = a;
+  }
+
+  private growOut(): void {
+    const n = this.ends.length * 2;
+    const e = new Int32Array(n);
+    e.set(this.ends);
+    this.ends = e;
+    const t = new Uint8Array(n);
+    t.set(this.types);
+    this.types = t;
+    const f = new Uint8Array(n);
+    f.set(this.flags);
+    this.flags = f;
+  }
+}
+
+/** `'x'` for printable ASCII, else `0xNN`. */
+export function describeByte(b: number): string {
+  return b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : `0x${b.toString(16).padStart(2, '0')}`;
+}

@@ -1,0 +1,106 @@
+import { ProtocolError } from '../errors.js';
+import { type Batch, COMPLETE, type Frame, STREAM } from './frame.js';
+
+/** What a scanner offers the reader (ReplyScanner and RequestScanner both fit). */
+export interface FrameScanner {
+  count: number;
+  ends: Int32Array;
+  inFrame: boolean;
+  feed(buf: Uint8Array, pos?: number, end?: number): void;
+}
+
+/** Decisions the session makes as frames complete. */
+export interface FrameSink {
+  /** A complete frame was appended to `batch`; `i` indexes the scanner's per-frame arrays. */
+  onFrame(batch: Batch, frame: Frame, i: number): void;
+  /** The frame in progress outgrew the hold limit; `prefix` holds its bytes so far. True: keep holding it whole. */
+  mustHold(prefix: Buffer): boolean;
+  /** A frame too large to hold starts streaming; `first` is its first piece (`prefix` its bytes so far). */
+  onStreamStart(batch: Batch, first: Frame, prefix: Buffer): void;
+  /** The last piece of a streamed frame was appended to `batch`. */
+  onStreamEnd(batch: Batch): void;
+}
+
+/**
+ * Turns socket chunks into batches of frames: complete frames are views into the chunk; a frame
+ * split across chunks is held (its pieces kept by reference) and joined once it completes; a frame
+ * that outgrows `holdLimit` and that nobody must see whole is streamed — its bytes pass through as
+ * `STREAM` pieces as they arrive, so memory stays bounded whatever the value size.
+ */
+export class FrameReader {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private streaming = false;
+  private holdWhole = false;
+
+  constructor(
+    private readonly scanner: FrameScanner,
+    private readonly sink: FrameSink,
+    private readonly holdLimit: number,
+    private readonly maxHold: number,
+  ) {}
+
+  /** Bytes held for a frame in progress. */
+  get bufferedBytes(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * Scan `chunk` and append its frames to `batch`. A protocol error is returned (not thrown) after
+   * the frames before it were appended, so they can still be served in order.
+   */
+  read(chunk: Buffer, batch: Batch): ProtocolError | null {
+    const sc = this.scanner;
+    let error: ProtocolError | null = null;
+    try {
+      sc.feed(chunk, 0, chunk.length);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      error = e;
+    }
+    let prev = 0;
+    const n = sc.count;
+    for (let i = 0; i < n; i++) {
+      const e = sc.ends[i]!;
+      if (i === 0 && this.streaming) {
+        batch.push(chunk, 0, e, STREAM);
+        this.streaming = false;
+        this.sink.onStreamEnd(batch);
+      } else if (i === 0 && this.heldBytes > 0) {
+        this.held.push(chunk.subarray(0, e));
+        const joined = Buffer.concat(this.held, this.heldBytes + e);
+        this.held = [];
+        this.heldBytes = 0;
+        this.holdWhole = false;
+        this.sink.onFrame(batch, batch.push(joined, 0, joined.length, COMPLETE), i);
+      } else {
+        this.sink.onFrame(batch, batch.push(chunk, prev, e, COMPLETE), i);
+      }
+      prev = e;
+    }
+    if (error || prev === chunk.length) return error;
+    if (this.streaming) {
+      batch.push(chunk, prev, chunk.length, STREAM);
+      return null;
+    }
+    const rest = prev === 0 ? chunk : chunk.subarray(prev);
+    this.held.push(rest);
+    this.heldBytes += rest.length;
+    if (this.heldBytes > this.holdLimit) {
+      if (!this.holdWhole) {
+        const prefix = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+        if (this.sink.mustHold(prefix)) {
+          this.holdWhole = true;
+        } else {
+          this.streaming = true;
+          this.held = [];
+          this.heldBytes = 0;
+          this.sink.onStreamStart(batch, batch.push(prefix, 0, prefix.length, STREAM), prefix);
+          return null;
+        }
+      }
+      if (this.heldBytes > this.maxHold) return new ProtocolError(`frame larger than ${this.maxHold} bytes`);
+    }
+    return null;
+  }
+}

@@ -1,0 +1,111 @@
+import type { Socket } from 'node:net';
+import { encodeError } from '../resp/encode.js';
+
+interface Pending {
+  value: Buffer | null;
+}
+
+/**
+ * Writes replies to the client in order, where some replies are promises (an admin command that
+ * rescans the cluster, a redirect waiting for a rescan): everything after a pending promise waits
+ * in a queue until it settles. Signals `onPressure(true)` when the socket or the queue is full, so
+ * the session stops reading Redis, and `onPressure(false)` once both drained.
+ */
+export class OrderedWriter {
+  private readonly queue: Array<Buffer | Pending> = [];
+  private queuedBytes = 0;
+  private socketFull = false;
+  private pressured = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly maxQueuedBytes: number,
+    private readonly onPressure: (on: boolean) => void,
+    private readonly onIdle: () => void,
+  ) {
+    socket.on('drain', () => {
+      this.socketFull = false;
+      this.update();
+    });
+  }
+
+  /** True when nothing waits in the queue. */
+  get idle(): boolean {
+    return this.queue.length === 0;
+  }
+
+  /** Bytes waiting in the queue plus the socket's own buffer. */
+  get bufferedBytes(): number {
+    return this.queuedBytes + this.socket.writableLength;
+  }
+
+  write(buf: Buffer): void {
+    if (buf.length === 0) return;
+    if (this.queue.length === 0) {
+      this.send(buf);
+    } else {
+      this.queue.push(buf);
+      this.queuedBytes += buf.length;
+      this.update();
+    }
+  }
+
+  /** Queue a reply that is not ready yet; later writes wait behind it. */
+  writeLater(promise: Promise<Buffer>): void {
+    const slot: Pending = { value: null };
+    this.queue.push(slot);
+    promise.then(
+      (v) => {
+        slot.value = v;
+        this.flush();
+      },
+      (err: unknown) => {
+        slot.value = encodeError(`ERR slotrelay: ${err instanceof Error ? err.message : String(err)}`);
+        this.flush();
+      },
+    );
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  private flush(): void {
+    if (this.socket.destroyed) return;
+    this.socket.cork();
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (Buffer.isBuffer(head)) {
+        this.queue.shift();
+        this.queuedBytes -= head.length;
+        this.send(head);
+      } else if (head.value !== null) {
+        this.queue.shift();
+        this.send(head.value);
+      } else break;
+    }
+    this.socket.uncork();
+    this.update();
+    if (this.queue.length === 0) this.onIdle();
+  }
+
+  private send(buf: Buffer): void {
+    if (this.socket.destroyed) return;
+    if (!this.socket.write(buf)) {
+      this.socketFull = true;
+      this.update();
+    }
+  }
+
+  private update(): void {
+    const on = this.socketFull || this.queuedBytes > this.maxQueuedBytes;
+    if (on !== this.pressured) {
+      this.pressured = on;
+      this.onPressure(on);
+    }
+  }
+}

@@ -1,0 +1,731 @@
+import type { Socket } from 'node:net';
+import { type ProtocolError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ListenerInfo, SessionContext } from '../middleware/contract.js';
+import type { Pipeline, SessionFlow } from '../middleware/pipeline.js';
+import { DEFAULT_LIMITS, type RespLimits, RespType } from '../resp/constants.js';
+import { decodeReply } from '../resp/decode.js';
+import { encodeError, type Protocol } from '../resp/encode.js';
+import { NESTED_ERROR, ReplyScanner } from '../resp/reply-scanner.js';
+import { INLINE, NO_REPLY, RequestScanner } from '../resp/request-scanner.js';
+import { type Batch, COMPLETE, type Frame, LOCAL, STREAM, Batch as BatchClass } from './frame.js';
+import { FrameReader, type FrameSink } from './frame-reader.js';
+import { ANSWERED, E_HELLO, E_MONITOR, E_RESET, type Entry, InFlight, PUBSUB, REMOTE } from './in-flight.js';
+import { OrderedWriter } from './ordered-writer.js';
+
+/** Tuning of one session. All sizes in bytes. */
+export interface SessionOptions {
+  limits?: Partial<RespLimits>;
+  /** A frame split across chunks is held up to this size, then streamed unless someone must see it whole. */
+  holdLimit?: number;
+  /** Bytes queued toward one side before the other side stops being read. */
+  maxQueuedBytes?: number;
+  /** Requests awaiting replies before the client stops being read. */
+  maxInFlight?: number;
+}
+
+/** Where a session gets its Redis connection. Rejection text reaches the client as `-ERR …`. */
+export type UpstreamConnector = (session: Session) => Promise<Socket>;
+
+const EMPTY = Buffer.alloc(0);
+
+// Reasons to stop reading a socket; it resumes when none is left.
+const P_DRAIN = 1;
+const P_QUEUE = 2;
+const P_INFLIGHT = 4;
+const P_CLOSING = 8;
+
+const REPLY_ON = 0;
+const REPLY_OFF = 1;
+const REPLY_SKIP = 2;
+
+/** Confirmation words of pub/sub, in the order of `PUBSUB_COMMANDS`. */
+const PUBSUB_WORDS = ['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe'];
+const PUBSUB_COMMANDS = PUBSUB_WORDS.map((w) => w.toUpperCase());
+const MESSAGE_WORDS = new Set(['message', 'pmessage', 'smessage']);
+
+/** The commands whose requests core itself must see to pair replies correctly. */
+export const CORE_COMMANDS: readonly string[] = [
+  ...PUBSUB_COMMANDS, 'CLIENT', 'HELLO', 'MONITOR', 'RESET', 'MULTI', 'EXEC', 'DISCARD',
+];
+
+class Gate {
+  private reasons = 0;
+  constructor(private readonly stream: () => Socket | null) {}
+  hold(reason: number): void {
+    if (this.reasons === 0) this.stream()?.pause();
+    this.reasons |= reason;
+  }
+  release(reason: number): void {
+    if ((this.reasons & reason) === 0) return;
+    this.reasons &= ~reason;
+    if (this.reasons === 0) this.stream()?.resume();
+  }
+  get held(): boolean {
+    return this.reasons !== 0;
+  }
+}
+
+let nextSessionId = 1;
+
+/**
+ * One client connection and its own upstream connection to one Redis node (DESIGN.md "Data flow").
+ *
+ * Requests: chunk → RequestScanner (boundaries only) → batch → middleware → upstream, each request
+ * pushing an in-flight entry. Replies: chunk → ReplyScanner → each reply consumes the head entry
+ * (push frames, pub/sub messages and MONITOR lines consume none; CLIENT REPLY OFF/SKIP requests
+ * expect none) → middleware → client, with locally answered replies spliced in at their place.
+ * Both directions stop reading when the other side's buffers are full.
+ */
+export class Session {
+  readonly id = nextSessionId++;
+  readonly clientAddress: string;
+  protocol: Protocol = 2;
+  inTransaction = false;
+  upstream: Socket | null = null;
+
+  private readonly inflight = new InFlight();
+  private readonly reqScanner: RequestScanner;
+  private readonly repScanner: ReplyScanner;
+  private readonly reqReader: FrameReader;
+  private readonly repReader: FrameReader;
+  private readonly reqBatch = new BatchClass();
+  private readonly repBatch = new BatchClass();
+  private readonly writer: OrderedWriter;
+  private readonly clientGate: Gate;
+  private readonly upstreamGate: Gate;
+  private readonly flow: SessionFlow;
+  private readonly maxQueuedBytes: number;
+  private readonly maxInFlight: number;
+
+  private upQueue: Buffer[] = [];
+  private upQueued = 0;
+  private replyMode = REPLY_ON;
+  private monitor = false;
+  private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
+  private subscribed = 0;
+  private replyStreaming = false;
+  private upstreamError: Buffer | null = null;
+  private closing = false;
+  private closed = false;
+  private readonly closeHandlers: Array<() => void> = [];
+
+  constructor(
+    readonly client: Socket,
+    readonly listener: ListenerInfo,
+    readonly pipeline: Pipeline,
+    private readonly connect: UpstreamConnector,
+    readonly log: Logger,
+    options: SessionOptions = {},
+  ) {
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const holdLimit = options.holdLimit ?? 64 * 1024;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
+    this.maxInFlight = options.maxInFlight ?? 65536;
+    this.clientAddress = `${client.remoteAddress}:${client.remotePort}`;
+    this.reqScanner = new RequestScanner(limits);
+    this.repScanner = new ReplyScanner(limits);
+    this.reqReader = new FrameReader(this.reqScanner, this.requestSink, holdLimit, limits.maxBulkBytes + 1024);
+    this.repReader = new FrameReader(this.repScanner, this.replySink, holdLimit, limits.maxBulkBytes + 1024);
+    this.clientGate = new Gate(() => this.client);
+    this.upstreamGate = new Gate(() => this.upstream);
+    this.writer = new OrderedWriter(
+      client,
+      this.maxQueuedBytes,
+      (on) => (on ? this.upstreamGate.hold(P_DRAIN) : this.upstreamGate.release(P_DRAIN)),
+      () => this.maybeFinish(),
+    );
+    this.flow = pipeline.attach(this);
+  }
+
+  /** Start reading the client and dialing Redis. */
+  start(): void {
+    const c = this.client;
+    c.setNoDelay(true);
+    c.on('data', this.onClientData);
+    c.on('end', () => {
+      // The client half-closed: deliver what it already asked for, then close.
+      this.closing = true;
+      this.maybeFinish();
+    });
+    c.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'client socket error'));
+    c.on('close', () => this.destroy());
+    this.connect(this).then(
+      (sock) => this.attachUpstream(sock),
+      (err: unknown) => this.upstreamFailed(err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  /** Register a callback for when the session has closed. */
+  onClose(fn: () => void): void {
+    if (this.closed) fn();
+    else this.closeHandlers.push(fn);
+  }
+
+  /** Bytes this session holds in memory right now (held frames, queues, socket buffers). */
+  bufferedBytes(): number {
+    return (
+      this.reqReader.bufferedBytes + this.repReader.bufferedBytes + this.upQueued + this.writer.bufferedBytes +
+      (this.upstream?.writableLength ?? 0)
+    );
+  }
+
+  /** Requests still waiting for a reply. */
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  /** Stop reading the client, deliver the replies already due, then close (bounded by `timeoutMs`). */
+  drain(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.onClose(resolve);
+      this.clientGate.hold(P_CLOSING);
+      this.closing = true;
+      this.maybeFinish();
+      setTimeout(() => this.destroy(), timeoutMs).unref();
+    });
+  }
+
+  // ── middleware-facing operations ─────────────────────────────────────────────────────────────
+
+  /** See `SessionContext.answer`. */
+  answer(frame: Frame, reply: Buffer | Promise<Buffer>): void {
+    if (frame.kind !== COMPLETE) throw new Error('answer() needs a complete request frame');
+    frame.dropped = true;
+    const e = frame.entry;
+    if (e === null) return; // the client asked for no reply (CLIENT REPLY OFF/SKIP)
+    e.kind = ANSWERED;
+    e.local = reply;
+  }
+
+  /** See `SessionContext.close`. */
+  close(reason: string): void {
+    const e = this.inflight.push();
+    e.kind = ANSWERED;
+    e.local = encodeError(reason.startsWith('ERR') ? reason : `ERR ${reason}`);
+    this.closing = true;
+    this.clientGate.hold(P_CLOSING);
+    this.flushHeadLocals();
+  }
+
+  /** Per-middleware facade (see `SessionContext`). */
+  contextFor(slot: number, log: Logger): SessionContext {
+    const s = this;
+    return {
+      id: this.id,
+      get protocol() {
+        return s.protocol;
+      },
+      get inTransaction() {
+        return s.inTransaction;
+      },
+      clientAddress: this.clientAddress,
+      listener: this.listener,
+      log,
+      answer: (f, r) => s.answer(f, r),
+      mark(f, value) {
+        const e = f.entry;
+        if (e === null) return;
+        (e.marks ??= [])[slot] = value;
+      },
+      markOf(f) {
+        return f.entry?.marks?.[slot];
+      },
+      close: (reason) => s.close(reason),
+    };
+  }
+
+  // ── requests: client → Redis ─────────────────────────────────────────────────────────────────
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    if (this.closing || this.closed) return;
+    const b = this.reqBatch;
+    b.reset();
+    const err = this.reqReader.read(chunk, b);
+    if (b.count > 0) this.runRequests(b);
+    if (err) this.protocolFailure(err);
+  };
+
+  private runRequests(b: Batch): void {
+    try {
+      this.flow.requests(b);
+    } catch (err) {
+      this.pipelineFailed(err);
+      return;
+    }
+    if (!b.delivered && !this.closed) this.pipelineFailed(new Error('a middleware did not pass the request batch on'));
+  }
+
+  /** Called by the pipeline with the batch its last request operator emitted. */
+  requestsOut(b: Batch): void {
+    b.delivered = true;
+    let run: Buffer | null = null;
+    let s = 0;
+    let e = 0;
+    const up = this.upstream;
+    if (up && b.count > 1) up.cork();
+    for (let i = 0; i < b.count; i++) {
+      const f = b.frames[i]!;
+      if (this.upstreamError !== null && !f.dropped) {
+        // No Redis behind this session: every request gets the error, then the session closes.
+        if (f.entry !== null) this.answer(f, this.upstreamError);
+        else f.dropped = true;
+        this.closing = true;
+      }
+      if (f.dropped || f.replacement !== null) {
+        if (run !== null) this.sendUp(s === 0 && e === run.length ? run : run.subarray(s, e));
+        run = null;
+        if (!f.dropped) {
+          if (!Buffer.isBuffer(f.replacement)) throw new Error('a request can only be replaced by a Buffer');
+          this.sendUp(f.replacement);
+        }
+        continue;
+      }
+      if (run === f.buf && e === f.start) {
+        e = f.end;
+        continue;
+      }
+      if (run !== null) this.sendUp(s === 0 && e === run.length ? run : run.subarray(s, e));
+      run = f.buf;
+      s = f.start;
+      e = f.end;
+    }
+    if (run !== null) this.sendUp(s === 0 && e === run.length ? run : run.subarray(s, e));
+    if (up && b.count > 1) up.uncork();
+    this.flushHeadLocals();
+  }
+
+  private sendUp(bytes: Buffer): void {
+    const up = this.upstream;
+    if (up === null) {
+      if (this.upstreamError !== null) return;
+      this.upQueue.push(bytes);
+      this.upQueued += bytes.length;
+      if (this.upQueued > this.maxQueuedBytes) this.clientGate.hold(P_QUEUE);
+      return;
+    }
+    if (!up.write(bytes)) this.clientGate.hold(P_DRAIN);
+  }
+
+  private readonly requestSink: FrameSink = {
+    onFrame: (batch, f, i) => {
+      const sc = this.reqScanner;
+      f.flags = sc.flags[i]!;
+      f.argc = sc.argcs[i]!;
+      f.nameOff = sc.nameOffs[i]!;
+      f.nameLen = sc.nameLens[i]!;
+      if (f.flags & INLINE) this.findInlineName(f);
+      const cmd = f.nameLen > 0 ? this.pipeline.table.match(f.buf, f.start + f.nameOff, f.nameLen) : undefined;
+      if (cmd !== undefined) {
+        f.command = cmd;
+        batch.interesting++;
+        if (f.flags & INLINE) f.argc = f.args().length;
+      }
+      this.track(f, cmd);
+    },
+    mustHold: (prefix) => {
+      const sc = this.reqScanner;
+      if (sc.curInline) return true; // inline lines are bounded (64 KB) and must be parsed whole
+      if (sc.curNameLen < 0) return false;
+      return this.pipeline.table.match(prefix, sc.curNameOff, sc.curNameLen) !== undefined;
+    },
+    onStreamStart: (_batch, f) => {
+      const sc = this.reqScanner;
+      f.argc = sc.curArgc;
+      this.track(f, undefined);
+    },
+    onStreamEnd: () => {},
+  };
+
+  private findInlineName(f: Frame): void {
+    const buf = f.buf;
+    let i = f.start;
+    const end = f.end;
+    const space = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+    while (i < end && space(buf[i]!)) i++;
+    if (i === end) {
+      f.flags |= NO_REPLY; // Redis ignores an empty line
+      return;
+    }
+    let j = i;
+    while (j < end && !space(buf[j]!)) j++;
+    f.nameOff = i - f.start;
+    f.nameLen = j - i;
+  }
+
+  /** Decide what reply a request expects, and push its in-flight entry. */
+  private track(f: Frame, cmd: string | undefined): void {
+    if (f.flags & NO_REPLY) return;
+    if (cmd === 'RESET') this.replyMode = REPLY_ON;
+    if (cmd === 'CLIENT' && f.argc === 3 && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
+      const mode = f.args()[2]!.toString('latin1').toUpperCase();
+      if (mode === 'OFF') {
+        this.replyMode = REPLY_OFF;
+        return;
+      }
+      if (mode === 'SKIP') {
+        if (this.replyMode === REPLY_ON) this.replyMode = REPLY_SKIP;
+        return;
+      }
+      if (mode === 'ON') this.replyMode = REPLY_ON;
+    }
+    if (this.replyMode === REPLY_OFF) return;
+    if (this.replyMode === REPLY_SKIP) {
+      this.replyMode = REPLY_ON;
+      return;
+    }
+    const e = this.inflight.push();
+    f.entry = e;
+    e.command = cmd;
+    if (this.inflight.size > this.maxInFlight) this.clientGate.hold(P_INFLIGHT);
+    if (cmd === undefined) return;
+    switch (cmd) {
+      case 'HELLO': {
+        e.core = E_HELLO;
+        if (f.argc > 1) e.protover = Number(f.args()[1]!.toString('latin1'));
+        break;
+      }
+      case 'MONITOR':
+        e.core = E_MONITOR;
+        break;
+      case 'RESET':
+        e.core = E_RESET;
+        this.inTransaction = false;
+        break;
+      case 'MULTI':
+        this.inTransaction = true;
+        break;
+      case 'EXEC':
+      case 'DISCARD':
+        this.inTransaction = false;
+        break;
+      default: {
+        const k = PUBSUB_COMMANDS.indexOf(cmd);
+        if (k < 0 || this.inTransaction) break;
+        const n = f.argc - 1;
+        if (n === 0 && k < 3) break; // SUBSCRIBE without channels: an arity error, one reply
+        e.kind = PUBSUB;
+        e.pubsubKind = k;
+        e.expected = n > 0 ? n : -1;
+      }
+    }
+  }
+
+  // ── replies: Redis → client ──────────────────────────────────────────────────────────────────
+
+  private readonly onUpstreamData = (chunk: Buffer): void => {
+    if (this.closed) return;
+    const b = this.repBatch;
+    b.reset();
+    const err = this.repReader.read(chunk, b);
+    if (b.count > 0) {
+      try {
+        this.flow.replies(b);
+      } catch (e) {
+        this.pipelineFailed(e);
+        return;
+      }
+      if (!b.delivered && !this.closed) this.pipelineFailed(new Error('a middleware did not pass the reply batch on'));
+    }
+    if (err) this.upstreamBroken(`malformed reply from Redis: ${err.message}`);
+  };
+
+  /** Called by the pipeline with the batch its last reply operator emitted. */
+  repliesOut(b: Batch): void {
+    b.delivered = true;
+    const w = this.writer;
+    if (b.count === 1) {
+      const f = b.frames[0]!;
+      if (f.replacement === null) {
+        w.write(f.start === 0 && f.end === f.buf.length ? f.buf : f.buf.subarray(f.start, f.end));
+        if (this.closing) this.maybeFinish();
+        return;
+      }
+    }
+    w.cork();
+    let run: Buffer | null = null;
+    let s = 0;
+    let e = 0;
+    for (let i = 0; i < b.count; i++) {
+      const f = b.frames[i]!;
+      if (f.replacement !== null) {
+        if (run !== null) w.write(run.subarray(s, e));
+        run = null;
+        if (Buffer.isBuffer(f.replacement)) w.write(f.replacement);
+        else w.writeLater(f.replacement);
+        continue;
+      }
+      if (run === f.buf && e === f.start) {
+        e = f.end;
+        continue;
+      }
+      if (run !== null) w.write(run.subarray(s, e));
+      run = f.buf;
+      s = f.start;
+      e = f.end;
+    }
+    if (run !== null) w.write(s === 0 && e === run.length ? run : run.subarray(s, e));
+    w.uncork();
+    if (this.closing) this.maybeFinish();
+  }
+
+  private readonly replySink: FrameSink = {
+    onFrame: (batch, f, i) => {
+      const sc = this.repScanner;
+      f.flags = sc.flags[i]!;
+      f.type = sc.types[i]!;
+      this.consumeReply(batch, f, f.buf, f.start, f.end);
+    },
+    onStreamEnd: (batch) => {
+      // Replies answered locally after a streamed reply may follow it now.
+      this.replyStreaming = false;
+      this.appendHeadLocals(batch);
+    },
+    mustHold: (prefix) => {
+      const t = this.repScanner.frameType;
+      if (t === RespType.Error) return true;
+      if (this.isOutOfBand(t, prefix, 0, prefix.length)) return false;
+      return this.replyEntry(false)?.marks != null;
+    },
+    onStreamStart: (batch, f, prefix) => {
+      f.type = this.repScanner.frameType;
+      this.replyStreaming = true;
+      this.consumeReply(batch, f, prefix, 0, prefix.length);
+    },
+  };
+
+  /** Pair a reply (or the first piece of a streamed one) with its request, or classify it out-of-band. */
+  private consumeReply(batch: Batch, f: Frame, buf: Buffer, start: number, end: number): void {
+    const t = f.type;
+    if (t === RespType.Error || f.flags & NESTED_ERROR) batch.interesting++;
+    if (this.isOutOfBand(t, buf, start, end)) {
+      this.pubsubAccounting(batch, f, buf, start, end);
+      return;
+    }
+    const e = this.replyEntry(true);
+    if (e === undefined) {
+      this.log.warn({ session: this.id }, 'reply from Redis with no request waiting for it');
+      return;
+    }
+    this.inflight.shift();
+    if (this.inflight.size <= this.maxInFlight) this.clientGate.release(P_INFLIGHT);
+    f.entry = e;
+    if (e.marks !== null) batch.marked++;
+    if (e.core !== 0) this.coreReply(e, t);
+    if (f.kind === COMPLETE) this.appendHeadLocals(batch);
+  }
+
+  /** The entry the next reply consumes: the head, after dropping satisfied "unsubscribe all" entries. */
+  private replyEntry(drop: boolean): Entry | undefined {
+    let i = 0;
+    let e = this.inflight.at(0);
+    while (e !== undefined && e.kind === PUBSUB && e.expected === -1 && e.seen > 0) {
+      if (drop) this.inflight.shift();
+      else i++;
+      e = this.inflight.at(drop ? 0 : i);
+    }
+    return e;
+  }
+
+  private isOutOfBand(t: number, buf: Buffer, start: number, end: number): boolean {
+    if (t === RespType.Push) return true;
+    if (this.monitor && t === RespType.SimpleString) {
+      const c = buf[start + 1];
+      return c !== undefined && c >= 0x30 && c <= 0x39; // MONITOR lines start with a timestamp
+    }
+    if (t === RespType.Array && (this.subscribed > 0 || this.inflight.peek()?.kind === PUBSUB)) {
+      // RESP2 subscribed mode: messages and confirmations are arrays led by their kind.
+      const w = firstWord(buf, start, end);
+      return w !== null && (MESSAGE_WORDS.has(w) || PUBSUB_WORDS.includes(w));
+    }
+    return false;
+  }
+
+  /** Track subscriptions from confirmations, so "unsubscribe all" knows how many to expect. */
+  private pubsubAccounting(batch: Batch, f: Frame, buf: Buffer, start: number, end: number): void {
+    const w = firstWord(buf, start, end);
+    if (w === null) return;
+    const k = PUBSUB_WORDS.indexOf(w);
+    if (k < 0 || f.kind !== COMPLETE) return;
+    const items = decodeReply(buf, start, end).items;
+    const ch = items?.[1]?.data ?? null;
+    const set = this.subs[k % 3]!;
+    const before = set.size;
+    if (ch !== null) {
+      if (k < 3) set.add(ch.toString('latin1'));
+      else set.delete(ch.toString('latin1'));
+    }
+    this.subscribed += set.size - before;
+    const e = this.inflight.peek();
+    if (e !== undefined && e.kind === PUBSUB && e.pubsubKind === k) {
+      if (e.expected === -1) e.expected = Math.max(1, before);
+      if (++e.seen >= e.expected) {
+        this.inflight.shift();
+        this.appendHeadLocals(batch);
+      }
+    }
+  }
+
+  private coreReply(e: Entry, t: number): void {
+    const ok = t !== RespType.Error && t !== RespType.BlobError;
+    if (e.core & E_HELLO && ok && (e.protover === 2 || e.protover === 3)) this.protocol = e.protover;
+    if (e.core & E_MONITOR && t === RespType.SimpleString) this.monitor = true;
+    if (e.core & E_RESET && ok) {
+      this.protocol = 2;
+      this.monitor = false;
+      for (const s of this.subs) s.clear();
+      this.subscribed = 0;
+    }
+  }
+
+  /** Splice replies answered locally that are now at the head into a reply batch. */
+  private appendHeadLocals(batch: Batch): void {
+    let e = this.inflight.peek();
+    while (e !== undefined && e.kind === ANSWERED) {
+      this.inflight.shift();
+      const local = e.local!;
+      if (Buffer.isBuffer(local)) batch.push(local, 0, local.length, LOCAL);
+      else batch.push(EMPTY, 0, 0, LOCAL).replacement = local;
+      e = this.inflight.peek();
+    }
+  }
+
+  /** Write replies answered locally that are now at the head (outside a reply batch). */
+  private flushHeadLocals(): void {
+    if (this.replyStreaming || this.closed) return;
+    let e = this.inflight.peek();
+    while (e !== undefined && e.kind === ANSWERED) {
+      this.inflight.shift();
+      const local = e.local!;
+      if (Buffer.isBuffer(local)) this.writer.write(local);
+      else this.writer.writeLater(local);
+      e = this.inflight.peek();
+    }
+    this.maybeFinish();
+  }
+
+  // ── upstream lifecycle and failures ──────────────────────────────────────────────────────────
+
+  private attachUpstream(sock: Socket): void {
+    if (this.closed) {
+      sock.destroy();
+      return;
+    }
+    this.upstream = sock;
+    sock.setNoDelay(true);
+    sock.on('data', this.onUpstreamData);
+    sock.on('drain', () => this.clientGate.release(P_DRAIN));
+    sock.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'upstream socket error'));
+    sock.on('close', () => this.upstreamBroken('connection to Redis lost'));
+    if (this.upQueue.length > 0) {
+      sock.cork();
+      for (const b of this.upQueue) this.sendUp(b);
+      sock.uncork();
+      this.upQueue = [];
+      this.upQueued = 0;
+    }
+    this.clientGate.release(P_QUEUE);
+  }
+
+  private upstreamFailed(message: string): void {
+    if (this.closed) return;
+    this.log.warn({ session: this.id, err: message }, 'no upstream for session');
+    this.upstreamError = encodeError(`ERR slotrelay: ${message}`);
+    this.upQueue = [];
+    this.upQueued = 0;
+    this.clientGate.release(P_QUEUE);
+    this.answerPending(this.upstreamError);
+  }
+
+  private upstreamBroken(message: string): void {
+    if (this.closed || this.upstreamError !== null) return;
+    this.upstreamError = encodeError(`ERR slotrelay: ${message}`);
+    this.upstream?.destroy();
+    this.closing = true;
+    this.answerPending(this.upstreamError);
+    this.maybeFinish();
+  }
+
+  /** Every request still waiting on Redis gets `err`; the session then closes. */
+  private answerPending(err: Buffer): void {
+    let any = false;
+    for (let i = 0; i < this.inflight.size; i++) {
+      const e = this.inflight.at(i)!;
+      if (e.kind === REMOTE || e.kind === PUBSUB) {
+        e.kind = ANSWERED;
+        e.local = err;
+        any = true;
+      }
+    }
+    if (any) this.closing = true;
+    this.replyStreaming = false;
+    this.flushHeadLocals();
+  }
+
+  private protocolFailure(err: ProtocolError): void {
+    this.log.info({ session: this.id, client: this.clientAddress, err: err.message }, 'client protocol error');
+    const e = this.inflight.push();
+    e.kind = ANSWERED;
+    e.local = encodeError(`ERR Protocol error: ${err.message}`);
+    this.closing = true;
+    this.clientGate.hold(P_CLOSING);
+    this.flushHeadLocals();
+  }
+
+  /** @internal The pipeline broke (an operator threw): answer the client and close. */
+  pipelineFailed(err: unknown): void {
+    if (this.closed) return;
+    const msg = err instanceof Error ? err.message : String(err);
+    this.log.error({ session: this.id, err: msg }, 'middleware pipeline failed; closing session');
+    this.closed = true;
+    this.client.end(encodeError(`ERR slotrelay: internal error: ${msg}`));
+    this.upstream?.destroy();
+    this.finishClose();
+  }
+
+  private maybeFinish(): void {
+    if (!this.closing || this.closed || this.inflight.size > 0 || !this.writer.idle) return;
+    this.closed = true;
+    this.client.end();
+    this.upstream?.end();
+    this.finishClose();
+  }
+
+  private destroy(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.finishClose();
+    }
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
+
+  private finishClose(): void {
+    this.flow.close();
+    const hs = this.closeHandlers.splice(0);
+    for (const h of hs) h();
+  }
+}
+
+/** The first element of an array/push frame, lower-cased, when it is a short string; else null. */
+export function firstWord(buf: Buffer, start: number, end: number): string | null {
+  let p = start + 1;
+  while (p < end && buf[p] !== 0x0a) p++;
+  p++;
+  if (p >= end) return null;
+  const t = buf[p];
+  if (t === RespType.BulkString) {
+    let q = p + 1;
+    let n = 0;
+    while (q < end && buf[q]! >= 0x30 && buf[q]! <= 0x39) n = n * 10 + buf[q++]! - 0x30;
+    q += 2;
+    if (n > 16 || q + n > end) return null;
+    return buf.toString('latin1', q, q + n).toLowerCase();
+  }
+  if (t === RespType.SimpleString) {
+    const q = buf.indexOf(0x0d, p);
+    if (q < 0 || q - p > 17) return null;
+    return buf.toString('latin1', p + 1, q).toLowerCase();
+  }
+  return null;
+}

@@ -1,0 +1,194 @@
+import { BehaviorSubject } from 'rxjs';
+import { ErrorCode, SlotrelayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { RespType } from '../resp/constants.js';
+import { type RespNode, toPlain } from '../resp/decode.js';
+import { runCommands } from '../transport/command.js';
+import type { Dialer } from '../transport/tcp.js';
+import { type HostPort, wireAddress } from './address.js';
+import { AddressMap, type MappingSpec } from './address-map.js';
+import { type ClusterNode, parseClusterNodes } from './cluster-nodes.js';
+
+/** The cluster as one node described it. */
+export interface Topology {
+  readonly nodes: readonly ClusterNode[];
+  /** The node that answered. */
+  readonly source: HostPort;
+  /** When it answered (ms since epoch). */
+  readonly at: number;
+}
+
+/** Credentials for the proxy's own control connections (discovery), when Redis requires AUTH. */
+export interface RedisAuth {
+  readonly username?: string;
+  readonly password: string;
+}
+
+/**
+ * Reads CLUSTER NODES (and, on Redis 7+, CLUSTER SHARDS for both the TCP and TLS ports of every
+ * node) from one node. A `myself` line without an IP gets the address we dialed, as
+ * redis-benchmark does.
+ */
+export async function fetchTopology(dial: Dialer, target: HostPort, auth: RedisAuth | undefined, timeoutMs: number): Promise<Topology> {
+  const sock = await dial(target);
+  try {
+    const cmds: string[][] = [];
+    if (auth) cmds.push(auth.username ? ['AUTH', auth.username, auth.password] : ['AUTH', auth.password]);
+    cmds.push(['CLUSTER', 'NODES'], ['CLUSTER', 'SHARDS']);
+    const replies = await runCommands(sock, cmds, timeoutMs);
+    const [nodesReply, shardsReply] = replies.slice(auth ? 1 : 0);
+    if (auth && replies[0]!.type === RespType.Error) throw new SlotrelayError(ErrorCode.Topology, `AUTH failed: ${replies[0]!.text}`);
+    if (!nodesReply || nodesReply.type === RespType.Error) {
+      throw new SlotrelayError(ErrorCode.Topology, `CLUSTER NODES failed: ${nodesReply?.text ?? 'no reply'}`);
+    }
+    const nodes = parseClusterNodes(nodesReply.data!.toString('utf8'));
+    for (const n of nodes) if (n.myself && n.ip === '') n.ip = target.host;
+    if (shardsReply && shardsReply.type !== RespType.Error) applyShardPorts(nodes, shardsReply);
+    return { nodes, source: target, at: Date.now() };
+  } finally {
+    sock.destroy();
+  }
+}
+
+/** Copy `port` / `tls-port` of each node from a CLUSTER SHARDS reply. */
+function applyShardPorts(nodes: ClusterNode[], shards: RespNode): void {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const plain = toPlain(shards);
+  if (!Array.isArray(plain)) return;
+  for (const shard of plain) {
+    const s = asMap(shard);
+    const list = s?.get('nodes');
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) {
+      const m = asMap(entry);
+      const n = m && byId.get(String(m.get('id')));
+      if (!n || !m) continue;
+      if (typeof m.get('port') === 'number') n.tcpPort = m.get('port') as number;
+      if (typeof m.get('tls-port') === 'number') n.tlsPort = m.get('tls-port') as number;
+    }
+  }
+}
+
+/** RESP2 maps arrive as flat arrays, RESP3 maps as objects (see `toPlain`). */
+function asMap(v: unknown): Map<string, unknown> | null {
+  if (Array.isArray(v)) {
+    const m = new Map<string, unknown>();
+    for (let i = 0; i + 1 < v.length; i += 2) m.set(String(v[i]), v[i + 1]);
+    return m;
+  }
+  if (v && typeof v === 'object') return new Map(Object.entries(v));
+  return null;
+}
+
+/** A stable text of what matters for mapping and routing, to tell whether a rescan changed anything. */
+export function topologySignature(t: Topology): string {
+  return [...t.nodes]
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .map((n) => `${n.id} ${n.ip} ${n.port} ${n.tlsPort} ${n.tcpPort} ${n.hostname} ${n.role} ${n.masterId ?? '-'} ${n.slots.map((s) => s.join('-')).join(',')}`)
+    .join('\n');
+}
+
+/** Options of a `TopologyService`. */
+export interface TopologyOptions {
+  readonly spec: MappingSpec;
+  /** Nodes to ask, in order (`redisServers`). */
+  readonly seeds: readonly HostPort[];
+  readonly dial: Dialer;
+  readonly log: Logger;
+  readonly auth?: RedisAuth;
+  /** Per-node budget for connect + reply. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The topology and address map of one listener. Discovery happens on first use; `rescan` re-reads
+ * CLUSTER NODES from the seeds (then from the nodes it already knows), coalescing concurrent calls.
+ * `map$` emits each new map whose topology differs from the last.
+ */
+export class TopologyService {
+  readonly map$ = new BehaviorSubject<AddressMap | null>(null);
+  private scanning: Promise<AddressMap> | null = null;
+  private signature = '';
+  private readonly timeoutMs: number;
+  /** Number of scans run (for tests and STATUSCLUSTER). */
+  scans = 0;
+
+  constructor(private opts: TopologyOptions) {
+    this.timeoutMs = opts.timeoutMs ?? 3000;
+  }
+
+  get current(): AddressMap | null {
+    return this.map$.value;
+  }
+
+  get spec(): MappingSpec {
+    return this.opts.spec;
+  }
+
+  get seeds(): readonly HostPort[] {
+    return this.opts.seeds;
+  }
+
+  /** Replace seeds/mapping (config change); the next scan uses them. */
+  reconfigure(opts: Partial<Pick<TopologyOptions, 'spec' | 'seeds' | 'auth'>>): void {
+    this.opts = { ...this.opts, ...opts };
+    this.signature = '';
+  }
+
+  /** The current map, discovering it first if there is none yet. */
+  ensure(): Promise<AddressMap> {
+    const m = this.current;
+    return m ? Promise.resolve(m) : this.rescan('first connection');
+  }
+
+  /** Re-read the topology; concurrent calls share one scan. */
+  rescan(reason: string): Promise<AddressMap> {
+    this.scanning ??= this.scan(reason).finally(() => {
+      this.scanning = null;
+    });
+    return this.scanning;
+  }
+
+  private async scan(reason: string): Promise<AddressMap> {
+    this.scans++;
+    const { spec, log } = this.opts;
+    const known = this.current?.nodes.map((n) => ({ host: n.ip || n.hostname, port: n.port })) ?? [];
+    const targets = dedupe([...this.opts.seeds, ...known]);
+    const errors: string[] = [];
+    for (const target of targets) {
+      let topology: Topology;
+      try {
+        topology = await fetchTopology(this.opts.dial, target, this.opts.auth, this.timeoutMs);
+      } catch (e) {
+        errors.push(`${wireAddress(target)}: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      const map = new AddressMap(spec, topology); // throws when there are too few members
+      const sig = topologySignature(topology);
+      if (sig !== this.signature || this.current === null) {
+        this.signature = sig;
+        log.info({ reason, source: wireAddress(target), nodes: topology.nodes.length }, 'cluster topology loaded');
+        this.map$.next(map);
+      }
+      return this.current!;
+    }
+    if (spec.mode === 'static' && this.current === null) {
+      // Static mapping works on addresses alone; topology only adds hostname/`?` forms.
+      log.warn({ reason, errors }, 'cannot read the cluster topology; using the static mapping as configured');
+      const map = new AddressMap(spec, null);
+      this.map$.next(map);
+      return map;
+    }
+    throw new SlotrelayError(ErrorCode.Topology, `cannot read the cluster topology from any Redis server (${errors.join('; ')})`);
+  }
+}
+
+function dedupe(list: HostPort[]): HostPort[] {
+  const seen = new Set<string>();
+  return list.filter((a) => {
+    const k = wireAddress(a);
+    if (seen.has(k) || a.port === 0 || a.host === '') return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { INLINE, NO_REPLY, ProtocolError, RequestScanner, splitInlineArgs } from '@slotrelay/core';
+import { chunkings } from '@slotrelay/testkit';
+
+interface Case {
+  name: string;
+  frame: string;
+  flags?: number;
+  argc?: number;
+  command?: string;
+}
+
+const cases: Case[] = [
+  { name: 'PING', frame: '*1\r\n$4\r\nPING\r\n', argc: 1, command: 'PING' },
+  { name: 'SET', frame: '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva\r\nl\r\n', argc: 3, command: 'SET' },
+  { name: 'empty argument', frame: '*2\r\n$4\r\nECHO\r\n$0\r\n\r\n', argc: 2, command: 'ECHO' },
+  { name: 'inline command', frame: 'PING\r\n', flags: INLINE },
+  { name: 'inline with quotes', frame: 'set k "hello world"\r\n', flags: INLINE },
+  { name: 'inline with bare LF', frame: 'PING\n', flags: INLINE },
+  { name: 'empty inline line', frame: '\r\n', flags: INLINE },
+  { name: 'zero-length multibulk', frame: '*0\r\n', flags: NO_REPLY },
+  { name: 'negative multibulk', frame: '*-10\r\n', flags: NO_REPLY },
+];
+
+function scanAll(chunks: Buffer[]) {
+  const s = new RequestScanner();
+  const out: Array<{ end: number; flags: number; argc: number; nameOff: number; nameLen: number }> = [];
+  let offset = 0;
+  for (const c of chunks) {
+    s.feed(c);
+    for (let i = 0; i < s.count; i++) {
+      out.push({ end: offset + s.ends[i]!, flags: s.flags[i]!, argc: s.argcs[i]!, nameOff: s.nameOffs[i]!, nameLen: s.nameLens[i]! });
+    }
+    offset += c.length;
+  }
+  return out;
+}
+
+describe('RequestScanner', () => {
+  for (const c of cases) {
+    it(`frames ${c.name}, whole, byte by byte and split at every boundary`, () => {
+      const one = Buffer.from(c.frame, 'latin1');
+      const bytes = Buffer.concat([one, one]);
+      for (const { label, chunks } of chunkings(bytes)) {
+        const r = scanAll(chunks);
+        expect(r.map((x) => x.end), label).toEqual([one.length, 2 * one.length]);
+        expect(r[1]!.flags, label).toBe(c.flags ?? 0);
+        if (c.argc !== undefined) expect(r[1]!.argc, label).toBe(c.argc);
+        if (c.command) {
+          const f = r[1]!;
+          const start = one.length;
+          expect(bytes.toString('latin1', start + f.nameOff, start + f.nameOff + f.nameLen), label).toBe(c.command);
+        }
+      }
+    });
+  }
+
+  // The error texts of Redis's own request parser (networking.c), so clients see what Redis would say.
+  const bad: Array<[string, string, string]> = [
+    ['a bulk without $', '*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n', "expected '$', got 'f'"],
+    ['a non-numeric multibulk length', '*abc\r\n', 'invalid multibulk length'],
+    ['an out of range multibulk length', '*20000000000\r\n', 'invalid multibulk length'],
+    ['a negative bulk length', '*1\r\n$-1\r\n', 'invalid bulk length'],
+    ['a non-numeric bulk length', '*1\r\n$x\r\n', 'invalid bulk length'],
+  ];
+  for (const [what, input, message] of bad) {
+    it(`rejects ${what}: "${message}"`, () => {
+      for (const { label, chunks } of chunkings(Buffer.from(input))) {
+        const s = new RequestScanner();
+        expect(() => chunks.forEach((c) => s.feed(c)), label).toThrow(new ProtocolError(message));
+      }
+    });
+  }
+
+  it('limits a bulk to maxBulkBytes (512 MB by default)', () => {
+    expect(() => new RequestScanner().feed(Buffer.from('*1\r\n$536870913\r\n'))).toThrow('invalid bulk length');
+    const s = new RequestScanner();
+    s.feed(Buffer.from('*1\r\n$536870912\r\n'));
+    expect(s.inFrame).toBe(true);
+  });
+
+  it('limits an inline request to 64 KB', () => {
+    const s = new RequestScanner();
+    expect(() => s.feed(Buffer.alloc(70 * 1024, 0x61))).toThrow('too big inline request');
+  });
+
+  it('limits a count header line to 64 KB', () => {
+    expect(() => new RequestScanner().feed(Buffer.from('*' + '1'.repeat(70 * 1024)))).toThrow('too big mbulk count string');
+  });
+
+  it('limits the argument count to maxElements', () => {
+    expect(() => new RequestScanner({ maxElements: 2 }).feed(Buffer.from('*3\r\n'))).toThrow('invalid multibulk length');
+  });
+
+  it('knows the command name of a frame in progress', () => {
+    const s = new RequestScanner();
+    s.feed(Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc'));
+    expect(s.inFrame).toBe(true);
+    expect(s.curNameLen).toBe(3);
+    expect(s.curArgc).toBe(3);
+  });
+});
+
+describe('splitInlineArgs (as sdssplitargs)', () => {
+  const split = (s: string) => splitInlineArgs(Buffer.from(s)).map((b) => b.toString('latin1'));
+  it('splits on whitespace', () => expect(split('  set  k v ')).toEqual(['set', 'k', 'v']));
+  it('keeps quoted spaces', () => expect(split('set k "hello world"')).toEqual(['set', 'k', 'hello world']));
+  it('decodes escapes in double quotes', () => expect(split('"a\\n\\x41\\"b"')).toEqual(['a\nA"b']));
+  it('keeps single quotes literal', () => expect(split("'it\\'s' x")).toEqual(["it's", 'x']));
+  it('rejects an unterminated quote', () => expect(() => split('set "k')).toThrow('unbalanced quotes in request'));
+  it('rejects a quote followed by a letter', () => expect(() => split('"a"b')).toThrow('unbalanced quotes in request'));
+  it('gives nothing for a blank line', () => expect(split(' \t ')).toEqual([]));
+});

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { createLogger, type LogLevel } from './logger.js';
+import { ConfigError, loadConfigFile } from './config.js';
+import { startDemo } from './demo.js';
+import { Fleet } from './fleet.js';
+
+const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Print one line and exit 2 for configuration problems; anything else is a bug: exit 1. */
+function fail(e: unknown): never {
+  if (e instanceof ConfigError || (e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('SR_ERR'))) {
+    process.stderr.write(`slotrelay: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`slotrelay: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+}
+
+/** SIGINT/SIGTERM: stop accepting, deliver what is due, exit 0. A second signal exits at once. */
+function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`slotrelay: ${signal}, shutting down\n`);
+    stop().then(
+      () => process.exit(0),
+      (e: unknown) => fail(e),
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+const program = new Command('slotrelay')
+  .description('A Redis Cluster proxy fleet: clients given proxy addresses never talk to Redis directly.')
+  .version(pkg.version, '-V, --version')
+  .option('-c, --config <file>', 'config file (JSON)')
+  .option('-w, --watch', 'apply changes to the config file while running')
+  .addOption(new Option('--log-level <level>', 'log level (overrides the config)').choices(['debug', 'info', 'warn', 'error', 'silent']))
+  .action(async (opts: { config?: string; watch?: boolean; logLevel?: LogLevel }) => {
+    if (!opts.config) {
+      process.stderr.write('slotrelay: --config <file> is required (or run `slotrelay demo`); see --help\n');
+      process.exit(2);
+    }
+    let fleet: Fleet;
+    try {
+      const config = loadConfigFile(opts.config);
+      const log = createLogger(opts.logLevel ?? config.log?.level ?? 'info');
+      fleet = await Fleet.start(config, { configDir: path.dirname(path.resolve(opts.config)), log });
+      onShutdown(() => fleet.stop());
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('demo')
+  .description('start a local 6-node Redis Cluster and a six-proxy fleet in front of it')
+  .option('-p, --port <port>', 'first proxy port', '6391')
+  .action(async (opts: { port: string }) => {
+    const base = Number(opts.port);
+    const log = createLogger((program.opts().logLevel as LogLevel | undefined) ?? 'warn');
+    try {
+      process.stdout.write('slotrelay demo: starting a 6-node Redis Cluster (3 masters, 3 replicas)…\n');
+      const demo = await startDemo(base, log);
+      const redis = demo.cluster.nodes.map((n) => n.port).join(', ');
+      process.stdout.write(
+        [
+          `Redis Cluster on 127.0.0.1 ports ${redis}`,
+          `slotrelay fleet on 127.0.0.1 ports ${base}-${base + demo.cluster.nodes.length - 1} (dynamic mapping)`,
+          '',
+          'Connect with any cluster client, for example:',
+          `  redis-cli -c -p ${base}`,
+          `  redis-cli -p ${base} GALLIUMDATA STATUSCLUSTER`,
+          '',
+          'Ctrl-C stops the fleet and the cluster.',
+          '',
+        ].join('\n'),
+      );
+      onShutdown(() => demo.stop());
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program.parseAsync(process.argv).catch(fail);

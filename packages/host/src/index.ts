@@ -1,0 +1,10 @@
+/**
+ * @slotrelay/host — the `slotrelay` CLI and its building blocks: config loading and validation,
+ * middleware loading, listeners, the fleet, logging, the demo.
+ */
+export { ConfigError, DEFAULT_MIDDLEWARE, configSchema, loadConfigFile, resolveConnection, validateConfig, type ResolvedConnection } from './config.js';
+export { Fleet, type FleetOptions } from './fleet.js';
+export { Listener, type ListenerParts } from './listener.js';
+export { loadMiddleware, type LoadedMiddleware } from './middleware-loader.js';
+export { createLogger, type LogLevel } from './logger.js';
+export { startDemo, fleetConfig, type Demo } from './demo.js';

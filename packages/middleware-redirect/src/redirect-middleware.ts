@@ -1,0 +1,67 @@
+import { inject, injectable } from 'inversify';
+import type { MonoTypeOperatorFunction } from 'rxjs';
+import {
+  type Batch,
+  type Frame,
+  Logger,
+  type Middleware,
+  NESTED_ERROR,
+  RespType,
+  type SessionContext,
+  TopologyServiceToken,
+  type TopologyService,
+  encodeError,
+  rewriteFrames,
+} from '@slotrelay/core';
+import { type RedirectTarget, rewriteRedirectFrame } from './redirect.js';
+
+/**
+ * Rewrites `-MOVED` / `-ASK` replies so they name the proxy in front of the target node. A redirect
+ * to a node the map does not know triggers a (coalesced) rescan and is rewritten afterwards; if the
+ * node is still unknown the client gets `-CLUSTERDOWN` — a Redis address never reaches a client.
+ */
+@injectable()
+export class RedirectMiddleware implements Middleware {
+  readonly name = '@slotrelay/middleware-redirect';
+
+  constructor(
+    @inject(TopologyServiceToken) private readonly topology: TopologyService,
+    @inject(Logger) private readonly log: Logger,
+  ) {}
+
+  replies(_s: SessionContext): MonoTypeOperatorFunction<Batch> {
+    return rewriteFrames({
+      batch: (b) => b.interesting > 0,
+      wants: (f) => f.type === RespType.Error || (f.flags & NESTED_ERROR) !== 0,
+      rewrite: (f) => this.rewrite(f),
+    });
+  }
+
+  private rewrite(f: Frame): Buffer | Promise<Buffer> | undefined {
+    const r = this.rewriteWithCurrentMap(f.buf, f.start, f.end);
+    if (r === null) return undefined;
+    if (r.bytes) return r.bytes;
+    // Copy: the frame's buffer belongs to the batch, the rescan outlives it.
+    const bytes = Buffer.from(f.bytes());
+    const first = r.unknown;
+    return this.topology.rescan(`redirect to unknown node ${first.host}:${first.port}`).then(
+      () => {
+        const again = this.rewriteWithCurrentMap(bytes, 0, bytes.length);
+        if (again?.bytes) return again.bytes;
+        return this.clusterDown(again?.unknown ?? first, 'not in the cluster topology');
+      },
+      (err: unknown) => this.clusterDown(first, err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  private rewriteWithCurrentMap(buf: Buffer, start: number, end: number) {
+    const map = this.topology.current;
+    const asked = map?.upstream.host ?? '';
+    return rewriteRedirectFrame(buf, start, end, (host, port) => map?.proxyForEndpoint(host, port, asked)?.text);
+  }
+
+  private clusterDown(t: RedirectTarget, why: string): Buffer {
+    this.log.error({ redirect: `${t.kind} ${t.slot} ${t.host}:${t.port}`, why }, 'redirect to a Redis node no proxy fronts');
+    return encodeError(`CLUSTERDOWN Hash slot ${t.slot} is served by a Redis node no slotrelay proxy is mapped to (${t.kind} rejected; see the proxy log)`);
+  }
+}

@@ -34,6 +34,8 @@ export interface ConnectionConfig {
   clusterMembers: string[];
   /** 1-based; may come from the environment (`instance_id`, `SLOTRELAY_INSTANCE_ID`). */
   instanceId?: number;
+  /** Dynamic mappings: order nodes by ID (`sorted`, default, as Gallium Data) or by `address`. */
+  mappingStrategy?: 'sorted' | 'address';
   localAddress: string;
   localPort: number;
   serverTls?: ServerTlsConfig;
@@ -66,3 +68,24 @@ export const SlotrelayConfig = Symbol.for('@slotrelay/core:SlotrelayConfig');
 export const TopologyServiceToken = Symbol.for('@slotrelay/core:TopologyService');
 /** DI token for the listener's `ListenerInfo`. */
 export const ListenerInfoToken = Symbol.for('@slotrelay/core:ListenerInfo');
+
+/**
+ * What admin commands may do to the running process (implemented by the host). All changes go
+ * through `patch`: validated by the config schema, all or nothing.
+ */
+export interface FleetControl {
+  /** The running config with secrets masked. */
+  currentConfig(): SlotrelayConfig;
+  /**
+   * Apply an RFC 6902 JSON Patch to the running config. Resolves with a one-line summary of what
+   * changed; rejects with an Error whose message says why nothing changed (schema violation, a
+   * failing `test` op, a port that cannot be bound …).
+   */
+  patch(ops: unknown): Promise<string>;
+}
+
+/** DI token for `FleetControl`. */
+export const FleetControl = Symbol.for('@slotrelay/core:FleetControl');
+
+/** Config fields whose values are masked in CONFIG GET and logs. */
+export const SECRET_FIELDS: readonly string[] = ['adminPassword', 'redisPassword'];

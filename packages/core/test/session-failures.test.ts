@@ -36,7 +36,7 @@ describe('session: failures stay inside the session', () => {
   });
 
   it('a middleware that swallows a batch breaks the contract and closes the session', async () => {
-    const dropper: Middleware = { name: 'dropper', requests: () => () => NEVER };
+    const dropper: Middleware = { name: 'dropper', batches: 'all', requests: () => () => NEVER };
     const h = await sessionHarness({ middleware: [dropper] });
     h.clientSends(cmd('PING'));
     expect(h.toClient()).toContain('did not pass the request batch on');
@@ -114,5 +114,16 @@ describe('session: bounded memory', () => {
     expect(n).toBeLessThan(200);
     h.upstream.drain();
     expect(h.client.paused).toBe(false);
+  });
+});
+
+describe('session: malformed inline commands', () => {
+  it('an inline watched command with unbalanced quotes gets -ERR Protocol error, not a crash', async () => {
+    const h = await sessionHarness();
+    h.clientSends('PING\r\nHELLO "3"x\r\nPING\r\n');
+    expect(h.toRedis()).toBe('PING\r\n');
+    h.redisSends('+PONG\r\n');
+    expect(h.toClient()).toBe('+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n');
+    expect(h.client.ended).toBe(true);
   });
 });

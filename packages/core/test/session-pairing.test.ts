@@ -120,3 +120,43 @@ describe('session: request/reply pairing', () => {
     expect(h.toClient()).toBe('+reply-to-big\r\n');
   });
 });
+
+describe('session: transactions', () => {
+  it('gives each queued command its index in the EXEC array', async () => {
+    const seen: Array<[string, number]> = [];
+    const spy: Middleware = {
+      name: 'spy',
+      commands: ['MULTI', 'EXEC', 'GET', 'SET'],
+      requests: () => map((b) => {
+        for (let i = 0; i < b.count; i++) seen.push([b.frames[i]!.commandName(), b.frames[i]!.txIndex]);
+        return b;
+      }),
+    };
+    const h = await sessionHarness({ middleware: [spy] });
+    h.clientSends(cmd('GET', 'a') + cmd('MULTI') + cmd('SET', 'a', '1') + cmd('CLIENT', 'REPLY', 'OFF'));
+    h.clientSends(cmd('GET', 'a') + cmd('CLIENT', 'REPLY', 'ON') + cmd('EXEC') + cmd('GET', 'a'));
+    expect(seen.filter(([n]) => n !== 'CLIENT')).toEqual([['GET', -1], ['MULTI', -1], ['SET', 0], ['GET', 2], ['EXEC', -1], ['GET', -1]]);
+  });
+});
+
+describe('pipeline: batches nobody needs skip the operators', () => {
+  it('a request batch without a watched command never reaches the middleware', async () => {
+    let calls = 0;
+    const counter: Middleware = { name: 'counter', commands: ['LOCALPING'], requests: () => map((b) => (calls++, b)) };
+    const h = await sessionHarness({ middleware: [counter] });
+    h.clientSends(cmd('GET', 'k'));
+    expect(calls).toBe(0);
+    expect(h.toRedis()).toBe(cmd('GET', 'k'));
+    h.clientSends(cmd('GET', 'k') + cmd('LOCALPING'));
+    expect(calls).toBe(1);
+  });
+
+  it("a middleware with batches: 'all' sees every batch", async () => {
+    let calls = 0;
+    const audit: Middleware = { name: 'audit', batches: 'all', requests: () => map((b) => (calls++, b)), replies: () => map((b) => (calls++, b)) };
+    const h = await sessionHarness({ middleware: [audit] });
+    h.clientSends(cmd('GET', 'k'));
+    h.redisSends('$-1\r\n');
+    expect(calls).toBe(2);
+  });
+});

@@ -6,6 +6,7 @@ import { createLogger, type LogLevel } from './logger.js';
 import { ConfigError, loadConfigFile } from './config.js';
 import { startDemo } from './demo.js';
 import { Fleet } from './fleet.js';
+import { watchConfigFile } from './watch.js';
 
 const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -51,7 +52,11 @@ const program = new Command('slotrelay')
       const config = loadConfigFile(opts.config);
       const log = createLogger(opts.logLevel ?? config.log?.level ?? 'info');
       fleet = await Fleet.start(config, { configDir: path.dirname(path.resolve(opts.config)), log });
-      onShutdown(() => fleet.stop());
+      const unwatch = opts.watch ? watchConfigFile(opts.config, fleet, log) : () => {};
+      onShutdown(() => {
+        unwatch();
+        return fleet.stop();
+      });
     } catch (e) {
       fail(e);
     }

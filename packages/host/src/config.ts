@@ -73,6 +73,7 @@ export const configSchema = {
           mappings: { enum: ['dynamic', 'static'] },
           clusterMembers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
           instanceId: { type: 'integer', minimum: 1 },
+          mappingStrategy: { enum: ['sorted', 'address'] },
           localAddress: { type: 'string', minLength: 1 },
           localPort: { type: 'integer', minimum: 1, maximum: 65535 },
           serverTls: tlsServer,
@@ -132,7 +133,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
 export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): SlotrelayConfig {
   if (!validateSchema(input)) throw new ConfigError(`config: ${describeSchemaError(validateSchema.errors![0]!, input)}`);
   const config = structuredClone(input) as unknown as SlotrelayConfig;
-  const envId = env.SLOTRELAY_INSTANCE_ID ?? env.instance_id;
+  const envId = env.SLOTRELAY_INSTANCE_ID || env.instance_id || undefined;
   const names = new Set<string>();
   const ports = new Set<string>();
   config.connections.forEach((c, i) => {
@@ -193,7 +194,8 @@ export function resolveConnection(c: ConnectionConfig, at = `connection '${c.nam
     if (c.instanceId > members.length) {
       throw new ConfigError(`config: ${at}.instanceId should be between 1 and ${members.length} (the number of clusterMembers), instead got ${c.instanceId}`);
     }
-    return { config: c, seeds, spec: { mode: 'dynamic', members, instanceId: c.instanceId }, advertised: members[c.instanceId - 1]! };
+    const spec: MappingSpec = { mode: 'dynamic', members, instanceId: c.instanceId, strategy: c.mappingStrategy ?? 'sorted' };
+    return { config: c, seeds, spec, advertised: members[c.instanceId - 1]! };
   }
   if (seeds.length !== 1) {
     throw new ConfigError(`config: ${at}.redisServers should hold exactly the one Redis node this proxy fronts with static mappings, instead got ${seeds.length}`);

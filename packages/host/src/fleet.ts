@@ -1,14 +1,16 @@
 import path from 'node:path';
+import jsonpatch from 'fast-json-patch';
 import { Container } from 'inversify';
 import {
   ConnectionConfig,
   type Dialer,
   Dialer as DialerToken,
-  type ListenerInfo,
+  FleetControl,
   ListenerInfoToken,
   Logger,
   Middleware,
   Pipeline,
+  SECRET_FIELDS,
   type ServerFactory,
   type SessionOptions,
   SlotrelayConfig,
@@ -18,7 +20,7 @@ import {
   tcpServer,
 } from '@slotrelay/core';
 import { tlsDialer, tlsServerFactory } from '@slotrelay/transport-tls';
-import { DEFAULT_MIDDLEWARE, type ResolvedConnection, resolveConnection } from './config.js';
+import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, resolveConnection, validateConfig } from './config.js';
 import { Listener } from './listener.js';
 import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
 
@@ -28,23 +30,40 @@ export interface FleetOptions {
   readonly configDir?: string;
   readonly log: Logger;
   readonly sessionOptions?: SessionOptions;
+  /** Environment for instance IDs when a patched config is validated (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }
+
+/** Default periodic topology check: Gallium Data users had to run SCANCLUSTER by hand. */
+const DEFAULT_CHECK_MS = 5000;
+
+/** Fields of a connection that can change without rebinding its listener. */
+const MAPPING_FIELDS = ['redisServers', 'mappings', 'clusterMembers', 'instanceId', 'mappingStrategy', 'redisUsername', 'redisPassword'] as const;
 
 /**
  * Every active connection of one config, each a `Listener` with its own child container (its
  * config, topology, transports and middleware instances). One process can run a whole fleet.
+ * Implements `FleetControl`: the running config can be read and patched (admin commands, --watch),
+ * validated by the same schema as the file and applied all or nothing.
  */
-export class Fleet {
+export class Fleet implements FleetControl {
   readonly listeners = new Map<string, Listener>();
   private readonly root = new Container();
+  /** One object for the process's whole life: middleware hold it and read its fields live. */
+  private readonly config: SlotrelayConfig;
+  private modules: LoadedMiddleware[];
+  private changes: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private config: SlotrelayConfig,
-    private readonly modules: LoadedMiddleware[],
+    config: SlotrelayConfig,
+    modules: LoadedMiddleware[],
     private readonly opts: FleetOptions,
   ) {
+    this.config = structuredClone(config);
+    this.modules = modules;
     this.root.bind(Logger).toConstantValue(opts.log);
-    this.root.bind(SlotrelayConfig).toConstantValue(config);
+    this.root.bind(SlotrelayConfig).toConstantValue(this.config);
+    this.root.bind(FleetControl).toConstantValue(this);
   }
 
   /** Load the middleware packages and start a listener per active connection. */
@@ -52,7 +71,7 @@ export class Fleet {
     const modules = await loadMiddleware(config.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(opts.configDir ?? process.cwd()));
     const fleet = new Fleet(config, modules, opts);
     try {
-      for (const c of config.connections) if (c.active) await fleet.addListener(resolveConnection(c));
+      for (const c of fleet.config.connections) if (c.active) await fleet.startListener(resolveConnection(c));
     } catch (e) {
       await fleet.stop(0);
       throw e;
@@ -60,11 +79,137 @@ export class Fleet {
     return fleet;
   }
 
-  get currentConfig(): SlotrelayConfig {
-    return this.config;
+  /** The running config, secrets masked. */
+  currentConfig(): SlotrelayConfig {
+    return maskSecrets(structuredClone(this.config));
   }
 
-  private async addListener(resolved: ResolvedConnection): Promise<Listener> {
+  /** The running config as is (for diffs against a file). */
+  rawConfig(): SlotrelayConfig {
+    return structuredClone(this.config);
+  }
+
+  /**
+   * Apply an RFC 6902 patch to the running config: `test` ops honoured, the result validated by the
+   * config schema, then applied — all or nothing. Changes are applied one at a time.
+   */
+  patch(ops: unknown): Promise<string> {
+    const run = this.changes.then(() => this.applyPatch(ops));
+    this.changes = run.catch(() => {});
+    return run;
+  }
+
+  private async applyPatch(ops: unknown): Promise<string> {
+    if (!Array.isArray(ops)) throw new ConfigError('config patch should be a JSON array of RFC 6902 operations');
+    const opError = jsonpatch.validate(ops as jsonpatch.Operation[], this.config);
+    if (opError) throw new ConfigError(`config patch: ${describePatchError(opError)}`);
+    let next: unknown;
+    try {
+      next = jsonpatch.applyPatch(structuredClone(this.config), ops as jsonpatch.Operation[], false, true).newDocument;
+    } catch (e) {
+      throw new ConfigError(`config patch: ${describePatchError(e)}`);
+    }
+    const validated = validateConfig(next, this.opts.env ?? process.env);
+    return this.apply(validated);
+  }
+
+  /**
+   * Move the running process to `next` (already validated). New listeners are bound first; if one
+   * cannot be, every new one is closed again and nothing changes.
+   */
+  private async apply(next: SlotrelayConfig): Promise<string> {
+    const summary: string[] = [];
+    const oldByName = new Map(this.config.connections.map((c) => [c.name, c]));
+    const middlewareChanged = JSON.stringify(next.middleware ?? DEFAULT_MIDDLEWARE) !== JSON.stringify(this.config.middleware ?? DEFAULT_MIDDLEWARE);
+    const modules = middlewareChanged ? await loadMiddleware(next.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(this.opts.configDir ?? process.cwd())) : this.modules;
+
+    const toStart: ResolvedConnection[] = [];
+    const toStop: Listener[] = [];
+    const toRemap: Array<[Listener, ResolvedConnection]> = [];
+    for (const c of next.connections) {
+      const old = oldByName.get(c.name);
+      const running = this.listeners.get(c.name);
+      const resolved = resolveConnection(c);
+      if (!c.active) {
+        if (running) toStop.push(running);
+        continue;
+      }
+      if (!running || !old) {
+        toStart.push(resolved);
+        continue;
+      }
+      const rebind = ['localAddress', 'localPort', 'clientTls', 'serverTls', 'type'].some(
+        (k) => JSON.stringify((old as unknown as Record<string, unknown>)[k]) !== JSON.stringify((c as unknown as Record<string, unknown>)[k]),
+      );
+      if (rebind) {
+        toStop.push(running);
+        toStart.push(resolved);
+      } else if (MAPPING_FIELDS.some((k) => JSON.stringify(old[k]) !== JSON.stringify(c[k]))) {
+        toRemap.push([running, resolved]);
+      }
+    }
+    const nextNames = new Set(next.connections.map((c) => c.name));
+    for (const [name, l] of this.listeners) if (!nextNames.has(name)) toStop.push(l);
+
+    // Rebinding the same address: the old listener must let go of the port first.
+    const sameAddress = (a: ResolvedConnection, l: Listener) =>
+      a.config.localPort === l.resolved.config.localPort && a.config.localAddress === l.resolved.config.localAddress;
+    const started: Listener[] = [];
+    const stoppedEarly: Listener[] = [];
+    try {
+      for (const r of toStart) {
+        const blocking = toStop.find((l) => sameAddress(r, l) && !stoppedEarly.includes(l));
+        if (blocking) {
+          await blocking.stop(0);
+          this.listeners.delete(blocking.name);
+          stoppedEarly.push(blocking);
+        }
+        started.push(await this.createListener(r, modules));
+      }
+    } catch (e) {
+      await Promise.all(started.map((l) => l.stop(0)));
+      for (const l of stoppedEarly) await this.startListener(l.resolved, this.modules).catch(() => {});
+      throw e instanceof ConfigError ? e : new ConfigError(`config change not applied: ${(e as Error).message}`);
+    }
+
+    for (const l of toStop) {
+      if (!stoppedEarly.includes(l)) {
+        await l.stop(this.config.shutdownGraceMs ?? 5000);
+        if (this.listeners.get(l.name) === l) this.listeners.delete(l.name);
+      }
+      summary.push(`stopped ${l.name}`);
+    }
+    for (const l of started) {
+      this.listeners.set(l.name, l);
+      summary.push(`started ${l.name} on ${l.resolved.config.localAddress}:${l.resolved.config.localPort}`);
+    }
+    if (middlewareChanged) {
+      this.modules = modules;
+      for (const l of this.listeners.values()) {
+        if (!started.includes(l)) l.setPipeline(new Pipeline(this.containerFor(l.resolved, modules, l.topology, undefined).getAll<Middleware>(Middleware)));
+      }
+      summary.push('middleware reloaded for new sessions');
+    }
+    // Commit the new config in place (middleware hold this object).
+    for (const k of Object.keys(this.config)) delete (this.config as unknown as Record<string, unknown>)[k];
+    Object.assign(this.config, structuredClone(next));
+    for (const [l, r] of toRemap) {
+      summary.push(`remapped ${l.name}`);
+      await l.remap(r).catch((e: unknown) => summary.push(`(${l.name}: ${(e as Error).message})`));
+    }
+    const text = summary.length ? summary.join('; ') : 'no change';
+    this.opts.log.info({ summary: text }, 'config applied');
+    return text;
+  }
+
+  private async startListener(resolved: ResolvedConnection, modules = this.modules): Promise<Listener> {
+    const l = await this.createListener(resolved, modules);
+    this.listeners.set(l.name, l);
+    return l;
+  }
+
+  /** Build a listener for one connection: transports, topology, child container, pipeline; then bind. */
+  private async createListener(resolved: ResolvedConnection, modules: LoadedMiddleware[]): Promise<Listener> {
     const c = resolved.config;
     const log = this.opts.log.child({ connection: c.name });
     const dial: Dialer = c.serverTls?.enabled ? tlsDialer(c.serverTls, log) : tcpDialer();
@@ -76,28 +221,44 @@ export class Fleet {
       log,
       ...(c.redisPassword ? { auth: { password: c.redisPassword, ...(c.redisUsername ? { username: c.redisUsername } : {}) } } : {}),
     });
-    const info: ListenerInfo = { name: c.name, host: resolved.advertised.host, port: resolved.advertised.port, tls: c.clientTls?.enabled === true };
-    const container = new Container({ parent: this.root });
-    container.bind(ConnectionConfig).toConstantValue(c);
-    container.bind(ListenerInfoToken).toConstantValue(info);
-    container.bind(TopologyServiceToken).toConstantValue(topology);
-    container.bind(DialerToken).toConstantValue(dial);
-    container.bind(Logger).toConstantValue(log);
-    for (const m of this.modules) container.load(m.module);
-    const middleware = container.getAll<Middleware>(Middleware);
+    const info = { name: c.name, host: resolved.advertised.host, port: resolved.advertised.port, tls: c.clientTls?.enabled === true };
+    const container = this.containerFor(resolved, modules, topology, dial, info);
     const listener = new Listener({
       resolved,
       info,
-      pipeline: new Pipeline(middleware),
+      pipeline: new Pipeline(container.getAll<Middleware>(Middleware)),
       topology,
       dial,
       createServer,
       log,
+      topologyCheckIntervalMs: this.config.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS,
       ...(this.opts.sessionOptions ? { sessionOptions: this.opts.sessionOptions } : {}),
     });
-    await listener.listen();
-    this.listeners.set(c.name, listener);
+    try {
+      await listener.listen();
+    } catch (e) {
+      await listener.stop(0);
+      throw e;
+    }
     return listener;
+  }
+
+  /** The child container of one listener: its config, info, topology, dialer, logger and middleware. */
+  private containerFor(
+    resolved: ResolvedConnection,
+    modules: LoadedMiddleware[],
+    topology: TopologyService,
+    dial: Dialer | undefined,
+    info = { name: resolved.config.name, host: resolved.advertised.host, port: resolved.advertised.port, tls: resolved.config.clientTls?.enabled === true },
+  ): Container {
+    const container = new Container({ parent: this.root });
+    container.bind(ConnectionConfig).toConstantValue(resolved.config);
+    container.bind(ListenerInfoToken).toConstantValue(info);
+    container.bind(TopologyServiceToken).toConstantValue(topology);
+    if (dial) container.bind(DialerToken).toConstantValue(dial);
+    container.bind(Logger).toConstantValue(this.opts.log.child({ connection: resolved.config.name }));
+    for (const m of modules) container.load(m.module);
+    return container;
   }
 
   /** Stop every listener: no new clients, replies already due delivered within `graceMs`. */
@@ -105,5 +266,25 @@ export class Fleet {
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.stop(graceMs)));
+    await Promise.all(all.flatMap((l) => l.pipeline.middleware.map((m) => m.close?.())));
   }
+}
+
+/** Replace secret values (`SECRET_FIELDS`) anywhere in a config with `********`. */
+export function maskSecrets<T>(value: T): T {
+  if (Array.isArray(value)) value.forEach(maskSecrets);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (SECRET_FIELDS.includes(k) && typeof v === 'string') (value as Record<string, unknown>)[k] = '********';
+      else maskSecrets(v);
+    }
+  }
+  return value;
+}
+
+function describePatchError(e: unknown): string {
+  const err = e as { name?: string; message?: string; operation?: unknown; index?: number };
+  const first = (err.message ?? String(e)).split('\n')[0]!;
+  if (err.name === 'TEST_OPERATION_FAILED') return `test operation ${err.index ?? ''} failed: the config changed since you read it`.replace('  ', ' ');
+  return `${first}${err.index !== undefined ? ` (operation ${err.index})` : ''}`;
 }

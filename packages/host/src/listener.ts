@@ -1,6 +1,9 @@
 import type { Server, Socket } from 'node:net';
+import type { Subscription } from 'rxjs';
 import {
+  type AddressMap,
   type Dialer,
+  type HostPort,
   type ListenerInfo,
   type Logger,
   type Pipeline,
@@ -15,25 +18,48 @@ import type { ResolvedConnection } from './config.js';
 /** Everything a listener is built from. */
 export interface ListenerParts {
   readonly resolved: ResolvedConnection;
-  readonly info: ListenerInfo;
+  /** Mutable: updated in place when the connection's mapping changes. */
+  readonly info: { -readonly [K in keyof ListenerInfo]: ListenerInfo[K] };
   readonly pipeline: Pipeline;
   readonly topology: TopologyService;
   readonly dial: Dialer;
   readonly createServer: (onConnection: (socket: Socket) => void) => Server;
   readonly log: Logger;
   readonly sessionOptions?: SessionOptions;
+  /** Periodic CLUSTER NODES check once a map exists, ms (0: off). */
+  readonly topologyCheckIntervalMs?: number;
+  /** How long a session whose upstream moved gets to deliver replies already due. */
+  readonly remapGraceMs?: number;
 }
 
 /**
  * One proxy in front of one Redis node: a server socket, the sessions it accepted, and how a
- * session finds its upstream (the node the mapping assigns to this instance).
+ * session finds its upstream (the node the mapping assigns to this instance). It keeps the mapping
+ * current by itself: periodic checks, a rescan when an upstream is lost, and sessions whose node
+ * changed are closed cleanly so their clients reconnect to the right one.
  */
 export class Listener {
   readonly sessions = new Set<Session>();
   private server: Server | null = null;
   private accepted = 0;
+  private readonly targets = new WeakMap<Session, HostPort>();
+  private readonly subscription: Subscription;
+  private timer: NodeJS.Timeout | null = null;
+  private parts: ListenerParts;
 
-  constructor(private readonly parts: ListenerParts) {}
+  constructor(parts: ListenerParts) {
+    this.parts = parts;
+    this.subscription = parts.topology.map$.subscribe((map) => {
+      if (map) this.onMap(map);
+    });
+    const every = parts.topologyCheckIntervalMs ?? 0;
+    if (every > 0) {
+      this.timer = setInterval(() => {
+        if (this.parts.topology.current) this.parts.topology.rescan('periodic check').catch((e: unknown) => this.parts.log.warn({ err: String((e as Error).message ?? e) }, 'periodic topology check failed'));
+      }, every);
+      this.timer.unref();
+    }
+  }
 
   get name(): string {
     return this.parts.resolved.config.name;
@@ -49,6 +75,10 @@ export class Listener {
 
   get resolved(): ResolvedConnection {
     return this.parts.resolved;
+  }
+
+  get pipeline(): Pipeline {
+    return this.parts.pipeline;
   }
 
   /** Sessions accepted since start. */
@@ -73,35 +103,77 @@ export class Listener {
     });
   }
 
+  /**
+   * Apply a changed mapping (seeds, members, instance ID, mapping mode) without rebinding: the
+   * next scan uses it, and sessions whose node changes are closed by `onMap`.
+   */
+  async remap(resolved: ResolvedConnection): Promise<void> {
+    this.parts = { ...this.parts, resolved };
+    this.parts.info.host = resolved.advertised.host;
+    this.parts.info.port = resolved.advertised.port;
+    this.parts.topology.reconfigure({ spec: resolved.spec, seeds: resolved.seeds });
+    if (this.parts.topology.current) await this.parts.topology.rescan('config change');
+  }
+
+  /** New sessions use this pipeline (a changed middleware list); existing ones keep theirs. */
+  setPipeline(pipeline: Pipeline): void {
+    this.parts = { ...this.parts, pipeline };
+  }
+
   private accept(socket: Socket): void {
     this.accepted++;
     const { log, pipeline } = this.parts;
     socket.on('error', () => {}); // errors before the session attaches its own handler
-    const session = new Session(socket, this.parts.info, pipeline, () => this.connectUpstream(), log, this.parts.sessionOptions);
+    const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, this.parts.sessionOptions);
     this.sessions.add(session);
     session.onClose(() => this.sessions.delete(session));
     session.start();
   }
 
   /** Resolve this instance's Redis node from the mapping, then dial it. */
-  private async connectUpstream(): Promise<Socket> {
+  private async connectUpstream(session: Session): Promise<Socket> {
     const topology = this.parts.topology;
     const map = await topology.ensure();
     const target = map.upstream;
     if (target.port === 0) {
-      throw new SlotrelayError('SR_ERR_TOPOLOGY', `this proxy (instance ${this.parts.resolved.spec.mode === 'dynamic' ? this.parts.resolved.spec.instanceId : '?'}) has no Redis node to front: the cluster has ${map.nodes.length} nodes`);
+      const spec = this.parts.resolved.spec;
+      throw new SlotrelayError(
+        'SR_ERR_TOPOLOGY',
+        `this proxy (instance ${spec.mode === 'dynamic' ? spec.instanceId : '?'}) has no Redis node to front: the cluster has ${map.nodes.length} nodes`,
+      );
     }
+    let sock: Socket;
     try {
-      return await this.parts.dial(target);
+      sock = await this.parts.dial(target);
     } catch (e) {
       // Our node may have moved or gone: look again so the next connection gets the new mapping.
       topology.rescan('upstream unreachable').catch(() => {});
       throw e;
     }
+    this.targets.set(session, target);
+    sock.once('close', () => {
+      if (!session.isClosed) topology.rescan('upstream connection lost').catch(() => {});
+    });
+    return sock;
+  }
+
+  /** A new map: sessions connected to a node this instance no longer fronts are closed cleanly. */
+  private onMap(map: AddressMap): void {
+    const now = map.upstream;
+    for (const s of this.sessions) {
+      const t = this.targets.get(s);
+      if (t && (t.host !== now.host || t.port !== now.port)) {
+        this.parts.log.info({ session: s.id, from: wireAddress(t), to: now.port ? wireAddress(now) : 'none' }, 'mapping changed: closing session so its client reconnects');
+        this.targets.delete(s);
+        void s.drain(this.parts.remapGraceMs ?? 2000);
+      }
+    }
   }
 
   /** Stop accepting, let sessions deliver what is due (bounded by `graceMs`), then close them. */
   async stop(graceMs: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.subscription.unsubscribe();
     const server = this.server;
     this.server = null;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();

@@ -62,6 +62,13 @@ export interface Middleware {
    * arrive whole with `frame.command` set; core never decodes other names unless asked.
    */
   readonly commands?: readonly string[];
+  /**
+   * Which batches the operators see. `relevant` (default): request batches holding a watched
+   * command, reply batches holding an error or a marked reply — every other batch skips the RxJS
+   * pipeline altogether and is forwarded as one slice, so pass-through traffic costs what a plain
+   * socket pipe costs. `all`: every batch (auditing, metrics).
+   */
+  readonly batches?: 'relevant' | 'all';
   requests?(s: SessionContext): MonoTypeOperatorFunction<RequestBatch>;
   replies?(s: SessionContext): MonoTypeOperatorFunction<ReplyBatch>;
   /** Called when the listener shuts down. */

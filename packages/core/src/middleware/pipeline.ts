@@ -17,6 +17,7 @@ export interface SessionFlow {
  * The middleware of one listener, composed per session with RxJS: requests through the middleware
  * in config order, replies in reverse (the onion). Built once per listener; `attach` runs once per
  * session and costs one Subject per direction, only if some middleware has an operator for it.
+ * Batches no middleware needs to see (`Middleware.batches`) bypass the operators.
  */
 export class Pipeline {
   /** Every command name some middleware (or core) watches. */
@@ -36,18 +37,21 @@ export class Pipeline {
     const reqOps = this.middleware.flatMap((m, i) => (m.requests ? [m.requests(ctx[i]!)] : []));
     const repOps = this.middleware.flatMap((m, i) => (m.replies ? [m.replies(ctx[i]!)] : [])).reverse();
     const subjects: Array<Subject<Batch>> = [];
-    const compose = (ops: typeof reqOps, out: (b: Batch) => void): ((b: Batch) => void) => {
+    const compose = (ops: typeof reqOps, out: (b: Batch) => void, relevant: (b: Batch) => boolean): ((b: Batch) => void) => {
       if (ops.length === 0) return out;
       const input = new Subject<Batch>();
       subjects.push(input);
       ops
         .reduce<Observable<Batch>>((o, op) => op(o), input)
         .subscribe({ next: out, error: (e: unknown) => session.pipelineFailed(e) });
-      return (b) => input.next(b);
+      return (b) => (relevant(b) ? input.next(b) : out(b));
     };
+    const all = (dir: 'requests' | 'replies') => this.middleware.some((m) => m[dir] && m.batches === 'all');
+    const allRequests = all('requests');
+    const allReplies = all('replies');
     return {
-      requests: compose(reqOps, (b) => session.requestsOut(b)),
-      replies: compose(repOps, (b) => session.repliesOut(b)),
+      requests: compose(reqOps, (b) => session.requestsOut(b), (b) => allRequests || b.interesting > 0),
+      replies: compose(repOps, (b) => session.repliesOut(b), (b) => allReplies || b.interesting > 0 || b.marked > 0),
       close: () => {
         for (const s of subjects) s.complete();
       },

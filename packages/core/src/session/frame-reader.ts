@@ -60,6 +60,21 @@ export class FrameReader {
     }
     let prev = 0;
     const n = sc.count;
+    try {
+      prev = this.appendFrames(chunk, batch, n);
+    } catch (e) {
+      // The sink could not make sense of a frame (an inline command with unbalanced quotes):
+      // frames before it stand, the rest of the chunk is dropped with the error.
+      if (!(e instanceof ProtocolError)) throw e;
+      return e;
+    }
+    if (error || prev === chunk.length) return error;
+    return this.appendTail(chunk, batch, prev);
+  }
+
+  private appendFrames(chunk: Buffer, batch: Batch, n: number): number {
+    const sc = this.scanner;
+    let prev = 0;
     for (let i = 0; i < n; i++) {
       const e = sc.ends[i]!;
       if (i === 0 && this.streaming) {
@@ -72,13 +87,25 @@ export class FrameReader {
         this.held = [];
         this.heldBytes = 0;
         this.holdWhole = false;
-        this.sink.onFrame(batch, batch.push(joined, 0, joined.length, COMPLETE), i);
+        this.complete(batch, batch.push(joined, 0, joined.length, COMPLETE), i);
       } else {
-        this.sink.onFrame(batch, batch.push(chunk, prev, e, COMPLETE), i);
+        this.complete(batch, batch.push(chunk, prev, e, COMPLETE), i);
       }
       prev = e;
     }
-    if (error || prev === chunk.length) return error;
+    return prev;
+  }
+
+  private complete(batch: Batch, frame: Frame, i: number): void {
+    try {
+      this.sink.onFrame(batch, frame, i);
+    } catch (e) {
+      batch.count--; // the frame that could not be understood is not served
+      throw e;
+    }
+  }
+
+  private appendTail(chunk: Buffer, batch: Batch, prev: number): ProtocolError | null {
     if (this.streaming) {
       batch.push(chunk, prev, chunk.length, STREAM);
       return null;

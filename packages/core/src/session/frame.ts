@@ -32,6 +32,11 @@ export class Frame {
   command: string | undefined = undefined;
   /** Requests: number of arguments including the command name (0 for inline until decoded). */
   argc = 0;
+  /**
+   * Requests: inside MULTI, this command's position among the queued commands — its reply's index
+   * in the EXEC array; -1 outside a transaction (and for MULTI, EXEC, DISCARD themselves).
+   */
+  txIndex = -1;
   /** The new bytes for this frame, set by `replace`. A promise holds back everything after it until it settles. */
   replacement: Buffer | Promise<Buffer> | null = null;
   /** Requests: answered by the proxy, not sent upstream. */
@@ -55,6 +60,7 @@ export class Frame {
     this.flags = 0;
     this.command = undefined;
     this.argc = 0;
+    this.txIndex = -1;
     this.replacement = null;
     this.dropped = false;
     this.entry = null;

@@ -101,6 +101,8 @@ export class Session {
   private upQueue: Buffer[] = [];
   private upQueued = 0;
   private replyMode = REPLY_ON;
+  /** Commands queued since MULTI (the next one's EXEC array index). */
+  private queued = 0;
   private monitor = false;
   private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
   private subscribed = 0;
@@ -168,6 +170,11 @@ export class Session {
       this.reqReader.bufferedBytes + this.repReader.bufferedBytes + this.upQueued + this.writer.bufferedBytes +
       (this.upstream?.writableLength ?? 0)
     );
+  }
+
+  /** True once the session has closed (or is closing its sockets). */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Requests still waiting for a reply. */
@@ -356,6 +363,15 @@ export class Session {
   /** Decide what reply a request expects, and push its in-flight entry. */
   private track(f: Frame, cmd: string | undefined): void {
     if (f.flags & NO_REPLY) return;
+    // Transaction state holds whether or not the client wants replies (CLIENT REPLY OFF).
+    if (cmd === 'MULTI') {
+      this.inTransaction = true;
+      this.queued = 0;
+    } else if (cmd === 'EXEC' || cmd === 'DISCARD' || cmd === 'RESET') {
+      this.inTransaction = false;
+    } else if (this.inTransaction) {
+      f.txIndex = this.queued++;
+    }
     if (cmd === 'RESET') this.replyMode = REPLY_ON;
     if (cmd === 'CLIENT' && f.argc === 3 && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
       const mode = f.args()[2]!.toString('latin1').toUpperCase();
@@ -390,14 +406,6 @@ export class Session {
         break;
       case 'RESET':
         e.core = E_RESET;
-        this.inTransaction = false;
-        break;
-      case 'MULTI':
-        this.inTransaction = true;
-        break;
-      case 'EXEC':
-      case 'DISCARD':
-        this.inTransaction = false;
         break;
       default: {
         const k = PUBSUB_COMMANDS.indexOf(cmd);

@@ -11,6 +11,12 @@ export type MappingSpec =
       readonly members: readonly HostPort[];
       /** This proxy's instance ID (1-based). */
       readonly instanceId: number;
+      /**
+       * How nodes are ordered before node k goes to instance k: `sorted` by node ID (Gallium Data's
+       * rule, the default) or by announced `address` (hostname or IP, then port), which keeps every
+       * assignment when a node is replaced at the same address or fails over.
+       */
+      readonly strategy?: 'sorted' | 'address';
     }
   | {
       readonly mode: 'static';
@@ -57,7 +63,8 @@ export class AddressMap {
     readonly spec: MappingSpec,
     readonly topology: Topology | null,
   ) {
-    const nodes = topology ? [...topology.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) : [];
+    const byAddress = spec.mode === 'dynamic' && spec.strategy === 'address';
+    const nodes = topology ? [...topology.nodes].sort(byAddress ? compareAddress : compareId) : [];
     this.nodes = nodes;
     for (const n of nodes) {
       for (const port of new Set([n.port, n.tlsPort, n.tcpPort])) {
@@ -159,6 +166,17 @@ export class AddressMap {
       node: this.nodeAt(e.redis.host, e.redis.port, e.redis.host),
     }));
   }
+}
+
+function compareId(a: ClusterNode, b: ClusterNode): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function compareAddress(a: ClusterNode, b: ClusterNode): number {
+  const ha = a.hostname || a.ip;
+  const hb = b.hostname || b.ip;
+  if (ha !== hb) return ha < hb ? -1 : 1;
+  return a.port - b.port || compareId(a, b);
 }
 
 /** The address to dial for a node: its IP, else its hostname. */

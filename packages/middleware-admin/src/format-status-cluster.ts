@@ -1,0 +1,54 @@
+import { type AddressMap, type HostPort, type MappingRow, normalizeHost, wireAddress } from '@slotrelay/core';
+
+/** What STATUSCLUSTER reports besides the map itself. */
+export interface StatusClusterInfo {
+  /** Scans the listener's `TopologyService` has run since start. */
+  readonly scans: number;
+}
+
+const sameAddress = (a: HostPort, b: HostPort) => a.port === b.port && normalizeHost(a.host) === normalizeHost(b.host);
+
+/** True when `row` is the Redis node this proxy fronts. */
+function isSelf(map: AddressMap, row: MappingRow): boolean {
+  if (map.self) return row.node?.id === map.self.id;
+  // A static map without topology (Redis unreachable at start) still knows its upstream.
+  return map.spec.mode === 'static' && sameAddress(row.redis, map.spec.upstream);
+}
+
+/**
+ * The text of `GALLIUMDATA STATUSCLUSTER`, lines joined by `\n` (no trailing newline):
+ *
+ * ```text
+ * OK Cluster mappings (dynamic):
+ * Redis server 10.0.0.1:7000 is mapped to slotrelay proxy-1:6391 (node <40 hex>, master) <- this proxy
+ * Redis server fe80::5:7001 is mapped to slotrelay proxy-2:6391 (node <40 hex>, replica)
+ * Topology read from 10.0.0.1:7000 at 2025-01-01T00:00:00.000Z; 3 scans since start
+ * ```
+ *
+ * Addresses are written as Redis writes them (IPv6 bare); proxies as in `clusterMembers`. Rows come
+ * from `AddressMap.rows()`: node-ID order (dynamic) or config order (static).
+ */
+export function formatStatusCluster(map: AddressMap, info: StatusClusterInfo): string {
+  const lines = [`OK Cluster mappings (${map.spec.mode}):`];
+  for (const row of map.rows()) {
+    let line = `Redis server ${wireAddress(row.redis)} is mapped to slotrelay ${row.proxy.text}`;
+    line += row.node ? ` (node ${row.node.id}, ${row.node.role})` : ' (not in the cluster topology)';
+    if (isSelf(map, row)) line += ' <- this proxy';
+    lines.push(line);
+  }
+  const spec = map.spec;
+  if (spec.mode === 'dynamic' && map.topology && map.self === undefined) {
+    // More members than nodes is allowed: the extra proxies wait for the cluster to grow.
+    lines.push(
+      `This proxy (instance ${spec.instanceId}) fronts no Redis node: the cluster has ${map.nodes.length} nodes, clusterMembers lists ${spec.members.length}`,
+    );
+  }
+  const t = map.topology;
+  const scans = `${info.scans} ${info.scans === 1 ? 'scan' : 'scans'} since start`;
+  lines.push(
+    t
+      ? `Topology read from ${wireAddress(t.source)} at ${new Date(t.at).toISOString()}; ${scans}`
+      : `Topology not read (no Redis server answered${spec.mode === 'static' ? '; static mapping as configured' : ''}); ${scans}`,
+  );
+  return lines.join('\n');
+}

@@ -25,8 +25,6 @@ import { ADMIN_COMMAND_NAMES, type AdminAlias, type AdminCommand, adminHelpLines
 
 /** What one session's admin commands remember. */
 interface AdminSessionState {
-  /** Between MULTI and EXEC/DISCARD/RESET, tracked frame by frame (see `requests`). */
-  inTransaction: boolean;
   /** HELLO/RESET requests whose replies have not come back yet: the protocol may be about to change. */
   pendingProtocolChanges: number;
   /** SHA-256 of the password this session authenticated with; null when not authenticated. */
@@ -54,8 +52,8 @@ const attempt = <T>(fn: () => Promise<T>): Promise<T> => new Promise<T>((resolve
 @injectable()
 export class AdminMiddleware implements Middleware {
   readonly name = '@slotrelay/middleware-admin';
-  // MULTI … HELLO are watched by core already; listed so this middleware does not depend on that.
-  readonly commands: readonly string[] = [...ADMIN_COMMAND_NAMES, 'MULTI', 'EXEC', 'DISCARD', 'RESET', 'HELLO'];
+  // HELLO and RESET: their replies may change the protocol admin replies must be encoded in.
+  readonly commands: readonly string[] = [...ADMIN_COMMAND_NAMES, 'RESET', 'HELLO'];
   private readonly sessions = new WeakMap<SessionContext, AdminSessionState>();
 
   constructor(
@@ -69,8 +67,6 @@ export class AdminMiddleware implements Middleware {
     const st = this.stateOf(s);
     return map((b) => {
       if (b.interesting === 0) return b;
-      // Transaction state is replayed frame by frame: core's `s.inTransaction` is set while the whole
-      // chunk is scanned, so for `MULTI`, admin, `EXEC` in one chunk it would already read false.
       for (let i = 0; i < b.count; i++) {
         const f = b.frames[i]!;
         if (f.command === undefined || f.kind !== COMPLETE || f.dropped) continue;
@@ -79,17 +75,7 @@ export class AdminMiddleware implements Middleware {
           case 'SLOTRELAY':
             s.answer(f, this.answer(s, st, f));
             break;
-          case 'MULTI':
-            st.inTransaction = true;
-            break;
-          case 'EXEC':
-          case 'DISCARD':
-            st.inTransaction = false;
-            break;
           case 'RESET':
-            st.inTransaction = false;
-            this.watchProtocolChange(s, st, f);
-            break;
           case 'HELLO':
             this.watchProtocolChange(s, st, f);
             break;
@@ -113,7 +99,7 @@ export class AdminMiddleware implements Middleware {
   private stateOf(s: SessionContext): AdminSessionState {
     let st = this.sessions.get(s);
     if (st === undefined) {
-      st = { inTransaction: false, pendingProtocolChanges: 0, authDigest: null };
+      st = { pendingProtocolChanges: 0, authDigest: null };
       this.sessions.set(s, st);
     }
     return st;
@@ -140,7 +126,7 @@ export class AdminMiddleware implements Middleware {
     const alias: AdminAlias = f.command === 'SLOTRELAY' ? 'SLOTRELAY' : 'GALLIUMDATA';
     try {
       // Redis never sees the command, so it cannot be queued: EXEC's array will not include it.
-      if (st.inTransaction) return encodeError(`ERR ${alias} commands cannot be used inside MULTI`);
+      if (f.txIndex >= 0) return encodeError(`ERR ${alias} commands cannot be used inside MULTI`);
       const cmd = parseAdminCommand(f.args());
       if (isAdminParseError(cmd)) return encodeError(cmd.error);
       const denied = adminAccessError({

@@ -6,6 +6,8 @@ export class SlotrelayError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** What a client is told, when it differs from the (more detailed) message that is logged. */
+    readonly clientText?: string,
   ) {
     super(message);
     this.name = 'SlotrelayError';

@@ -22,7 +22,7 @@ describe('GALLIUMDATA SCANCLUSTER', () => {
     h.clientSends(cmd('gallIUMdata', 'scancluster'));
     await h.settle();
     expect(h.toClient()).toBe(
-      '-ERR There are not enough slotrelay nodes to cover the entire cluster: the cluster has 5 nodes, clusterMembers lists 4\r\n',
+      '-ERR There are not enough slotrelay nodes to cover the entire cluster: the cluster has 5 nodes, clusterMembers lists 4; at least 5 are needed\r\n',
     );
     expect(h.logLines.some((l) => l.level === 'warn' && l.msg === 'admin SCANCLUSTER failed')).toBe(true);
   });

@@ -154,7 +154,7 @@ export class Session {
     c.on('close', () => this.destroy());
     this.connect(this).then(
       (sock) => this.attachUpstream(sock),
-      (err: unknown) => this.upstreamFailed(err instanceof Error ? err.message : String(err)),
+      (err: unknown) => this.upstreamFailed(err),
     );
   }
 
@@ -365,8 +365,9 @@ export class Session {
     if (f.flags & NO_REPLY) return;
     // Transaction state holds whether or not the client wants replies (CLIENT REPLY OFF).
     if (cmd === 'MULTI') {
+      // A nested MULTI is an error that leaves the open transaction as it is.
+      if (!this.inTransaction) this.queued = 0;
       this.inTransaction = true;
-      this.queued = 0;
     } else if (cmd === 'EXEC' || cmd === 'DISCARD' || cmd === 'RESET') {
       this.inTransaction = false;
     } else if (this.inTransaction) {
@@ -635,10 +636,12 @@ export class Session {
     this.clientGate.release(P_QUEUE);
   }
 
-  private upstreamFailed(message: string): void {
+  private upstreamFailed(err: unknown): void {
     if (this.closed) return;
+    const message = err instanceof Error ? err.message : String(err);
+    const clientText = (err as { clientText?: string }).clientText;
     this.log.warn({ session: this.id, err: message }, 'no upstream for session');
-    this.upstreamError = encodeError(`ERR slotrelay: ${message}`);
+    this.upstreamError = encodeError(`ERR ${clientText ?? `slotrelay: ${message}`}`);
     this.upQueue = [];
     this.upQueued = 0;
     this.clientGate.release(P_QUEUE);

@@ -64,7 +64,9 @@ export class AddressMap {
     readonly topology: Topology | null,
   ) {
     const byAddress = spec.mode === 'dynamic' && spec.strategy === 'address';
-    const nodes = topology ? [...topology.nodes].sort(byAddress ? compareAddress : compareId) : [];
+    // Handshake nodes carry a temporary ID and noaddr nodes no address: neither takes a proxy, or a
+    // CLUSTER MEET in progress would shift the whole dynamic mapping.
+    const nodes = topology ? topology.nodes.filter(isMappable).sort(byAddress ? compareAddress : compareId) : [];
     this.nodes = nodes;
     for (const n of nodes) {
       for (const port of new Set([n.port, n.tlsPort, n.tcpPort])) {
@@ -80,7 +82,8 @@ export class AddressMap {
       if (nodes.length > spec.members.length) {
         throw new SlotrelayError(
           ErrorCode.NotEnoughMembers,
-          `${NOT_ENOUGH_MEMBERS}: the cluster has ${nodes.length} nodes, clusterMembers lists ${spec.members.length}`,
+          `${NOT_ENOUGH_MEMBERS}: the cluster has ${nodes.length} nodes, clusterMembers lists ${spec.members.length}; at least ${nodes.length} are needed`,
+          NOT_ENOUGH_MEMBERS,
         );
       }
       nodes.forEach((n, i) => this.proxyById.set(n.id, toProxy(spec.members[i]!)));
@@ -166,6 +169,10 @@ export class AddressMap {
       node: this.nodeAt(e.redis.host, e.redis.port, e.redis.host),
     }));
   }
+}
+
+function isMappable(n: ClusterNode): boolean {
+  return n.port !== 0 && !n.flags.includes('handshake') && !n.flags.includes('noaddr');
 }
 
 function compareId(a: ClusterNode, b: ClusterNode): number {

@@ -1,0 +1,195 @@
+import { inject, injectable } from 'inversify';
+import { type MonoTypeOperatorFunction, map as mapBatch } from 'rxjs';
+import {
+  type AddressMap,
+  type Batch,
+  COMPLETE,
+  type Frame,
+  type ListenerInfo,
+  ListenerInfoToken,
+  type Middleware,
+  type SessionContext,
+  type TopologyService,
+  TopologyServiceToken,
+  encodeCommand,
+  rewriteFrames,
+} from '@slotrelay/core';
+import { rewriteAddressArgs } from './address-args.js';
+import { type Rewritten, type UnknownNode, describeUnknown, mapRedisResolver, mapResolver } from './resolver.js';
+import { isErrorType } from './resp-values.js';
+import { type ReplyKind, type ReplyRewriteOptions, replyKindOf, rewriteExecReply, rewriteReply } from './rewrite-reply.js';
+import { ExecMark, QueuedMark, Transaction } from './transaction.js';
+
+/** A rewrite of one reply's bytes under some options (one of `rewriteReply`, `rewriteExecReply`). */
+type ReplyRewrite = (bytes: Buffer, o: ReplyRewriteOptions) => Rewritten<Buffer>;
+
+/** Commands whose requests this middleware reads: the address-bearing ones, and MULTI/EXEC bookkeeping. */
+const COMMANDS = ['CLUSTER', 'INFO', 'ROLE', 'MIGRATE', 'REPLICAOF', 'SLAVEOF', 'MULTI', 'EXEC', 'DISCARD', 'RESET'] as const;
+const OWN: ReadonlySet<string> = new Set(COMMANDS);
+
+/**
+ * Keeps Redis addresses from reaching clients through command replies, and maps proxy addresses in
+ * admin commands back to Redis:
+ * - replies of CLUSTER NODES / SLOTS / SHARDS / REPLICAS / SLAVES, INFO and ROLE name proxies (RESP2
+ *   and RESP3, wire types kept), also when the command was queued in MULTI: the EXEC request is
+ *   marked with the places of those replies in its array (`Transaction`);
+ * - MIGRATE, CLUSTER MEET and REPLICAOF/SLAVEOF naming a proxy are sent to Redis naming its node.
+ *
+ * A reply naming a node the address map does not know triggers a (coalesced) rescan and is rewritten
+ * afterwards, later replies waiting; a node still unknown is hidden — never passed on — and logged.
+ */
+@injectable()
+export class ClusterCmdsMiddleware implements Middleware {
+  readonly name = '@slotrelay/middleware-cluster-cmds';
+  readonly commands: readonly string[] = COMMANDS;
+  /** Nodes still unknown after the last rescan, per map: they do not trigger another rescan until the map changes. */
+  private settled: { map: AddressMap | null; keys: Set<string> } = { map: null, keys: new Set() };
+
+  constructor(
+    @inject(TopologyServiceToken) private readonly topology: TopologyService,
+    @inject(ListenerInfoToken) private readonly listener: ListenerInfo,
+  ) {}
+
+  requests(s: SessionContext): MonoTypeOperatorFunction<Batch> {
+    // The transaction this session has open, if it queued an address-bearing command. Core gives
+    // each queued request its EXEC index (`txIndex`); batches without a watched command never come
+    // here, and need not: core counts them.
+    let tx: Transaction | null = null;
+    // MULTI … EXEC as the client sent them (all watched, so every one passes here), to tell a nested
+    // MULTI — an error, nothing queued — from a new transaction.
+    let open = false;
+    return mapBatch((b) => {
+      if (b.interesting === 0) return b;
+      for (let i = 0; i < b.count; i++) {
+        const f = b.frames[i]!;
+        if (f.dropped) {
+          // Answered by an earlier middleware: Redis never queues it, though core counted it.
+          if (f.txIndex >= 0) (tx ??= new Transaction()).dropped();
+          continue;
+        }
+        const cmd = f.kind === COMPLETE ? f.command : undefined;
+        if (cmd === undefined || !OWN.has(cmd)) continue;
+        switch (cmd) {
+          case 'MULTI':
+            if (open) (tx ??= new Transaction()).nestedMulti();
+            else tx = null;
+            open = true;
+            continue;
+          case 'EXEC':
+            if (tx !== null && tx.kinds.size > 0) s.mark(f, new ExecMark(tx));
+            tx = null;
+            open = false;
+            continue;
+          case 'DISCARD':
+          case 'RESET':
+            tx = null;
+            open = false;
+            continue;
+        }
+        this.onRequest(s, f, f.txIndex >= 0 ? (tx ??= new Transaction()) : null);
+      }
+      return b;
+    });
+  }
+
+  replies(s: SessionContext): MonoTypeOperatorFunction<Batch> {
+    return rewriteFrames({
+      batch: (b) => b.marked > 0,
+      wants: (f) => s.markOf(f) !== undefined,
+      rewrite: (f) => this.onReply(s, f, s.markOf(f)),
+    });
+  }
+
+  /** A CLUSTER / INFO / ROLE / MIGRATE / REPLICAOF / SLAVEOF request. */
+  private onRequest(s: SessionContext, f: Frame, tx: Transaction | null): void {
+    const args = f.args();
+    const mapped = rewriteAddressArgs(args, mapRedisResolver(this.topology.current));
+    if (mapped !== null) {
+      s.log.debug({ command: f.command }, 'proxy address in a request mapped back to its Redis node');
+      f.replace(encodeCommand(mapped));
+    }
+    const kind = replyKindOf(args);
+    if (kind === null) return;
+    if (tx !== null) {
+      tx.add(f.txIndex, kind);
+      s.mark(f, new QueuedMark(kind));
+    } else {
+      s.mark(f, kind);
+    }
+  }
+
+  private onReply(s: SessionContext, f: Frame, m: unknown): Buffer | Promise<Buffer> | undefined {
+    if (m instanceof QueuedMark) {
+      if (QueuedMark.isQueued(f.bytes())) return undefined;
+      const kind = m.kind;
+      return this.rewrite(s, f, kind, (bytes, o) => rewriteReply(bytes, kind, o));
+    }
+    if (m instanceof ExecMark) {
+      const tx = m.tx;
+      let warned = tx.verifyAll;
+      return this.rewrite(s, f, 'EXEC', (bytes, o) => {
+        const r = rewriteExecReply(bytes, tx, o);
+        if (r.byShape > 0 && !warned) {
+          // A request of the transaction answered by a later middleware: core counted it, Redis did not.
+          s.log.warn({ found: r.byShape }, 'EXEC reply: a counted place did not hold the expected reply; matched by shape');
+          warned = true;
+        }
+        return r;
+      });
+    }
+    if (typeof m === 'string') {
+      const kind = m as ReplyKind;
+      return this.rewrite(s, f, kind, (bytes, o) => rewriteReply(bytes, kind, o));
+    }
+    return undefined;
+  }
+
+  /** Rewrite with the current map; if a node is unknown, rescan first (the reply waits, later ones with it). */
+  private rewrite(s: SessionContext, f: Frame, what: string, fn: ReplyRewrite): Buffer | Promise<Buffer> | undefined {
+    if (isErrorType(f.type)) return undefined;
+    const current = this.topology.current;
+    const first = fn(f.bytes(), this.options(current, true));
+    if (first.unknown.length === 0) return first.changed ? first.value : undefined;
+    if (this.alreadyRescanned(current, first.unknown)) return this.finish(s, f.bytes(), what, fn, current, first);
+    // Copy: the frame's buffer belongs to the batch, the rescan outlives it.
+    const bytes = Buffer.from(f.bytes());
+    const reason = `${what} reply names a node no proxy is mapped to (${describeUnknown(first.unknown[0]!)})`;
+    return this.topology.rescan(reason).then(
+      (next) => this.finish(s, bytes, what, fn, next),
+      (err: unknown) => {
+        s.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'topology rescan failed');
+        return this.finish(s, bytes, what, fn, this.topology.current);
+      },
+    );
+  }
+
+  /** The final rewrite after a rescan: what is still unknown is hidden, logged and not rescanned for again. */
+  private finish(s: SessionContext, bytes: Buffer, what: string, fn: ReplyRewrite, map: AddressMap | null, strict?: Rewritten<Buffer>): Buffer {
+    const byId = strict ?? fn(bytes, this.options(map, true));
+    if (byId.unknown.length === 0) return byId.value;
+    this.remember(map, byId.unknown);
+    // A node ID still unknown may sit at a known address (a node replaced in place): accept that now.
+    const r = fn(bytes, this.options(map, false));
+    if (r.unknown.length > 0) {
+      s.log.warn({ reply: what, hidden: r.unknown.map(describeUnknown) }, 'reply names Redis nodes no proxy is mapped to; hidden from the client');
+    }
+    return r.value;
+  }
+
+  private options(map: AddressMap | null, strict: boolean): ReplyRewriteOptions {
+    return {
+      resolve: mapResolver(map, { strict }),
+      tls: this.listener.tls,
+      self: map?.self ? map.proxyFor(map.self.id) : undefined,
+    };
+  }
+
+  private alreadyRescanned(map: AddressMap | null, unknown: readonly UnknownNode[]): boolean {
+    return map === this.settled.map && unknown.every((u) => this.settled.keys.has(describeUnknown(u)));
+  }
+
+  private remember(map: AddressMap | null, unknown: readonly UnknownNode[]): void {
+    if (this.settled.map !== map) this.settled = { map, keys: new Set() };
+    for (const u of unknown) this.settled.keys.add(describeUnknown(u));
+  }
+}

@@ -53,6 +53,13 @@ const program = new Command('slotrelay')
       const log = createLogger(opts.logLevel ?? config.log?.level ?? 'info');
       fleet = await Fleet.start(config, { configDir: path.dirname(path.resolve(opts.config)), log });
       const unwatch = opts.watch ? watchConfigFile(opts.config, fleet, log) : () => {};
+      process.on('SIGHUP', () => {
+        try {
+          log.info({ summary: fleet.reloadTls() }, 'SIGHUP: certificates reloaded');
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'SIGHUP: certificates not reloaded; the old ones stay in use');
+        }
+      });
       onShutdown(() => {
         unwatch();
         return fleet.stop();

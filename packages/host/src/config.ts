@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { loadTlsMaterial } from '@slotrelay/transport-tls';
 import { Ajv, type ErrorObject } from 'ajv';
 import {
   type ConnectionConfig,
@@ -159,14 +160,15 @@ export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.
       if (side === 'clientTls' && (!c.clientTls!.cert || !c.clientTls!.key)) {
         throw new ConfigError(`config: ${at}.clientTls needs both cert and key when enabled`);
       }
-      for (const f of ['ca', 'cert', 'key'] as const) {
-        const p = (tls as unknown as Record<string, unknown>)[f];
-        if (typeof p !== 'string') continue;
-        try {
-          fs.accessSync(p, fs.constants.R_OK);
-        } catch (e) {
-          throw new ConfigError(`config: ${at}.${side}.${f} file '${p}' cannot be read (${(e as NodeJS.ErrnoException).code})`);
-        }
+      if (side === 'clientTls' && c.clientTls!.requireClientCert && !c.clientTls!.ca) {
+        // Without a CA of our own, Node would accept any certificate from the public roots.
+        throw new ConfigError(`config: ${at}.clientTls.requireClientCert needs clientTls.ca, the CA client certificates must chain to`);
+      }
+      try {
+        // Read and check the files now: a bad PEM or a key of another certificate fails at load, not at first use.
+        loadTlsMaterial(side, { ca: tls.ca, cert: tls.cert, key: tls.key });
+      } catch (e) {
+        throw new ConfigError(`config: ${at}.${(e as Error).message}`);
       }
     }
   });

@@ -19,7 +19,7 @@ import {
   tcpDialer,
   tcpServer,
 } from '@slotrelay/core';
-import { tlsDialer, tlsServerFactory } from '@slotrelay/transport-tls';
+import { type TlsChange, createTlsDialer, createTlsServer } from '@slotrelay/transport-tls';
 import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, resolveConnection, validateConfig } from './config.js';
 import { Listener } from './listener.js';
 import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
@@ -126,6 +126,8 @@ export class Fleet implements FleetControl {
     const toStart: ResolvedConnection[] = [];
     const toStop: Listener[] = [];
     const toRemap: Array<[Listener, ResolvedConnection]> = [];
+    // Certificates are read and checked here, before anything changes; committed at the end.
+    const tlsChanges: Array<[Listener, TlsChange]> = [];
     for (const c of next.connections) {
       const old = oldByName.get(c.name);
       const running = this.listeners.get(c.name);
@@ -138,15 +140,21 @@ export class Fleet implements FleetControl {
         toStart.push(resolved);
         continue;
       }
-      const rebind = ['localAddress', 'localPort', 'clientTls', 'serverTls', 'type'].some(
-        (k) => JSON.stringify((old as unknown as Record<string, unknown>)[k]) !== JSON.stringify((c as unknown as Record<string, unknown>)[k]),
-      );
+      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+      // A new address or switching TLS on/off needs a new server; new certificates do not.
+      const rebind =
+        !same(old.localAddress, c.localAddress) ||
+        !same(old.localPort, c.localPort) ||
+        !same(old.clientTls?.enabled === true, c.clientTls?.enabled === true) ||
+        !same(old.serverTls?.enabled === true, c.serverTls?.enabled === true);
       if (rebind) {
         toStop.push(running);
         toStart.push(resolved);
-      } else if (MAPPING_FIELDS.some((k) => JSON.stringify(old[k]) !== JSON.stringify(c[k]))) {
-        toRemap.push([running, resolved]);
+        continue;
       }
+      if (!same(old.clientTls, c.clientTls) && c.clientTls?.enabled) tlsChanges.push([running, running.tls.server!.prepare(c.clientTls)]);
+      if (!same(old.serverTls, c.serverTls) && c.serverTls?.enabled) tlsChanges.push([running, running.tls.dialer!.prepare(c.serverTls)]);
+      if (MAPPING_FIELDS.some((k) => !same(old[k], c[k]))) toRemap.push([running, resolved]);
     }
     const nextNames = new Set(next.connections.map((c) => c.name));
     for (const [name, l] of this.listeners) if (!nextNames.has(name)) toStop.push(l);
@@ -193,6 +201,10 @@ export class Fleet implements FleetControl {
     // Commit the new config in place (middleware hold this object).
     for (const k of Object.keys(this.config)) delete (this.config as unknown as Record<string, unknown>)[k];
     Object.assign(this.config, structuredClone(next));
+    for (const [l, change] of tlsChanges) {
+      change.commit();
+      summary.push(`reloaded TLS of ${l.name}`);
+    }
     for (const [l, r] of toRemap) {
       summary.push(`remapped ${l.name}`);
       await l.remap(r).catch((e: unknown) => summary.push(`(${l.name}: ${(e as Error).message})`));
@@ -212,8 +224,10 @@ export class Fleet implements FleetControl {
   private async createListener(resolved: ResolvedConnection, modules: LoadedMiddleware[]): Promise<Listener> {
     const c = resolved.config;
     const log = this.opts.log.child({ connection: c.name });
-    const dial: Dialer = c.serverTls?.enabled ? tlsDialer(c.serverTls, log) : tcpDialer();
-    const createServer: ServerFactory = c.clientTls?.enabled ? tlsServerFactory(c.clientTls, log) : tcpServer();
+    const tlsServer = c.clientTls?.enabled ? createTlsServer(c.clientTls, log) : undefined;
+    const tlsDialer = c.serverTls?.enabled ? createTlsDialer(c.serverTls, log) : undefined;
+    const dial: Dialer = tlsDialer?.dial ?? tcpDialer();
+    const createServer: ServerFactory = tlsServer?.factory ?? tcpServer();
     const topology = new TopologyService({
       spec: resolved.spec,
       seeds: resolved.seeds,
@@ -230,6 +244,7 @@ export class Fleet implements FleetControl {
       topology,
       dial,
       createServer,
+      tls: { ...(tlsServer ? { server: tlsServer } : {}), ...(tlsDialer ? { dialer: tlsDialer } : {}) },
       log,
       topologyCheckIntervalMs: this.config.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS,
       ...(this.opts.sessionOptions ? { sessionOptions: this.opts.sessionOptions } : {}),
@@ -259,6 +274,21 @@ export class Fleet implements FleetControl {
     container.bind(Logger).toConstantValue(this.opts.log.child({ connection: resolved.config.name }));
     for (const m of modules) container.load(m.module);
     return container;
+  }
+
+  /**
+   * Re-read every listener's certificate files (rotated in place, same paths): all are checked
+   * first, then all are used; if one is bad, nothing changes and this throws. Wired to SIGHUP.
+   */
+  reloadTls(): string {
+    const changes: TlsChange[] = [];
+    for (const l of this.listeners.values()) {
+      const c = l.resolved.config;
+      if (l.tls.server && c.clientTls) changes.push(l.tls.server.prepare(c.clientTls));
+      if (l.tls.dialer && c.serverTls) changes.push(l.tls.dialer.prepare(c.serverTls));
+    }
+    for (const change of changes) change.commit();
+    return `${changes.length} TLS contexts reloaded`;
   }
 
   /** Stop every listener: no new clients, replies already due delivered within `graceMs`. */

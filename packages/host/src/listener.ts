@@ -13,6 +13,7 @@ import {
   type TopologyService,
   wireAddress,
 } from '@slotrelay/core';
+import type { TlsDialer, TlsServer } from '@slotrelay/transport-tls';
 import type { ResolvedConnection } from './config.js';
 
 /** Everything a listener is built from. */
@@ -24,6 +25,8 @@ export interface ListenerParts {
   readonly topology: TopologyService;
   readonly dial: Dialer;
   readonly createServer: (onConnection: (socket: Socket) => void) => Server;
+  /** TLS handles, to reload certificates in place. */
+  readonly tls: { readonly server?: TlsServer; readonly dialer?: TlsDialer };
   readonly log: Logger;
   readonly sessionOptions?: SessionOptions;
   /** Periodic CLUSTER NODES check once a map exists, ms (0: off). */
@@ -75,6 +78,10 @@ export class Listener {
 
   get resolved(): ResolvedConnection {
     return this.parts.resolved;
+  }
+
+  get tls(): ListenerParts['tls'] {
+    return this.parts.tls;
   }
 
   get pipeline(): Pipeline {

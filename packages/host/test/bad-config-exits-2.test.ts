@@ -48,7 +48,8 @@ const cases: Array<[string, (c: ReturnType<typeof good>) => unknown, RegExp]> = 
   ['an instance ID out of range', (c) => { c.connections[0]!.instanceId = 4; return c; }, /instanceId should be between 1 and 1/],
   ['invalid JSON', () => '{"connections": [', /is not valid JSON/],
   ['a duplicate port', (c) => ({ connections: [c.connections[0], { ...c.connections[0], name: 'b' }] }), /localPort 6391 is used by another active connection/],
-  ['an unreadable TLS file', (c) => { (c.connections[0] as Record<string, unknown>).clientTls = { enabled: true, cert: '/nope/cert.pem', key: '/nope/key.pem' }; return c; }, /clientTls\.cert file '\/nope\/cert\.pem' cannot be read \(ENOENT\)/],
+  ['an unreadable TLS file', (c) => { (c.connections[0] as Record<string, unknown>).clientTls = { enabled: true, cert: '/nope/cert.pem', key: '/nope/key.pem' }; return c; }, /connections\[0\]\.clientTls\.cert file '\/nope\/cert\.pem' cannot be read: ENOENT/],
+  ['mTLS without a CA', (c) => { (c.connections[0] as Record<string, unknown>).clientTls = { enabled: true, cert: __filename, key: __filename, requireClientCert: true }; return c; }, /clientTls\.requireClientCert needs clientTls\.ca/],
 ];
 
 describe('slotrelay --config with a bad config', () => {

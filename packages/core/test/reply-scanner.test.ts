@@ -132,3 +132,14 @@ describe('ReplyScanner', () => {
     expect(r.ends).toEqual([frame.length - 5, frame.length]);
   });
 });
+
+describe('ReplyScanner nesting', () => {
+  it('finds the end of a reply nested 40 levels deep (the stack grows)', () => {
+    const deep = '*2\r\n'.repeat(40) + ':1\r\n:2\r\n' + ':1\r\n'.repeat(39) + '+after\r\n';
+    const bytes = Buffer.from(deep);
+    for (const { label, chunks } of chunkings(bytes)) {
+      const r = scanAll(chunks);
+      expect(r.ends, label).toEqual([bytes.length - 8, bytes.length]);
+    }
+  });
+});

@@ -23,7 +23,16 @@ export class Pipeline {
   /** Every command name some middleware (or core) watches. */
   readonly table: CommandTable;
 
+  private readonly allRequests: boolean;
+  private readonly allReplies: boolean;
+  private readonly anyRequests: boolean;
+  private readonly anyReplies: boolean;
+
   constructor(readonly middleware: readonly Middleware[]) {
+    this.anyRequests = middleware.some((m) => m.requests);
+    this.anyReplies = middleware.some((m) => m.replies);
+    this.allRequests = middleware.some((m) => m.requests && m.batches === 'all');
+    this.allReplies = middleware.some((m) => m.replies && m.batches === 'all');
     const seen = new Set<string>();
     for (const m of middleware) {
       if (seen.has(m.name)) throw new SlotrelayError('SR_ERR_MIDDLEWARE', `middleware '${m.name}' is listed twice`);
@@ -32,26 +41,34 @@ export class Pipeline {
     this.table = new CommandTable([...CORE_COMMANDS, ...middleware.flatMap((m) => m.commands ?? [])]);
   }
 
+  /** Must this request batch go through the operators? (Else it is forwarded as it is.) */
+  wantsRequests(b: Batch): boolean {
+    return this.anyRequests && (this.allRequests || b.interesting > 0);
+  }
+
+  /** Must this reply batch go through the operators? */
+  wantsReplies(b: Batch): boolean {
+    return this.anyReplies && (this.allReplies || b.interesting > 0 || b.marked > 0);
+  }
+
+  /** Compose the operators for one session (done on its first batch that needs them). */
   attach(session: Session): SessionFlow {
-    const ctx = this.middleware.map((m, i) => session.contextFor(i, session.log.child({ middleware: m.name })));
+    const ctx = this.middleware.map((m, i) => session.contextFor(i, m.name));
     const reqOps = this.middleware.flatMap((m, i) => (m.requests ? [m.requests(ctx[i]!)] : []));
     const repOps = this.middleware.flatMap((m, i) => (m.replies ? [m.replies(ctx[i]!)] : [])).reverse();
     const subjects: Array<Subject<Batch>> = [];
-    const compose = (ops: typeof reqOps, out: (b: Batch) => void, relevant: (b: Batch) => boolean): ((b: Batch) => void) => {
+    const compose = (ops: typeof reqOps, out: (b: Batch) => void): ((b: Batch) => void) => {
       if (ops.length === 0) return out;
       const input = new Subject<Batch>();
       subjects.push(input);
       ops
         .reduce<Observable<Batch>>((o, op) => op(o), input)
         .subscribe({ next: out, error: (e: unknown) => session.pipelineFailed(e) });
-      return (b) => (relevant(b) ? input.next(b) : out(b));
+      return (b) => input.next(b);
     };
-    const all = (dir: 'requests' | 'replies') => this.middleware.some((m) => m[dir] && m.batches === 'all');
-    const allRequests = all('requests');
-    const allReplies = all('replies');
     return {
-      requests: compose(reqOps, (b) => session.requestsOut(b), (b) => allRequests || b.interesting > 0),
-      replies: compose(repOps, (b) => session.repliesOut(b), (b) => allReplies || b.interesting > 0 || b.marked > 0),
+      requests: compose(reqOps, (b) => session.requestsOut(b)),
+      replies: compose(repOps, (b) => session.repliesOut(b)),
       close: () => {
         for (const s of subjects) s.complete();
       },

@@ -28,9 +28,9 @@ const PLUS = 0x2b, MINUS = 0x2d, COLON = 0x3a, DOLLAR = 0x24, STAR = 0x2a, UNDER
  */
 export class ReplyScanner {
   count = 0;
-  ends = new Int32Array(64);
-  types = new Uint8Array(64);
-  flags = new Uint8Array(64);
+  ends = new Int32Array(16);
+  types = new Uint8Array(16);
+  flags = new Uint8Array(16);
   /** True while the bytes fed so far end inside a frame. */
   inFrame = false;
   /** Type byte of the frame in progress (valid while `inFrame`). */
@@ -52,8 +52,8 @@ export class ReplyScanner {
 
   constructor(limits: Partial<RespLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
-    this.counts = new Float64Array(16);
-    this.attrs = new Uint8Array(16);
+    this.counts = new Float64Array(8);
+    this.attrs = new Uint8Array(8);
   }
 
   /** Scan `buf[pos, end)`. Throws `ProtocolError` on bytes that are not RESP; the scanner is then unusable. */
@@ -64,10 +64,17 @@ export class ReplyScanner {
     let inFrame = this.inFrame;
     let frameType = this.frameType;
     let frameFlags = this.frameFlags;
-    const counts = this.counts;
     while (pos < end) {
       let done = false;
       if (state === S_TYPE) {
+        if (depth === 0 && !inFrame) {
+          // Fast path: a whole simple reply (or a flat array of them) inside this chunk.
+          const next = this.wholeReply(buf, pos, end);
+          if (next > 0) {
+            pos = next;
+            continue;
+          }
+        }
         const t = buf[pos++]!;
         if (depth === 0) {
           if (!inFrame) {
@@ -158,7 +165,7 @@ export class ReplyScanner {
             done = true;
           } else {
             if (depth >= this.limits.maxDepth) throw new ProtocolError('reply nested too deeply');
-            if (depth === counts.length) this.growStack();
+            if (depth === this.counts.length) this.growStack();
             this.counts[depth] = hdr === PERCENT || hdr === PIPE ? n * 2 : n;
             this.attrs[depth] = hdr === PIPE ? 1 : 0;
             if (depth === 0 && hdr === PIPE) frameFlags |= HAS_ATTRIBUTE;
@@ -199,6 +206,68 @@ export class ReplyScanner {
     this.inFrame = inFrame;
     this.frameType = frameType;
     this.frameFlags = frameFlags;
+  }
+
+  /**
+   * Scan one frame lying entirely in `buf[pos, end)` when it is a line (`+ - : , # ( _`), a bulk
+   * (`$`), or a flat array/push/set of those; record it and return where it ends. -1 hands the
+   * frame to the state machine (split frames, nesting, RESP3 maps, attributes, every error).
+   */
+  private wholeReply(buf: Uint8Array, pos: number, end: number): number {
+    const t = buf[pos]!;
+    let flags = 0;
+    let p: number;
+    if (t === STAR || t === GT || t === TILDE) {
+      let n = 0;
+      let c = 0;
+      p = pos + 1;
+      const start = p;
+      while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
+        n = n * 10 + (c - 48);
+        p++;
+      }
+      if (c !== 13 || p === start || p - start > 9 || p + 1 >= end || buf[p + 1] !== 10 || n > this.limits.maxElements) return -1;
+      p += 2;
+      for (let k = 0; k < n; k++) {
+        if (p >= end) return -1;
+        if (buf[p] === MINUS) flags = NESTED_ERROR;
+        p = this.wholeScalar(buf, p, end);
+        if (p < 0) return -1;
+      }
+    } else {
+      p = this.wholeScalar(buf, pos, end);
+      if (p < 0) return -1;
+    }
+    const i = this.count;
+    if (i === this.ends.length) this.growOut();
+    this.ends[i] = p;
+    this.types[i] = t;
+    this.flags[i] = flags;
+    this.count = i + 1;
+    return p;
+  }
+
+  /** End of one line or bulk element lying entirely in the buffer, or -1. */
+  private wholeScalar(buf: Uint8Array, p: number, end: number): number {
+    const t = buf[p]!;
+    if (t === DOLLAR) {
+      let len = 0;
+      let c = 0;
+      const start = ++p;
+      while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
+        len = len * 10 + (c - 48);
+        p++;
+      }
+      if (c === 45) return -1; // $-1 and friends: the state machine
+      if (c !== 13 || p === start || p - start > 10 || p + 1 >= end || buf[p + 1] !== 10 || len > this.limits.maxBulkBytes) return -1;
+      p += len + 4;
+      return p <= end ? p : -1;
+    }
+    if (t === PLUS || t === MINUS || t === COLON || t === COMMA || t === HASH || t === LPAREN || t === UNDERSCORE) {
+      while (++p < end && buf[p] !== 10);
+      return p < end ? p + 1 : -1;
+    }
+    return -1;
   }
 
   private growStack(): void {

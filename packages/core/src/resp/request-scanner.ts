@@ -28,11 +28,11 @@ const R_BODY = 7;
  */
 export class RequestScanner {
   count = 0;
-  ends = new Int32Array(64);
-  flags = new Uint8Array(64);
-  argcs = new Int32Array(64);
-  nameOffs = new Int32Array(64);
-  nameLens = new Int32Array(64);
+  ends = new Int32Array(16);
+  flags = new Uint8Array(16);
+  argcs = new Int32Array(16);
+  nameOffs = new Int32Array(16);
+  nameLens = new Int32Array(16);
   inFrame = false;
   /** Bytes of the frame in progress so far. */
   curBytes = 0;
@@ -69,6 +69,14 @@ export class RequestScanner {
     while (pos < end) {
       switch (state) {
         case R_START: {
+          // Fast path: a whole multibulk request inside this chunk, parsed with locals only.
+          if (buf[pos] === 0x2a) {
+            const next = this.wholeMultibulk(buf, pos, end);
+            if (next > 0) {
+              pos = next;
+              break;
+            }
+          }
           this.frameStart = base + pos;
           this.inFrame = true;
           this.curNameLen = -1;
@@ -171,6 +179,54 @@ export class RequestScanner {
     this.state = state;
     this.base = base + end;
     this.curBytes = this.inFrame ? this.base - this.frameStart : 0;
+  }
+
+  /**
+   * Scan one multibulk frame that lies entirely in `buf[pos, end)` and record it; returns where it
+   * ends, or -1 to let the byte-by-byte state machine handle it (split frames, anything unusual,
+   * every error — so the error texts stay in one place).
+   */
+  private wholeMultibulk(buf: Uint8Array, pos: number, end: number): number {
+    let p = pos + 1;
+    let n = 0;
+    let c = 0;
+    const limit = pos + 12;
+    while (p < end && p < limit && (c = buf[p]!) >= 48 && c <= 57) {
+      n = n * 10 + (c - 48);
+      p++;
+    }
+    if (c !== 13 || p === pos + 1 || p + 1 >= end || buf[p + 1] !== 10 || n <= 0 || n > this.limits.maxElements) return -1;
+    p += 2;
+    let nameOff = 0;
+    let nameLen = 0;
+    const maxBulk = this.limits.maxBulkBytes;
+    for (let k = 0; k < n; k++) {
+      if (p >= end || buf[p] !== 0x24) return -1;
+      p++;
+      const start = p;
+      let len = 0;
+      while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
+        len = len * 10 + (c - 48);
+        p++;
+      }
+      if (c !== 13 || p === start || p - start > 10 || p + 1 >= end || buf[p + 1] !== 10 || len > maxBulk) return -1;
+      p += 2;
+      if (k === 0) {
+        nameOff = p - pos;
+        nameLen = len;
+      }
+      p += len + 2;
+      if (p > end) return -1;
+    }
+    const i = this.count;
+    if (i === this.ends.length) this.grow();
+    this.ends[i] = p;
+    this.flags[i] = 0;
+    this.argcs[i] = n;
+    this.nameOffs[i] = nameOff;
+    this.nameLens[i] = nameLen;
+    this.count = i + 1;
+    return p;
   }
 
   private beginNum(): void {

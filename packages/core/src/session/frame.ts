@@ -41,11 +41,17 @@ export class Frame {
   replacement: Buffer | Promise<Buffer> | null = null;
   /** Requests: answered by the proxy, not sent upstream. */
   dropped = false;
-  /** @internal The in-flight entry this request pushed or this reply consumed (null: out-of-band / no reply). */
+  /** Requests: Redis will send a reply to it (false after CLIENT REPLY OFF/SKIP, for `*0`, blank lines). */
+  expectsReply = false;
+  /**
+   * @internal Requests: the entry this request will take in the in-flight FIFO, when it needs one
+   * (a mark, a local answer, pub/sub …); null for a plain request. Replies: the entry consumed.
+   */
   entry: Entry | null = null;
   /** @internal Where the command name starts, relative to `start` (-1: not known yet). */
   nameOff = -1;
   nameLen = -1;
+  private cached = false;
   private cachedArgs: Buffer[] | null = null;
   private cachedNode: RespNode | null = null;
   private cachedName: string | null = null;
@@ -64,11 +70,15 @@ export class Frame {
     this.replacement = null;
     this.dropped = false;
     this.entry = null;
+    this.expectsReply = false;
     this.nameOff = -1;
     this.nameLen = -1;
-    this.cachedArgs = null;
-    this.cachedNode = null;
-    this.cachedName = null;
+    if (this.cached) {
+      this.cached = false;
+      this.cachedArgs = null;
+      this.cachedNode = null;
+      this.cachedName = null;
+    }
     return this;
   }
 
@@ -85,6 +95,7 @@ export class Frame {
   /** Replies: the decoded value (cached). Only for `COMPLETE` frames. */
   decode(): RespNode {
     if (this.kind !== COMPLETE) throw new Error('only a complete frame can be decoded');
+    this.cached = true;
     return (this.cachedNode ??= decodeReply(this.buf, this.start, this.end));
   }
 
@@ -92,6 +103,7 @@ export class Frame {
   args(): Buffer[] {
     if (this.kind !== COMPLETE) throw new Error('only a complete frame can be decoded');
     if (this.cachedArgs) return this.cachedArgs;
+    this.cached = true;
     this.cachedArgs = this.flags & INLINE
       ? splitInlineArgs(this.buf.subarray(this.start, this.end))
       : decodeMultibulkArgs(this.buf, this.start, this.end);
@@ -108,6 +120,7 @@ export class Frame {
     } else if (this.kind === COMPLETE) {
       name = this.args()[0]?.toString('latin1') ?? '';
     }
+    this.cached = true;
     return (this.cachedName = name.toUpperCase());
   }
 

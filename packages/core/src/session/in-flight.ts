@@ -11,8 +11,8 @@ export const E_MONITOR = 2;
 export const E_RESET = 4;
 
 /**
- * One request waiting for its reply. Pooled: the ring reuses entry objects, so an entry is valid
- * only until its reply has been handled.
+ * A request that needs more than "one reply from Redis": a mark, a local answer, pub/sub or a
+ * reply core must watch. Plain requests have no Entry at all (see `InFlight`).
  */
 export class Entry {
   kind = REMOTE;
@@ -26,64 +26,122 @@ export class Entry {
   local: Buffer | Promise<Buffer> | null = null;
   /** Per-middleware marks, indexed by the middleware's position in the pipeline. */
   marks: unknown[] | null = null;
-  /** The command name, when known (watched commands), for diagnostics. */
-  command: string | undefined = undefined;
-
-  reset(): this {
-    this.kind = REMOTE;
-    this.core = 0;
-    this.protover = 0;
-    this.pubsubKind = 0;
-    this.expected = 0;
-    this.seen = 0;
-    this.local = null;
-    this.marks = null;
-    this.command = undefined;
-    return this;
-  }
 }
 
+/** What `peek` returns for a plain request: one reply from Redis, nothing else to do. */
+export const PLAIN: Readonly<Entry> = Object.freeze(new Entry());
+
 /**
- * The FIFO of in-flight requests of one session, a growable ring of reused entries: each reply
- * consumes the head; out-of-band frames consume nothing.
+ * The FIFO of in-flight requests of one session. Each reply consumes the head; out-of-band frames
+ * consume nothing. Runs of plain requests are kept as a count, so the common case costs an
+ * increment per request and a decrement per reply, and allocates nothing.
  */
 export class InFlight {
-  private ring: Entry[] = [];
+  private entries: Array<Entry | null> = new Array(8).fill(null);
+  private runs = new Int32Array(8);
   private head = 0;
+  private slots = 0;
+  /** Requests waiting, plain ones included. */
   size = 0;
+  /** Entries answered by the proxy still waiting for their turn (lets the reply path skip looking). */
+  answered = 0;
 
-  /** Append a fresh entry and return it. */
-  push(): Entry {
-    if (this.size === this.ring.length) this.grow();
-    const i = (this.head + this.size) % this.ring.length;
+  /** Append a plain request. */
+  pushPlain(): void {
     this.size++;
-    const e = this.ring[i]!;
-    return e.reset();
+    if (this.slots > 0) {
+      const tail = (this.head + this.slots - 1) & (this.runs.length - 1);
+      if (this.entries[tail] === null) {
+        this.runs[tail]!++;
+        return;
+      }
+    }
+    const i = this.newSlot();
+    this.entries[i] = null;
+    this.runs[i] = 1;
   }
 
+  /** Append a request that has an entry. */
+  push(e: Entry): void {
+    this.size++;
+    if (e.kind === ANSWERED) this.answered++;
+    const i = this.newSlot();
+    this.entries[i] = e;
+    this.runs[i] = 1;
+  }
+
+  /** The head: an Entry, `PLAIN`, or undefined when empty. */
   peek(): Entry | undefined {
-    return this.size === 0 ? undefined : this.ring[this.head];
+    if (this.slots === 0) return undefined;
+    return this.entries[this.head] ?? PLAIN;
   }
 
-  /** The i-th entry from the head. */
-  at(i: number): Entry | undefined {
-    return i < this.size ? this.ring[(this.head + i) % this.ring.length] : undefined;
+  /** The i-th slot from the head (a run of plain requests counts once), for scans that skip ahead. */
+  slotAt(i: number): Entry | undefined {
+    if (i >= this.slots) return undefined;
+    return this.entries[(this.head + i) & (this.runs.length - 1)] ?? PLAIN;
   }
 
-  shift(): Entry | undefined {
-    if (this.size === 0) return undefined;
-    const e = this.ring[this.head]!;
-    this.head = (this.head + 1) % this.ring.length;
+  shift(): void {
+    if (this.slots === 0) return;
     this.size--;
-    return e;
+    const h = this.head;
+    const e = this.entries[h];
+    if (e === null) {
+      if (--this.runs[h]! > 0) return;
+    } else if (e!.kind === ANSWERED) this.answered--;
+    this.entries[h] = null;
+    this.head = (h + 1) & (this.runs.length - 1);
+    this.slots--;
+  }
+
+  /** Replace every request still waiting on Redis (plain, remote, pub/sub) with a local `reply`. */
+  answerAllRemote(reply: Buffer): number {
+    const old: Array<[Entry | null, number]> = [];
+    for (let k = 0; k < this.slots; k++) {
+      const i = (this.head + k) & (this.runs.length - 1);
+      old.push([this.entries[i]!, this.runs[i]!]);
+      this.entries[i] = null;
+    }
+    this.head = 0;
+    this.slots = 0;
+    this.size = 0;
+    this.answered = 0;
+    let n = 0;
+    for (const [e, run] of old) {
+      if (e !== null && e.kind === ANSWERED) {
+        this.push(e);
+        continue;
+      }
+      for (let k = 0; k < run; k++) {
+        const a = new Entry();
+        a.kind = ANSWERED;
+        a.local = reply;
+        this.push(a);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private newSlot(): number {
+    if (this.slots === this.runs.length) this.grow();
+    const i = (this.head + this.slots) & (this.runs.length - 1);
+    this.slots++;
+    return i;
   }
 
   private grow(): void {
-    const n = Math.max(16, this.ring.length * 2);
-    const next: Entry[] = new Array(n);
-    for (let i = 0; i < this.size; i++) next[i] = this.ring[(this.head + i) % this.ring.length]!;
-    for (let i = this.size; i < n; i++) next[i] = new Entry();
-    this.ring = next;
+    const n = this.runs.length * 2;
+    const entries: Array<Entry | null> = new Array(n).fill(null);
+    const runs = new Int32Array(n);
+    for (let k = 0; k < this.slots; k++) {
+      const i = (this.head + k) & (this.runs.length - 1);
+      entries[k] = this.entries[i]!;
+      runs[k] = this.runs[i]!;
+    }
+    this.entries = entries;
+    this.runs = runs;
     this.head = 0;
   }
 }

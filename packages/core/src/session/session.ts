@@ -10,7 +10,7 @@ import { NESTED_ERROR, ReplyScanner } from '../resp/reply-scanner.js';
 import { INLINE, NO_REPLY, RequestScanner } from '../resp/request-scanner.js';
 import { type Batch, COMPLETE, type Frame, LOCAL, STREAM, Batch as BatchClass } from './frame.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
-import { ANSWERED, E_HELLO, E_MONITOR, E_RESET, type Entry, InFlight, PUBSUB, REMOTE } from './in-flight.js';
+import { ANSWERED, E_HELLO, E_MONITOR, E_RESET, Entry, InFlight, PLAIN, PUBSUB } from './in-flight.js';
 import { OrderedWriter } from './ordered-writer.js';
 
 /** Tuning of one session. All sizes in bytes. */
@@ -94,7 +94,8 @@ export class Session {
   private readonly writer: OrderedWriter;
   private readonly clientGate: Gate;
   private readonly upstreamGate: Gate;
-  private readonly flow: SessionFlow;
+  /** The composed middleware, built on the first batch that needs it: most batches never do. */
+  private flow: SessionFlow | null = null;
   private readonly maxQueuedBytes: number;
   private readonly maxInFlight: number;
 
@@ -137,7 +138,6 @@ export class Session {
       (on) => (on ? this.upstreamGate.hold(P_DRAIN) : this.upstreamGate.release(P_DRAIN)),
       () => this.maybeFinish(),
     );
-    this.flow = pipeline.attach(this);
   }
 
   /** Start reading the client and dialing Redis. */
@@ -199,25 +199,24 @@ export class Session {
   answer(frame: Frame, reply: Buffer | Promise<Buffer>): void {
     if (frame.kind !== COMPLETE) throw new Error('answer() needs a complete request frame');
     frame.dropped = true;
-    const e = frame.entry;
-    if (e === null) return; // the client asked for no reply (CLIENT REPLY OFF/SKIP)
+    if (!frame.expectsReply) return; // the client asked for no reply (CLIENT REPLY OFF/SKIP)
+    const e = (frame.entry ??= new Entry());
     e.kind = ANSWERED;
     e.local = reply;
   }
 
   /** See `SessionContext.close`. */
   close(reason: string): void {
-    const e = this.inflight.push();
-    e.kind = ANSWERED;
-    e.local = encodeError(reason.startsWith('ERR') ? reason : `ERR ${reason}`);
+    this.pushLocal(encodeError(reason.startsWith('ERR') ? reason : `ERR ${reason}`));
     this.closing = true;
     this.clientGate.hold(P_CLOSING);
     this.flushHeadLocals();
   }
 
   /** Per-middleware facade (see `SessionContext`). */
-  contextFor(slot: number, log: Logger): SessionContext {
+  contextFor(slot: number, middlewareName: string): SessionContext {
     const s = this;
+    let log: Logger | undefined;
     return {
       id: this.id,
       get protocol() {
@@ -228,12 +227,13 @@ export class Session {
       },
       clientAddress: this.clientAddress,
       listener: this.listener,
-      log,
+      get log() {
+        return (log ??= s.log.child({ middleware: middlewareName, session: s.id }));
+      },
       answer: (f, r) => s.answer(f, r),
       mark(f, value) {
-        const e = f.entry;
-        if (e === null) return;
-        (e.marks ??= [])[slot] = value;
+        if (!f.expectsReply) return; // no reply will come to carry the mark
+        ((f.entry ??= new Entry()).marks ??= [])[slot] = value;
       },
       markOf(f) {
         return f.entry?.marks?.[slot];
@@ -254,8 +254,12 @@ export class Session {
   };
 
   private runRequests(b: Batch): void {
+    if (!this.pipeline.wantsRequests(b)) {
+      this.requestsOut(b);
+      return;
+    }
     try {
-      this.flow.requests(b);
+      (this.flow ??= this.pipeline.attach(this)).requests(b);
     } catch (err) {
       this.pipelineFailed(err);
       return;
@@ -271,11 +275,12 @@ export class Session {
     let e = 0;
     const up = this.upstream;
     if (up && b.count > 1) up.cork();
+    const inflight = this.inflight;
     for (let i = 0; i < b.count; i++) {
       const f = b.frames[i]!;
       if (this.upstreamError !== null && !f.dropped) {
         // No Redis behind this session: every request gets the error, then the session closes.
-        if (f.entry !== null) this.answer(f, this.upstreamError);
+        if (f.expectsReply && f.kind === COMPLETE) this.answer(f, this.upstreamError);
         else f.dropped = true;
         this.closing = true;
       }
@@ -286,8 +291,11 @@ export class Session {
           if (!Buffer.isBuffer(f.replacement)) throw new Error('a request can only be replaced by a Buffer');
           this.sendUp(f.replacement);
         }
+        if (f.expectsReply) f.entry === null ? inflight.pushPlain() : inflight.push(f.entry);
         continue;
       }
+      // The FIFO takes requests in the order they go out, after the middleware marked or answered them.
+      if (f.expectsReply) f.entry === null ? inflight.pushPlain() : inflight.push(f.entry);
       if (run === f.buf && e === f.start) {
         e = f.end;
         continue;
@@ -299,6 +307,7 @@ export class Session {
     }
     if (run !== null) this.sendUp(s === 0 && e === run.length ? run : run.subarray(s, e));
     if (up && b.count > 1) up.uncork();
+    if (inflight.size > this.maxInFlight) this.clientGate.hold(P_INFLIGHT);
     this.flushHeadLocals();
   }
 
@@ -360,7 +369,7 @@ export class Session {
     f.nameLen = j - i;
   }
 
-  /** Decide what reply a request expects, and push its in-flight entry. */
+  /** Decide what reply a request expects; requests core must follow get an entry (pushed in `requestsOut`). */
   private track(f: Frame, cmd: string | undefined): void {
     if (f.flags & NO_REPLY) return;
     // Transaction state holds whether or not the client wants replies (CLIENT REPLY OFF).
@@ -391,28 +400,27 @@ export class Session {
       this.replyMode = REPLY_ON;
       return;
     }
-    const e = this.inflight.push();
-    f.entry = e;
-    e.command = cmd;
-    if (this.inflight.size > this.maxInFlight) this.clientGate.hold(P_INFLIGHT);
+    f.expectsReply = true;
     if (cmd === undefined) return;
     switch (cmd) {
       case 'HELLO': {
+        const e = (f.entry = new Entry());
         e.core = E_HELLO;
         if (f.argc > 1) e.protover = Number(f.args()[1]!.toString('latin1'));
         break;
       }
       case 'MONITOR':
-        e.core = E_MONITOR;
+        (f.entry = new Entry()).core = E_MONITOR;
         break;
       case 'RESET':
-        e.core = E_RESET;
+        (f.entry = new Entry()).core = E_RESET;
         break;
       default: {
         const k = PUBSUB_COMMANDS.indexOf(cmd);
         if (k < 0 || this.inTransaction) break;
         const n = f.argc - 1;
         if (n === 0 && k < 3) break; // SUBSCRIBE without channels: an arity error, one reply
+        const e = (f.entry = new Entry());
         e.kind = PUBSUB;
         e.pubsubKind = k;
         e.expected = n > 0 ? n : -1;
@@ -427,9 +435,11 @@ export class Session {
     const b = this.repBatch;
     b.reset();
     const err = this.repReader.read(chunk, b);
-    if (b.count > 0) {
+    if (b.count > 0 && !this.pipeline.wantsReplies(b)) {
+      this.repliesOut(b);
+    } else if (b.count > 0) {
       try {
-        this.flow.replies(b);
+        (this.flow ??= this.pipeline.attach(this)).replies(b);
       } catch (e) {
         this.pipelineFailed(e);
         return;
@@ -517,21 +527,23 @@ export class Session {
       return;
     }
     this.inflight.shift();
-    if (this.inflight.size <= this.maxInFlight) this.clientGate.release(P_INFLIGHT);
-    f.entry = e;
-    if (e.marks !== null) batch.marked++;
-    if (e.core !== 0) this.coreReply(e, t);
+    if (this.inflight.size === this.maxInFlight) this.clientGate.release(P_INFLIGHT);
+    if (e !== PLAIN) {
+      f.entry = e;
+      if (e.marks !== null) batch.marked++;
+      if (e.core !== 0) this.coreReply(e, t);
+    }
     if (f.kind === COMPLETE) this.appendHeadLocals(batch);
   }
 
   /** The entry the next reply consumes: the head, after dropping satisfied "unsubscribe all" entries. */
   private replyEntry(drop: boolean): Entry | undefined {
     let i = 0;
-    let e = this.inflight.at(0);
+    let e = this.inflight.slotAt(0);
     while (e !== undefined && e.kind === PUBSUB && e.expected === -1 && e.seen > 0) {
       if (drop) this.inflight.shift();
       else i++;
-      e = this.inflight.at(drop ? 0 : i);
+      e = this.inflight.slotAt(drop ? 0 : i);
     }
     return e;
   }
@@ -587,8 +599,17 @@ export class Session {
     }
   }
 
+  /** Queue a reply of the proxy's own behind everything in flight. */
+  private pushLocal(reply: Buffer): void {
+    const e = new Entry();
+    e.kind = ANSWERED;
+    e.local = reply;
+    this.inflight.push(e);
+  }
+
   /** Splice replies answered locally that are now at the head into a reply batch. */
   private appendHeadLocals(batch: Batch): void {
+    if (this.inflight.answered === 0) return;
     let e = this.inflight.peek();
     while (e !== undefined && e.kind === ANSWERED) {
       this.inflight.shift();
@@ -602,7 +623,7 @@ export class Session {
   /** Write replies answered locally that are now at the head (outside a reply batch). */
   private flushHeadLocals(): void {
     if (this.replyStreaming || this.closed) return;
-    let e = this.inflight.peek();
+    let e = this.inflight.answered === 0 ? undefined : this.inflight.peek();
     while (e !== undefined && e.kind === ANSWERED) {
       this.inflight.shift();
       const local = e.local!;
@@ -659,25 +680,14 @@ export class Session {
 
   /** Every request still waiting on Redis gets `err`; the session then closes. */
   private answerPending(err: Buffer): void {
-    let any = false;
-    for (let i = 0; i < this.inflight.size; i++) {
-      const e = this.inflight.at(i)!;
-      if (e.kind === REMOTE || e.kind === PUBSUB) {
-        e.kind = ANSWERED;
-        e.local = err;
-        any = true;
-      }
-    }
-    if (any) this.closing = true;
+    if (this.inflight.answerAllRemote(err) > 0) this.closing = true;
     this.replyStreaming = false;
     this.flushHeadLocals();
   }
 
   private protocolFailure(err: ProtocolError): void {
     this.log.info({ session: this.id, client: this.clientAddress, err: err.message }, 'client protocol error');
-    const e = this.inflight.push();
-    e.kind = ANSWERED;
-    e.local = encodeError(`ERR Protocol error: ${err.message}`);
+    this.pushLocal(encodeError(`ERR Protocol error: ${err.message}`));
     this.closing = true;
     this.clientGate.hold(P_CLOSING);
     this.flushHeadLocals();
@@ -712,7 +722,7 @@ export class Session {
   }
 
   private finishClose(): void {
-    this.flow.close();
+    this.flow?.close();
     const hs = this.closeHandlers.splice(0);
     for (const h of hs) h();
   }

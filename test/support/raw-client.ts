@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { type RespNode, ReplyScanner, decodeReply, encodeCommand, toPlain } from '@slotrelay/core';
 
 /**
@@ -37,6 +38,14 @@ export class RawClient {
   static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host }, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** The same over TLS (resolves once the handshake is done; rejects when it fails). */
+  static connectTls(port: number, opts: tls.ConnectionOptions, host = '127.0.0.1'): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ port, host, ...opts }, () => resolve(new RawClient(s)));
       s.once('error', reject);
     });
   }

@@ -51,7 +51,11 @@ const program = new Command('slotrelay')
     try {
       const config = loadConfigFile(opts.config);
       const log = createLogger(opts.logLevel ?? config.log?.level ?? 'info');
-      fleet = await Fleet.start(config, { configDir: path.dirname(path.resolve(opts.config)), log });
+      // A config change of log.level applies unless --log-level pinned it (pino children follow the root).
+      const setLogLevel = (level: LogLevel | undefined) => {
+        if (!opts.logLevel) (log as unknown as { level: string }).level = level ?? 'info';
+      };
+      fleet = await Fleet.start(config, { configDir: path.dirname(path.resolve(opts.config)), log, setLogLevel });
       const unwatch = opts.watch ? watchConfigFile(opts.config, fleet, log) : () => {};
       process.on('SIGHUP', () => {
         try {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { Container } from 'inversify';
 import {
+  type AddressMap,
   ConnectionConfig,
   type Dialer,
   Dialer as DialerToken,
@@ -18,6 +19,7 @@ import {
   TopologyServiceToken,
   tcpDialer,
   tcpServer,
+  topologySignature,
 } from '@slotrelay/core';
 import { type TlsChange, createTlsDialer, createTlsServer } from '@slotrelay/transport-tls';
 import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, resolveConnection, validateConfig } from './config.js';
@@ -32,10 +34,21 @@ export interface FleetOptions {
   readonly sessionOptions?: SessionOptions;
   /** Environment for instance IDs when a patched config is validated (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Called when a config change sets `log.level` (undefined: the key was removed), so the process's
+   * logger follows it. Without it the new level is recorded but the logger keeps its level.
+   */
+  readonly setLogLevel?: (level: LogLevelName | undefined) => void;
 }
+
+/** A `log.level` value. */
+export type LogLevelName = NonNullable<NonNullable<SlotrelayConfig['log']>['level']>;
 
 /** Default periodic topology check: Gallium Data users had to run SCANCLUSTER by hand. */
 const DEFAULT_CHECK_MS = 5000;
+
+/** A listener rescans because another one read a new topology at most this often. */
+const SYNC_MIN_MS = 100;
 
 /** Fields of a connection that can change without rebinding its listener. */
 const MAPPING_FIELDS = ['redisServers', 'mappings', 'clusterMembers', 'instanceId', 'mappingStrategy', 'redisUsername', 'redisPassword'] as const;
@@ -53,6 +66,9 @@ export class Fleet implements FleetControl {
   private readonly config: SlotrelayConfig;
   private modules: LoadedMiddleware[];
   private changes: Promise<unknown> = Promise.resolve();
+  /** Rescans scheduled by `topologyChanged`, and when each listener last had one. */
+  private readonly pendingSync = new Map<Listener, NodeJS.Timeout>();
+  private readonly lastSync = new WeakMap<Listener, number>();
 
   private constructor(
     config: SlotrelayConfig,
@@ -126,6 +142,8 @@ export class Fleet implements FleetControl {
     const toStart: ResolvedConnection[] = [];
     const toStop: Listener[] = [];
     const toRemap: Array<[Listener, ResolvedConnection]> = [];
+    // Listeners that go on running: they take the new connection config (TLS paths for SIGHUP …).
+    const toUpdate: Array<[Listener, ResolvedConnection]> = [];
     // Certificates are read and checked here, before anything changes; committed at the end.
     const tlsChanges: Array<[Listener, TlsChange]> = [];
     for (const c of next.connections) {
@@ -155,6 +173,7 @@ export class Fleet implements FleetControl {
       if (!same(old.clientTls, c.clientTls) && c.clientTls?.enabled) tlsChanges.push([running, running.tls.server!.prepare(c.clientTls)]);
       if (!same(old.serverTls, c.serverTls) && c.serverTls?.enabled) tlsChanges.push([running, running.tls.dialer!.prepare(c.serverTls)]);
       if (MAPPING_FIELDS.some((k) => !same(old[k], c[k]))) toRemap.push([running, resolved]);
+      else toUpdate.push([running, resolved]);
     }
     const nextNames = new Set(next.connections.map((c) => c.name));
     for (const [name, l] of this.listeners) if (!nextNames.has(name)) toStop.push(l);
@@ -198,13 +217,22 @@ export class Fleet implements FleetControl {
       }
       summary.push('middleware reloaded for new sessions');
     }
+    // Process-wide settings: named in the summary, and applied where something holds a copy.
+    const prev = this.config;
+    summary.push(...settingChanges(prev, next));
+    const levelChanged = prev.log?.level !== next.log?.level;
+    const intervalChanged = (prev.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS) !== (next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
     // Commit the new config in place (middleware hold this object).
     for (const k of Object.keys(this.config)) delete (this.config as unknown as Record<string, unknown>)[k];
     Object.assign(this.config, structuredClone(next));
+    if (levelChanged) this.opts.setLogLevel?.(next.log?.level);
+    // Listeners started above read the interval of the old config: set it on every listener.
+    if (intervalChanged) for (const l of this.listeners.values()) l.setTopologyCheckInterval(next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
     for (const [l, change] of tlsChanges) {
       change.commit();
       summary.push(`reloaded TLS of ${l.name}`);
     }
+    for (const [l, r] of toUpdate) l.setResolved(r);
     for (const [l, r] of toRemap) {
       summary.push(`remapped ${l.name}`);
       await l.remap(r).catch((e: unknown) => summary.push(`(${l.name}: ${(e as Error).message})`));
@@ -247,6 +275,7 @@ export class Fleet implements FleetControl {
       tls: { ...(tlsServer ? { server: tlsServer } : {}), ...(tlsDialer ? { dialer: tlsDialer } : {}) },
       log,
       topologyCheckIntervalMs: this.config.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS,
+      onTopologyChange: (from, map) => this.topologyChanged(from, map),
       ...(this.opts.sessionOptions ? { sessionOptions: this.opts.sessionOptions } : {}),
     });
     try {
@@ -256,6 +285,36 @@ export class Fleet implements FleetControl {
       throw e;
     }
     return listener;
+  }
+
+  /**
+   * One listener read a new topology. The other listeners of this process that front the same
+   * cluster and still hold a different view rescan now instead of at their next periodic check:
+   * proxies with different maps send clients back and forth (MOVED naming a proxy that, by its own
+   * older map, fronts another node) until they agree. Rate-limited per listener (trailing, 100 ms),
+   * so views that differ for a while (gossip still spreading) cannot make scans chase each other.
+   */
+  private topologyChanged(from: Listener, map: AddressMap): void {
+    if (!map.topology) return;
+    const sig = topologySignature(map.topology);
+    const ids = new Set(map.nodes.map((n) => n.id));
+    for (const l of this.listeners.values()) {
+      if (l === from || this.pendingSync.has(l)) continue;
+      const cur = l.topology.current;
+      // Never scanned (its first client scans), or another cluster, or already in step.
+      if (!cur?.topology || !cur.nodes.some((n) => ids.has(n.id)) || topologySignature(cur.topology) === sig) continue;
+      const wait = Math.max(0, (this.lastSync.get(l) ?? 0) + SYNC_MIN_MS - Date.now());
+      const timer = setTimeout(() => {
+        this.pendingSync.delete(l);
+        this.lastSync.set(l, Date.now());
+        if (this.listeners.get(l.name) !== l) return;
+        l.topology.rescan('another listener of this process read a new topology').catch((e: unknown) => {
+          this.opts.log.warn({ connection: l.name, err: (e as Error).message }, 'topology rescan failed');
+        });
+      }, wait);
+      timer.unref();
+      this.pendingSync.set(l, timer);
+    }
   }
 
   /** The child container of one listener: its config, info, topology, dialer, logger and middleware. */
@@ -293,6 +352,8 @@ export class Fleet implements FleetControl {
 
   /** Stop every listener: no new clients, replies already due delivered within `graceMs`. */
   async stop(graceMs = this.config.shutdownGraceMs ?? 5000): Promise<void> {
+    for (const t of this.pendingSync.values()) clearTimeout(t);
+    this.pendingSync.clear();
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.stop(graceMs)));
@@ -310,6 +371,26 @@ export function maskSecrets<T>(value: T): T {
     }
   }
   return value;
+}
+
+/**
+ * The process-wide settings a change touches, for the reply and the log: `log.level: info -> debug`,
+ * `topologyCheckIntervalMs: 5000 -> 1000`, … Secrets are only said to have changed.
+ */
+export function settingChanges(prev: SlotrelayConfig, next: SlotrelayConfig): string[] {
+  const out: string[] = [];
+  const show = (v: unknown) => (v === undefined ? 'unset' : String(v));
+  const scalar = (name: string, a: unknown, b: unknown) => {
+    if (a !== b) out.push(`${name}: ${show(a)} -> ${show(b)}`);
+  };
+  scalar('log.level', prev.log?.level, next.log?.level);
+  scalar('topologyCheckIntervalMs', prev.topologyCheckIntervalMs, next.topologyCheckIntervalMs);
+  scalar('shutdownGraceMs', prev.shutdownGraceMs, next.shutdownGraceMs);
+  scalar('adminReadsRequireAuth', prev.adminReadsRequireAuth, next.adminReadsRequireAuth);
+  if (prev.adminPassword !== next.adminPassword) {
+    out.push(next.adminPassword === undefined ? 'adminPassword removed' : prev.adminPassword === undefined ? 'adminPassword set' : 'adminPassword changed');
+  }
+  return out;
 }
 
 function describePatchError(e: unknown): string {

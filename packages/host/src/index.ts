@@ -3,7 +3,7 @@
  * middleware loading, listeners, the fleet, logging, the demo.
  */
 export { ConfigError, DEFAULT_MIDDLEWARE, configSchema, loadConfigFile, resolveConnection, validateConfig, type ResolvedConnection } from './config.js';
-export { Fleet, maskSecrets, type FleetOptions } from './fleet.js';
+export { Fleet, maskSecrets, settingChanges, type FleetOptions, type LogLevelName } from './fleet.js';
 export { watchConfigFile } from './watch.js';
 export { Listener, type ListenerParts } from './listener.js';
 export { loadMiddleware, type LoadedMiddleware } from './middleware-loader.js';

@@ -16,6 +16,9 @@ import {
 import type { TlsDialer, TlsServer } from '@slotrelay/transport-tls';
 import type { ResolvedConnection } from './config.js';
 
+/** A spare proxy rescans on a new client at most this often. */
+const SPARE_RESCAN_MIN_MS = 250;
+
 /** Everything a listener is built from. */
 export interface ListenerParts {
   readonly resolved: ResolvedConnection;
@@ -31,6 +34,8 @@ export interface ListenerParts {
   readonly sessionOptions?: SessionOptions;
   /** Periodic CLUSTER NODES check once a map exists, ms (0: off). */
   readonly topologyCheckIntervalMs?: number;
+  /** Told of every new map this listener's topology emits (the fleet keeps its listeners in step). */
+  readonly onTopologyChange?: (listener: Listener, map: AddressMap) => void;
   /** How long a session whose upstream moved gets to deliver replies already due. */
   readonly remapGraceMs?: number;
 }
@@ -48,20 +53,32 @@ export class Listener {
   private readonly targets = new WeakMap<Session, HostPort>();
   private readonly subscription: Subscription;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** When a spare proxy last rescanned because a client connected (see `connectUpstream`). */
+  private spareRescanAt = 0;
+  /** Every TCP connection the server accepted and that is still open (sessions or not yet: TLS handshakes). */
+  private readonly connections = new Set<Socket>();
   private parts: ListenerParts;
 
   constructor(parts: ListenerParts) {
     this.parts = parts;
     this.subscription = parts.topology.map$.subscribe((map) => {
-      if (map) this.onMap(map);
+      if (!map) return;
+      this.onMap(map);
+      this.parts.onTopologyChange?.(this, map);
     });
-    const every = parts.topologyCheckIntervalMs ?? 0;
-    if (every > 0) {
-      this.timer = setInterval(() => {
-        if (this.parts.topology.current) this.parts.topology.rescan('periodic check').catch((e: unknown) => this.parts.log.warn({ err: String((e as Error).message ?? e) }, 'periodic topology check failed'));
-      }, every);
-      this.timer.unref();
-    }
+    this.setTopologyCheckInterval(parts.topologyCheckIntervalMs ?? 0);
+  }
+
+  /** (Re)start the periodic CLUSTER NODES check, every `ms` once a map exists (0: off). */
+  setTopologyCheckInterval(ms: number): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (ms <= 0 || this.stopped) return;
+    this.timer = setInterval(() => {
+      if (this.parts.topology.current) this.parts.topology.rescan('periodic check').catch((e: unknown) => this.parts.log.warn({ err: String((e as Error).message ?? e) }, 'periodic topology check failed'));
+    }, ms);
+    this.timer.unref();
   }
 
   get name(): string {
@@ -98,6 +115,12 @@ export class Listener {
     const { config } = this.parts.resolved;
     const server = this.parts.createServer((socket) => this.accept(socket));
     this.server = server;
+    // Raw TCP connections, TLS or not: one that never becomes a session (a TLS handshake the client
+    // gave up on) would otherwise keep `server.close()` — and so shutdown — waiting.
+    server.on('connection', (raw: Socket) => {
+      this.connections.add(raw);
+      raw.once('close', () => this.connections.delete(raw));
+    });
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         reject(new SlotrelayError('SR_ERR_LISTEN', `connection '${config.name}': cannot listen on ${config.localAddress}:${config.localPort}: ${e.code ?? e.message}`)),
@@ -115,11 +138,20 @@ export class Listener {
    * next scan uses it, and sessions whose node changes are closed by `onMap`.
    */
   async remap(resolved: ResolvedConnection): Promise<void> {
+    this.setResolved(resolved);
+    this.parts.topology.reconfigure({ spec: resolved.spec, seeds: resolved.seeds });
+    if (this.parts.topology.current) await this.parts.topology.rescan('config change');
+  }
+
+  /**
+   * The connection's config changed in a way that needs neither a new server nor a new mapping
+   * (certificate paths, already reloaded by the caller): remember it, so a later SIGHUP re-reads the
+   * files now configured rather than the ones of the start.
+   */
+  setResolved(resolved: ResolvedConnection): void {
     this.parts = { ...this.parts, resolved };
     this.parts.info.host = resolved.advertised.host;
     this.parts.info.port = resolved.advertised.port;
-    this.parts.topology.reconfigure({ spec: resolved.spec, seeds: resolved.seeds });
-    if (this.parts.topology.current) await this.parts.topology.rescan('config change');
   }
 
   /** New sessions use this pipeline (a changed middleware list); existing ones keep theirs. */
@@ -140,7 +172,13 @@ export class Listener {
   /** Resolve this instance's Redis node from the mapping, then dial it. */
   private async connectUpstream(session: Session): Promise<Socket> {
     const topology = this.parts.topology;
-    const map = await topology.ensure();
+    let map = await topology.ensure();
+    if (map.upstream.port === 0 && Date.now() - this.spareRescanAt >= SPARE_RESCAN_MIN_MS) {
+      // A spare proxy (more members than nodes) that gets a client: some proxy with a newer map has
+      // probably named it — the cluster grew. Look again before refusing (at most every 250 ms).
+      this.spareRescanAt = Date.now();
+      map = await topology.rescan('a client connected to a spare proxy');
+    }
     const target = map.upstream;
     if (target.port === 0) {
       const spec = this.parts.resolved.spec;
@@ -179,12 +217,15 @@ export class Listener {
 
   /** Stop accepting, let sessions deliver what is due (bounded by `graceMs`), then close them. */
   async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.subscription.unsubscribe();
     const server = this.server;
     this.server = null;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     await Promise.all([...this.sessions].map((s) => s.drain(graceMs)));
+    // Sessions delivered what was due (or ran out of grace); nothing else may hold the server open.
+    for (const raw of this.connections) raw.destroy();
     await closed;
     this.parts.log.info({}, 'listener stopped');
   }

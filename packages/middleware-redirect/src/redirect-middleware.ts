@@ -13,7 +13,10 @@ import {
   encodeError,
   rewriteFrames,
 } from '@slotrelay/core';
-import { type RedirectTarget, rewriteRedirectFrame } from './redirect.js';
+import { type RedirectTarget, parseRedirect, rewriteRedirectFrame } from './redirect.js';
+
+/** At most one rescan per second when MOVED shows the map is stale (other proxies may lag behind). */
+const STALE_RESCAN_MS = 1000;
 
 /**
  * Rewrites `-MOVED` / `-ASK` replies so they name the proxy in front of the target node. A redirect
@@ -37,10 +40,15 @@ export class RedirectMiddleware implements Middleware {
     });
   }
 
+  private lastStaleRescan = 0;
+
   private rewrite(f: Frame): Buffer | Promise<Buffer> | undefined {
     const r = this.rewriteWithCurrentMap(f.buf, f.start, f.end);
     if (r === null) return undefined;
-    if (r.bytes) return r.bytes;
+    if (r.bytes) {
+      if (f.type === RespType.Error) this.noticeStaleSlot(f);
+      return r.bytes;
+    }
     // Copy: the frame's buffer belongs to the batch, the rescan outlives it.
     const bytes = Buffer.from(f.bytes());
     const first = r.unknown;
@@ -52,6 +60,23 @@ export class RedirectMiddleware implements Middleware {
       },
       (err: unknown) => this.clusterDown(first, err instanceof Error ? err.message : String(err)),
     );
+  }
+
+  /**
+   * A MOVED to a node our map does not list as the slot's owner means the slot moved since the last
+   * scan: rescan now (rate-limited) rather than wait for the periodic check, so every proxy of the
+   * fleet agrees again quickly and clients do not bounce between proxies.
+   */
+  private noticeStaleSlot(f: Frame): void {
+    const map = this.topology.current;
+    const t = parseRedirect(f.buf.toString('latin1', f.start + 1, f.end - 2));
+    if (!map || !t || t.kind !== 'MOVED') return;
+    const target = map.nodeAt(t.host, t.port, map.upstream.host);
+    if (!target || map.ownerOf(t.slot)?.id === target.id) return;
+    const now = Date.now();
+    if (now - this.lastStaleRescan < STALE_RESCAN_MS) return;
+    this.lastStaleRescan = now;
+    this.topology.rescan(`MOVED ${t.slot}: the slot map is stale`).catch(() => {});
   }
 
   private rewriteWithCurrentMap(buf: Buffer, start: number, end: number) {

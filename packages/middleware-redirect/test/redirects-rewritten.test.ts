@@ -34,7 +34,7 @@ const table: Array<[string, string, string]> = [
   ['a bare IPv6 endpoint', '-ASK 6000 fe80::5:7001\r\n', '-ASK 6000 proxy.test:6392\r\n'],
   ['a hostname endpoint', '-MOVED 12000 redis-3.svc:7002\r\n', '-MOVED 12000 proxy.test:6393\r\n'],
   ['an IP of a node that also has a hostname', '-MOVED 12000 10.0.0.3:7002\r\n', '-MOVED 12000 proxy.test:6393\r\n'],
-  ['a ? endpoint (hostname type, no hostname)', '-MOVED 1 ?:7001\r\n', '-MOVED 1 proxy.test:6392\r\n'],
+  ['a ? endpoint (hostname type, no hostname)', '-MOVED 6001 ?:7001\r\n', '-MOVED 6001 proxy.test:6392\r\n'],
   ['an empty endpoint (unknown-endpoint: same host as asked)', '-MOVED 2 :7000\r\n', '-MOVED 2 proxy.test:6391\r\n'],
   ['a redirect inside an EXEC array', '*2\r\n+OK\r\n-MOVED 12000 10.0.0.3:7002\r\n', '*2\r\n+OK\r\n-MOVED 12000 proxy.test:6393\r\n'],
   ['a redirect nested two levels deep', '*1\r\n*2\r\n:1\r\n-ASK 5 10.0.0.1:7000\r\n', '*1\r\n*2\r\n:1\r\n-ASK 5 proxy.test:6391\r\n'],
@@ -88,4 +88,22 @@ describe('parseRedirect', () => {
   it('accepts an empty host', () => expect(parseRedirect('ASK 2 :7000')).toEqual({ kind: 'ASK', slot: 2, host: '', port: 7000 }));
   it('rejects a bad slot', () => expect(parseRedirect('MOVED x 1.2.3.4:5')).toBeUndefined());
   it('rejects a missing port', () => expect(parseRedirect('MOVED 1 1.2.3.4')).toBeUndefined());
+});
+
+describe('stale slot map', () => {
+  it('rescans when a MOVED names a node the map does not list as the slot owner, at most once a second', async () => {
+    const t = topology(NODES);
+    const h = await sessionHarness({ middleware: [new RedirectMiddleware(t as unknown as TopologyService, silentLogger)] });
+    // Slot 1 belongs to 10.0.0.1:7000 in the map: a MOVED there is not news.
+    h.clientSends(encodeCommand(['GET', 'a']));
+    h.redisSends('-MOVED 1 10.0.0.1:7000\r\n');
+    await h.settle();
+    expect(t.scans).toBe(0);
+    // Slot 2 moved to 10.0.0.3 since the last scan: rescan, but only once for a burst.
+    h.clientSends(encodeCommand(['GET', 'b']), encodeCommand(['GET', 'c']));
+    h.redisSends('-MOVED 2 10.0.0.3:7002\r\n-MOVED 2 10.0.0.3:7002\r\n');
+    await h.settle();
+    expect(t.scans).toBe(1);
+    expect(h.toClient()).toBe('-MOVED 1 proxy.test:6391\r\n-MOVED 2 proxy.test:6393\r\n-MOVED 2 proxy.test:6393\r\n');
+  });
 });

@@ -74,11 +74,16 @@ export function createTlsServer(cfg: ClientTlsConfig, log: Logger): TlsServer {
         ...contextOptions(state),
         requestCert: state.requireClientCert,
         rejectUnauthorized: state.requireClientCert,
-        // Replies must still reach a client that sent FIN (as the plain listener allows).
-        allowHalfOpen: true,
+        // Half-open only once the handshake is done (below): a client that hangs up mid-handshake
+        // must close its socket, not leave it open until the handshake timeout.
+        allowHalfOpen: false,
         noDelay: true,
       },
-      (socket) => onConnection(socket),
+      (socket) => {
+        // Replies must still reach a client that sent FIN (as the plain listener allows).
+        socket.allowHalfOpen = true;
+        onConnection(socket);
+      },
     );
     // A socket that fails its handshake is often destroyed before anyone asks for its address:
     // note it while the TCP connection is fresh.

@@ -58,6 +58,7 @@ export class AddressMap {
   private readonly proxyById = new Map<string, ProxyAddress>();
   private readonly staticByRedis = new Map<string, ProxyAddress>();
   private readonly redisByProxy = new Map<string, HostPort>();
+  private readonly owners: Array<ClusterNode | undefined> = new Array(16384);
 
   constructor(
     readonly spec: MappingSpec,
@@ -69,6 +70,7 @@ export class AddressMap {
     const nodes = topology ? topology.nodes.filter(isMappable).sort(byAddress ? compareAddress : compareId) : [];
     this.nodes = nodes;
     for (const n of nodes) {
+      if (n.role === 'master') for (const [lo, hi] of n.slots) for (let k = lo; k <= hi && k < 16384; k++) this.owners[k] = n;
       for (const port of new Set([n.port, n.tlsPort, n.tcpPort])) {
         if (port === 0) continue;
         if (n.ip) this.byEndpoint.set(key(n.ip, port), n);
@@ -138,6 +140,11 @@ export class AddressMap {
     if (candidates.length === 1 && (host === '?' || host === askedHost)) return candidates[0];
     if (host === '?') return candidates.find((c) => c.ip === askedHost) ?? (candidates.length === 1 ? candidates[0] : undefined);
     return undefined;
+  }
+
+  /** The master serving `slot` according to this topology. */
+  ownerOf(slot: number): ClusterNode | undefined {
+    return this.owners[slot];
   }
 
   /** The proxy for a node ID. */

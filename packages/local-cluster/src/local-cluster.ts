@@ -33,7 +33,10 @@ async function readTls(tls: NonNullable<StartClusterOptions['tls']>): Promise<Tl
       throw new Error(`startCluster: cannot read tls.${what} ${file}: ${(err as Error).message}`);
     }
   };
-  const [ca, cert, key] = await Promise.all([read('caFile', tls.caFile), read('certFile', tls.certFile), read('keyFile', tls.keyFile)]);
+  // In order, so the first bad file is the one reported.
+  const ca = await read('caFile', tls.caFile);
+  const cert = await read('certFile', tls.certFile);
+  const key = await read('keyFile', tls.keyFile);
   return { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, plainPort: tls.plainPort ?? false, pem: { ca, cert, key } };
 }
 

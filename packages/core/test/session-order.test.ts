@@ -93,3 +93,27 @@ describe('session: reply order', () => {
     expect(h.toRedis()).toBe(cmd('SET', 'k', 'x'.repeat(100)));
   });
 });
+
+describe('session: the fast lane and the general path agree', () => {
+  it('plain chunks and a local answer in separate chunks keep their order', async () => {
+    const h = await sessionHarness({ middleware: [localAnswers] });
+    h.clientSends(cmd('GET', 'a')); // fast lane: counted, forwarded as is
+    h.clientSends(cmd('LOCALPING', 'x')); // general path: answered behind GET a
+    h.clientSends(cmd('GET', 'b') + cmd('GET', 'c')); // fast lane again
+    expect(h.toRedis()).toBe(cmd('GET', 'a') + cmd('GET', 'b') + cmd('GET', 'c'));
+    h.redisSends('$1\r\nA\r\n');
+    expect(h.toClient()).toBe('$1\r\nA\r\n+LOCALPONG x\r\n');
+    h.redisSends('$1\r\nB\r\n$1\r\nC\r\n'); // fast lane: two plain replies
+    expect(h.toClient()).toBe('$1\r\nA\r\n+LOCALPONG x\r\n$1\r\nB\r\n$1\r\nC\r\n');
+    expect(h.session.inFlight).toBe(0);
+  });
+
+  it('a reply chunk holding more frames than plain requests at the head takes the general path', async () => {
+    const h = await sessionHarness({ middleware: [localAnswers] });
+    h.clientSends(cmd('GET', 'a'));
+    h.clientSends(cmd('HELLO', '3')); // watched by core: an entry, not a plain count
+    h.redisSends('$1\r\nA\r\n%1\r\n$6\r\nserver\r\n$5\r\nredis\r\n');
+    expect(h.session.protocol).toBe(3);
+    expect(h.session.inFlight).toBe(0);
+  });
+});

@@ -23,8 +23,10 @@ export class Pipeline {
   /** Every command name some middleware (or core) watches. */
   readonly table: CommandTable;
 
-  private readonly allRequests: boolean;
-  private readonly allReplies: boolean;
+  /** Some middleware wants every request batch (`batches: 'all'`). */
+  readonly allRequests: boolean;
+  /** Some middleware wants every reply batch. */
+  readonly allReplies: boolean;
   private readonly anyRequests: boolean;
   private readonly anyReplies: boolean;
 

@@ -45,23 +45,38 @@ export class FrameReader {
     return this.heldBytes;
   }
 
+  /** True when no frame is held or streaming: the next chunk starts at a frame boundary. */
+  get idle(): boolean {
+    return this.heldBytes === 0 && !this.streaming;
+  }
+
   /**
    * Scan `chunk` and append its frames to `batch`. A protocol error is returned (not thrown) after
    * the frames before it were appended, so they can still be served in order.
    */
   read(chunk: Buffer, batch: Batch): ProtocolError | null {
-    const sc = this.scanner;
-    let error: ProtocolError | null = null;
+    return this.assemble(chunk, batch, this.scan(chunk));
+  }
+
+  /**
+   * First half of `read`: run the scanner over `chunk`. The caller may then look at the scanner's
+   * output itself (the session's fast lane) and must otherwise call `assemble` with the result.
+   */
+  scan(chunk: Buffer): ProtocolError | null {
     try {
-      sc.feed(chunk, 0, chunk.length);
+      this.scanner.feed(chunk, 0, chunk.length);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      error = e;
+      return e;
     }
+    return null;
+  }
+
+  /** Second half of `read`: build the batch from what `scan` found. */
+  assemble(chunk: Buffer, batch: Batch, error: ProtocolError | null): ProtocolError | null {
     let prev = 0;
-    const n = sc.count;
     try {
-      prev = this.appendFrames(chunk, batch, n);
+      prev = this.appendFrames(chunk, batch, this.scanner.count);
     } catch (e) {
       // The sink could not make sense of a frame (an inline command with unbalanced quotes):
       // frames before it stand, the rest of the chunk is dropped with the error.

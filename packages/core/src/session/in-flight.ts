@@ -46,19 +46,33 @@ export class InFlight {
   /** Entries answered by the proxy still waiting for their turn (lets the reply path skip looking). */
   answered = 0;
 
-  /** Append a plain request. */
-  pushPlain(): void {
-    this.size++;
+  /** Append `n` plain requests. */
+  pushPlain(n = 1): void {
+    this.size += n;
     if (this.slots > 0) {
       const tail = (this.head + this.slots - 1) & (this.runs.length - 1);
       if (this.entries[tail] === null) {
-        this.runs[tail]!++;
+        this.runs[tail]! += n;
         return;
       }
     }
     const i = this.newSlot();
     this.entries[i] = null;
-    this.runs[i] = 1;
+    this.runs[i] = n;
+  }
+
+  /** How many plain requests are at the head, in one run (0 if the head has an entry). */
+  plainAtHead(): number {
+    return this.slots > 0 && this.entries[this.head] === null ? this.runs[this.head]! : 0;
+  }
+
+  /** Consume `n` plain requests at the head (the caller checked `plainAtHead() >= n`). */
+  shiftPlain(n: number): void {
+    this.size -= n;
+    const h = this.head;
+    if ((this.runs[h]! -= n) > 0) return;
+    this.head = (h + 1) & (this.runs.length - 1);
+    this.slots--;
   }
 
   /** Append a request that has an entry. */

@@ -246,12 +246,42 @@ export class Session {
 
   private readonly onClientData = (chunk: Buffer): void => {
     if (this.closing || this.closed) return;
+    const reader = this.reqReader;
+    const idle = reader.idle;
+    const err = reader.scan(chunk);
+    if (idle && err === null && this.requestLane(chunk)) return;
     const b = this.reqBatch;
     b.reset();
-    const err = this.reqReader.read(chunk, b);
+    const err2 = reader.assemble(chunk, b, err);
     if (b.count > 0) this.runRequests(b);
-    if (err) this.protocolFailure(err);
+    if (err2) this.protocolFailure(err2);
   };
+
+  /**
+   * The fast lane for the common chunk: whole requests only, none that core or a middleware watches,
+   * no transaction or CLIENT REPLY state to follow, and nothing in the pipeline that wants every batch.
+   * Then there is nothing to decide per request: count them in flight and forward the chunk as it is —
+   * no frame views, no batch. Anything else takes the general path.
+   */
+  private requestLane(chunk: Buffer): boolean {
+    const sc = this.reqScanner;
+    const n = sc.count;
+    if (n === 0 || sc.ends[n - 1] !== chunk.length || this.inTransaction || this.replyMode !== REPLY_ON) return false;
+    if (this.upstreamError !== null || this.pipeline.allRequests) return false;
+    const table = this.pipeline.table;
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      if (sc.flags[i] !== 0) return false; // inline or no-reply
+      const off = sc.nameOffs[i]!;
+      if (table.match(chunk, start + off, sc.nameLens[i]!) !== undefined) return false;
+      start = sc.ends[i]!;
+    }
+    this.inflight.pushPlain(n);
+    this.sendUp(chunk);
+    if (this.inflight.size > this.maxInFlight) this.clientGate.hold(P_INFLIGHT);
+    this.flushHeadLocals();
+    return true;
+  }
 
   private runRequests(b: Batch): void {
     if (!this.pipeline.wantsRequests(b)) {
@@ -432,9 +462,13 @@ export class Session {
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (this.closed) return;
+    const reader = this.repReader;
+    const idle = reader.idle;
+    const scanError = reader.scan(chunk);
+    if (idle && scanError === null && this.replyLane(chunk)) return;
     const b = this.repBatch;
     b.reset();
-    const err = this.repReader.read(chunk, b);
+    const err = reader.assemble(chunk, b, scanError);
     if (b.count > 0 && !this.pipeline.wantsReplies(b)) {
       this.repliesOut(b);
     } else if (b.count > 0) {
@@ -448,6 +482,27 @@ export class Session {
     }
     if (err) this.upstreamBroken(`malformed reply from Redis: ${err.message}`);
   };
+
+  /**
+   * The fast lane for replies: whole frames only, none an error or out-of-band (no pub/sub, MONITOR
+   * or push in play), each answering a plain request with no local reply due in between, and no
+   * middleware wanting every batch. Then the chunk goes to the client as it is.
+   */
+  private replyLane(chunk: Buffer): boolean {
+    const sc = this.repScanner;
+    const n = sc.count;
+    if (n === 0 || sc.ends[n - 1] !== chunk.length || this.pipeline.allReplies) return false;
+    if (this.monitor || this.subscribed > 0 || this.inflight.answered > 0 || this.inflight.plainAtHead() < n) return false;
+    for (let i = 0; i < n; i++) {
+      const t = sc.types[i];
+      if (t === RespType.Error || t === RespType.Push || sc.flags[i] !== 0) return false;
+    }
+    this.inflight.shiftPlain(n);
+    if (this.inflight.size <= this.maxInFlight) this.clientGate.release(P_INFLIGHT);
+    this.writer.write(chunk);
+    if (this.closing) this.maybeFinish();
+    return true;
+  }
 
   /** Called by the pipeline with the batch its last reply operator emitted. */
   repliesOut(b: Batch): void {

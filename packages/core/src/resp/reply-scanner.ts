@@ -33,6 +33,11 @@ export class ReplyScanner {
   flags = new Uint8Array(16);
   /** True while the bytes fed so far end inside a frame. */
   inFrame = false;
+  /**
+   * Of the `count` frames of the last feed, how many were found whole by the fast path and are
+   * neither an error, nor a push, nor hold an error: plain replies.
+   */
+  plain = 0;
   /** Type byte of the frame in progress (valid while `inFrame`). */
   frameType = 0;
   /** Flags of the frame in progress, so far. */
@@ -59,6 +64,7 @@ export class ReplyScanner {
   /** Scan `buf[pos, end)`. Throws `ProtocolError` on bytes that are not RESP; the scanner is then unusable. */
   feed(buf: Uint8Array, pos = 0, end = buf.length): void {
     this.count = 0;
+    this.plain = 0;
     let state = this.state;
     let depth = this.depth;
     let inFrame = this.inFrame;
@@ -244,6 +250,7 @@ export class ReplyScanner {
     this.types[i] = t;
     this.flags[i] = flags;
     this.count = i + 1;
+    if (flags === 0 && t !== MINUS && t !== GT) this.plain++;
     return p;
   }
 

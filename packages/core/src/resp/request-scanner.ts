@@ -34,6 +34,13 @@ export class RequestScanner {
   nameOffs = new Int32Array(16);
   nameLens = new Int32Array(16);
   inFrame = false;
+  /**
+   * Of the `count` frames of the last feed, how many were whole multibulk requests found by the fast
+   * path whose name the `watch` table does not list: the ones nobody needs to look at.
+   */
+  plain = 0;
+  /** Names whose requests are not plain (set by the session: everything core or a middleware watches). */
+  watch: { match(buf: Uint8Array, off: number, len: number): string | undefined } | null = null;
   /** Bytes of the frame in progress so far. */
   curBytes = 0;
   curArgc = 0;
@@ -64,6 +71,7 @@ export class RequestScanner {
   /** Scan `buf[pos, end)`. Throws `ProtocolError` with Redis's message on malformed input. */
   feed(buf: Uint8Array, pos = 0, end = buf.length): void {
     this.count = 0;
+    this.plain = 0;
     const base = this.base - pos;
     let state = this.state;
     while (pos < end) {
@@ -226,6 +234,7 @@ export class RequestScanner {
     this.nameOffs[i] = nameOff;
     this.nameLens[i] = nameLen;
     this.count = i + 1;
+    if (this.watch === null || this.watch.match(buf, pos + nameOff, nameLen) === undefined) this.plain++;
     return p;
   }
 

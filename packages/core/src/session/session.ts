@@ -127,6 +127,7 @@ export class Session {
     this.maxInFlight = options.maxInFlight ?? 65536;
     this.clientAddress = `${client.remoteAddress}:${client.remotePort}`;
     this.reqScanner = new RequestScanner(limits);
+    this.reqScanner.watch = pipeline.table;
     this.repScanner = new ReplyScanner(limits);
     this.reqReader = new FrameReader(this.reqScanner, this.requestSink, holdLimit, limits.maxBulkBytes + 1024);
     this.repReader = new FrameReader(this.repScanner, this.replySink, holdLimit, limits.maxBulkBytes + 1024);
@@ -266,16 +267,8 @@ export class Session {
   private requestLane(chunk: Buffer): boolean {
     const sc = this.reqScanner;
     const n = sc.count;
-    if (n === 0 || sc.ends[n - 1] !== chunk.length || this.inTransaction || this.replyMode !== REPLY_ON) return false;
+    if (n === 0 || sc.plain !== n || sc.ends[n - 1] !== chunk.length || this.inTransaction || this.replyMode !== REPLY_ON) return false;
     if (this.upstreamError !== null || this.pipeline.allRequests) return false;
-    const table = this.pipeline.table;
-    let start = 0;
-    for (let i = 0; i < n; i++) {
-      if (sc.flags[i] !== 0) return false; // inline or no-reply
-      const off = sc.nameOffs[i]!;
-      if (table.match(chunk, start + off, sc.nameLens[i]!) !== undefined) return false;
-      start = sc.ends[i]!;
-    }
     this.inflight.pushPlain(n);
     this.sendUp(chunk);
     if (this.inflight.size > this.maxInFlight) this.clientGate.hold(P_INFLIGHT);
@@ -492,11 +485,7 @@ export class Session {
     const sc = this.repScanner;
     const n = sc.count;
     if (n === 0 || sc.ends[n - 1] !== chunk.length || this.pipeline.allReplies) return false;
-    if (this.monitor || this.subscribed > 0 || this.inflight.answered > 0 || this.inflight.plainAtHead() < n) return false;
-    for (let i = 0; i < n; i++) {
-      const t = sc.types[i];
-      if (t === RespType.Error || t === RespType.Push || sc.flags[i] !== 0) return false;
-    }
+    if (sc.plain !== n || this.monitor || this.subscribed > 0 || this.inflight.answered > 0 || this.inflight.plainAtHead() < n) return false;
     this.inflight.shiftPlain(n);
     if (this.inflight.size <= this.maxInFlight) this.clientGate.release(P_INFLIGHT);
     this.writer.write(chunk);

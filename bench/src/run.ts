@@ -23,8 +23,9 @@ import { profileTable, summarizeProfile, type ProfileSummary } from './cpu-profi
 const USAGE = `usage: node bench/dist/run.js [--quick] [--profile] [--rounds N] [--sessions N] [--skip-memory]
 
   --quick        smoke run: 1 round, small -n, 100 sessions (CI; the numbers mean nothing)
-  --profile      instead of the comparison: run slotrelay under node --cpu-prof for one -P 16 and
-                 one -P 1 run, print the top 25 self-time functions of each
+  --profile      instead of the comparison: run the reference pipe and slotrelay under node
+                 --cpu-prof for one -P 16 and one -P 1 run each, print the top 25 self-time
+                 functions of each
   --rounds N     rounds of A,B,C (default 3)
   --sessions N   sessions for the memory test (default 1000)
   --skip-memory  skip the memory-per-session test
@@ -275,24 +276,32 @@ async function runComparison(cluster: LocalCluster, opts: { quick: boolean; roun
   };
 }
 
-async function runProfile(cluster: LocalCluster, opts: { quick: boolean; stamp: string }): Promise<{ kind: 'profile'; profiles: Array<{ shape: LoadShape; run: RunRecord; profile: ProfileSummary }> }> {
+async function runProfile(cluster: LocalCluster, opts: { quick: boolean; stamp: string }): Promise<{ kind: 'profile'; profiles: Array<{ contender: ContenderKey; shape: LoadShape; run: RunRecord; profile: ProfileSummary }> }> {
   const dir = path.join(REPO, 'bench', 'results', 'profiles');
   fs.mkdirSync(dir, { recursive: true });
   const shapes = (opts.quick ? QUICK_SHAPES : FULL_SHAPES).filter((s) => s.clients === 50);
-  const out: Array<{ shape: LoadShape; run: RunRecord; profile: ProfileSummary }> = [];
+  const out: Array<{ contender: ContenderKey; shape: LoadShape; run: RunRecord; profile: ProfileSummary }> = [];
+  // The reference pipe is profiled too: where slotrelay's time differs from the bare pipe's is
+  // what there is to win.
+  const starters = {
+    B: (args: readonly string[]) => startReferencePipe(cluster.seeds[0]!, cluster.nodes.length, args),
+    C: (args: readonly string[]) => startSlotrelay(cluster.seeds, cluster.nodes.length, args),
+  } as const;
   for (const shape of [...shapes].sort((a, b) => b.pipeline - a.pipeline)) {
-    const name = `slotrelay-${opts.stamp}-${shape.name}.cpuprofile`;
-    const c = track(await startSlotrelay(cluster.seeds, cluster.nodes.length, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', name]));
-    const d = await checkDiscovery(c.port, c.ports);
-    if (!d.ok) log(`⚠ slotrelay discovery: NODES → ${d.nodes}; SLOTS → ${d.slots}; MOVED → ${d.moved} — the profile will miss the data path`);
-    const run = await benchRun(c, shape, 1);
-    log(`profile ${shapeLabel(shape)} -n ${shape.requests}: ${describeRun(run)}`);
-    await release(c);
-    const file = path.join(dir, name);
-    if (!fs.existsSync(file)) throw new Error(`no profile written at ${file}`);
-    const profile = summarizeProfile(file, REPO);
-    out.push({ shape, run, profile });
-    process.stdout.write(`\n### slotrelay CPU profile, ${shapeLabel(shape)} -n ${shape.requests.toLocaleString('en-US')}: top ${profile.top.length} self time\n\n${profileTable(profile)}\n`);
+    for (const key of ['B', 'C'] as const) {
+      const name = `${key === 'B' ? 'ref-pipe' : 'slotrelay'}-${opts.stamp}-${shape.name}.cpuprofile`;
+      const c = track(await starters[key](['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', name]));
+      const d = await checkDiscovery(c.port, c.ports);
+      if (!d.ok) log(`⚠ ${CONTENDER_LABEL[key]} discovery: NODES → ${d.nodes}; SLOTS → ${d.slots}; MOVED → ${d.moved} — the profile will miss the data path`);
+      const run = await benchRun(c, shape, 1);
+      log(`profile ${CONTENDER_LABEL[key]} ${shapeLabel(shape)} -n ${shape.requests}: ${describeRun(run)}`);
+      await release(c);
+      const file = path.join(dir, name);
+      if (!fs.existsSync(file)) throw new Error(`no profile written at ${file}`);
+      const profile = summarizeProfile(file, REPO);
+      out.push({ contender: key, shape, run, profile });
+      process.stdout.write(`\n### ${CONTENDER_LABEL[key]} CPU profile, ${shapeLabel(shape)} -n ${shape.requests.toLocaleString('en-US')}: top ${profile.top.length} self time\n\n${profileTable(profile)}\n`);
+    }
   }
   return { kind: 'profile', profiles: out };
 }

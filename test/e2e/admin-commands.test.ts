@@ -77,12 +77,20 @@ describe('GALLIUMDATA SCANCLUSTER / STATUSCLUSTER through a dynamic fleet', () =
       expect((await c.reply()).type).toBe(RespType.Map);
       c.send(cmd('GALLIUMDATA', 'SCANCLUSTER'));
       expect((await c.frame()).toString()).toBe(ok); // a status line in RESP3 too
-      // Each SCANCLUSTER is a real rescan: STATUSCLUSTER counts it.
-      const scans = async () => Number(/; (\d+) scans? since start$/.exec(String(await c.call('GALLIUMDATA', 'STATUSCLUSTER')))![1]);
-      const before = await scans();
+      // Each SCANCLUSTER is a real rescan: STATUSCLUSTER counts it and dates the read, even though
+      // it found nothing new (the time says how fresh the map is).
+      const status = async () => {
+        const m = / at (\S+); (\d+) scans? since start$/.exec(String(await c.call('GALLIUMDATA', 'STATUSCLUSTER')))!;
+        return { at: Date.parse(m[1]!), scans: Number(m[2]) };
+      };
+      const before = await status();
+      await new Promise((r) => setTimeout(r, 20));
+      const asked = Date.now();
       c.send(cmd('GALLIUMDATA', 'SCANCLUSTER'));
       expect((await c.frame()).toString()).toBe(ok);
-      expect(await scans()).toBe(before + 1);
+      const after = await status();
+      expect(after.scans).toBe(before.scans + 1);
+      expect(after.at).toBeGreaterThanOrEqual(asked);
     } finally {
       c.close();
     }

@@ -161,7 +161,7 @@ export class AdminMiddleware implements Middleware {
           },
         );
       case 'STATUSCLUSTER': {
-        const render = (m: AddressMap) => encodeReply(node.verbatim(formatStatusCluster(m, { scans: this.topology.scans }), proto));
+        const render = (m: AddressMap) => encodeReply(node.verbatim(formatStatusCluster(m, { scans: this.topology.scans, lastRead: this.topology.lastRead }), proto));
         const m = this.topology.current;
         if (m) return render(m);
         return attempt(() => this.topology.ensure()).then(render, (e: unknown) => encodeError(`ERR ${errorText(e)}`));

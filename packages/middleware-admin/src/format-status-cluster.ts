@@ -4,6 +4,8 @@ import { type AddressMap, type HostPort, type MappingRow, normalizeHost, wireAdd
 export interface StatusClusterInfo {
   /** Scans the listener's `TopologyService` has run since start. */
   readonly scans: number;
+  /** The last successful read of the topology, which may have found nothing new; default: when the map's topology was read. */
+  readonly lastRead?: { readonly source: HostPort; readonly at: number } | null;
 }
 
 const sameAddress = (a: HostPort, b: HostPort) => a.port === b.port && normalizeHost(a.host) === normalizeHost(b.host);
@@ -43,7 +45,7 @@ export function formatStatusCluster(map: AddressMap, info: StatusClusterInfo): s
       `This proxy (instance ${spec.instanceId}) fronts no Redis node: the cluster has ${map.nodes.length} nodes, clusterMembers lists ${spec.members.length}`,
     );
   }
-  const t = map.topology;
+  const t = info.lastRead ?? map.topology;
   const scans = `${info.scans} ${info.scans === 1 ? 'scan' : 'scans'} since start`;
   lines.push(
     t

@@ -119,6 +119,12 @@ describe('formatStatusCluster', () => {
     );
   });
 
+  it('dates the last read of the topology, also one that found nothing new', () => {
+    const lastRead = { source: { host: '10.0.0.3', port: 7002 }, at: READ_AT + 60_000 };
+    const text = formatStatusCluster(mapOf(), { scans: 2, lastRead });
+    expect(text.split('\n').at(-1)).toBe(`Topology read from 10.0.0.3:7002 at ${new Date(READ_AT + 60_000).toISOString()}; 2 scans since start`);
+  });
+
   it('says so when this proxy is a spare member with no node to front', () => {
     const spare = mapOf(NODES, { mode: 'dynamic', members: [...MEMBERS, { host: 'proxy.test', port: 6395 }], instanceId: 5 });
     const text = formatStatusCluster(spare, { scans: 1 });

@@ -112,6 +112,8 @@ export class TopologyService {
   private readonly timeoutMs: number;
   /** Number of scans run (for tests and STATUSCLUSTER). */
   scans = 0;
+  /** The last successful read, changed topology or not: how fresh the map is (STATUSCLUSTER). */
+  lastRead: { readonly source: HostPort; readonly at: number } | null = null;
 
   constructor(private opts: TopologyOptions) {
     this.timeoutMs = opts.timeoutMs ?? 3000;
@@ -163,6 +165,7 @@ export class TopologyService {
         errors.push(`${wireAddress(target)}: ${e instanceof Error ? e.message : String(e)}`);
         continue;
       }
+      this.lastRead = { source: topology.source, at: topology.at };
       const map = new AddressMap(spec, topology); // throws when there are too few members
       const sig = topologySignature(topology);
       if (sig !== this.signature || this.current === null) {

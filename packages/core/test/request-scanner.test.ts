@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INLINE, NO_REPLY, ProtocolError, RequestScanner, splitInlineArgs } from '@slotrelay/core';
+import { CommandTable, INLINE, NO_REPLY, ProtocolError, RequestScanner, splitInlineArgs } from '@slotrelay/core';
 import { chunkings } from '@slotrelay/testkit';
 
 interface Case {
@@ -98,6 +98,28 @@ describe('RequestScanner', () => {
     expect(s.inFrame).toBe(true);
     expect(s.curNameLen).toBe(3);
     expect(s.curArgc).toBe(3);
+  });
+
+  it('counts as plain only whole requests whose name the watch table does not list, in any case', () => {
+    // `plain` drives the session's fast lane: a watched request counted plain would bypass its middleware.
+    const s = new RequestScanner();
+    s.watch = new CommandTable(['CLUSTER', 'GALLIUMDATA', 'HELLO', 'A', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDE']);
+    const req = (name: string) => `*2\r\n$${name.length}\r\n${name}\r\n$1\r\nx\r\n`;
+    const plain = ['GET', 'SET', 'CLUSTE', 'CLUSTERS', 'CLUSTEX', 'B', 'HELLo2', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDX'];
+    const watched = ['CLUSTER', 'cluster', 'cLuStEr', 'GalliumData', 'hello', 'a', 'A', 'abcdefghijklmnopqrstuvwxyzabcde'];
+    for (const name of plain) {
+      s.feed(Buffer.from(req(name)));
+      expect([name, s.count, s.plain]).toEqual([name, 1, 1]);
+    }
+    for (const name of watched) {
+      s.feed(Buffer.from(req(name)));
+      expect([name, s.count, s.plain]).toEqual([name, 1, 0]);
+    }
+    s.feed(Buffer.from([...plain, ...watched].map(req).join('')));
+    expect([s.count, s.plain]).toEqual([plain.length + watched.length, plain.length]);
+    // An empty name is nobody's command.
+    s.feed(Buffer.from('*1\r\n$0\r\n\r\n'));
+    expect([s.count, s.plain]).toEqual([1, 1]);
   });
 });
 

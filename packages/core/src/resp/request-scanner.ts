@@ -40,7 +40,7 @@ export class RequestScanner {
    */
   plain = 0;
   /** Names whose requests are not plain (set by the session: everything core or a middleware watches). */
-  watch: { match(buf: Uint8Array, off: number, len: number): string | undefined } | null = null;
+  watch: { readonly maybe: Uint8Array; match(buf: Uint8Array, off: number, len: number): string | undefined } | null = null;
   /** Bytes of the frame in progress so far. */
   curBytes = 0;
   curArgc = 0;
@@ -58,9 +58,14 @@ export class RequestScanner {
   private base = 0;
   private frameStart = 0;
   private readonly limits: RespLimits;
+  // The fast path's limits as own fields: read per request.
+  private readonly maxElements: number;
+  private readonly maxBulkBytes: number;
 
   constructor(limits: Partial<RespLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.maxElements = this.limits.maxElements;
+    this.maxBulkBytes = this.limits.maxBulkBytes;
   }
 
   /** True while the frame in progress is an inline command line. */
@@ -203,11 +208,11 @@ export class RequestScanner {
       n = n * 10 + (c - 48);
       p++;
     }
-    if (c !== 13 || p === pos + 1 || p + 1 >= end || buf[p + 1] !== 10 || n <= 0 || n > this.limits.maxElements) return -1;
+    if (c !== 13 || p === pos + 1 || p + 1 >= end || buf[p + 1] !== 10 || n <= 0 || n > this.maxElements) return -1;
     p += 2;
     let nameOff = 0;
     let nameLen = 0;
-    const maxBulk = this.limits.maxBulkBytes;
+    const maxBulk = this.maxBulkBytes;
     for (let k = 0; k < n; k++) {
       if (p >= end || buf[p] !== 0x24) return -1;
       p++;
@@ -234,7 +239,10 @@ export class RequestScanner {
     this.nameOffs[i] = nameOff;
     this.nameLens[i] = nameLen;
     this.count = i + 1;
-    if (this.watch === null || this.watch.match(buf, pos + nameOff, nameLen) === undefined) this.plain++;
+    const w = this.watch;
+    if (w === null || nameLen === 0 || nameLen > 31 || w.maybe[(nameLen << 5) | (buf[pos + nameOff]! & 0x1f)] === 0 || w.match(buf, pos + nameOff, nameLen) === undefined) {
+      this.plain++;
+    }
     return p;
   }
 

@@ -5,6 +5,11 @@
  */
 export class CommandTable {
   private readonly buckets: Array<Array<{ name: string; lower: Uint8Array }> | undefined> = [];
+  /**
+   * 1 where a bucket exists, by `(len << 5) | (firstByte & 0x1f)` (len 1–31): a scanner checks this
+   * inline and calls `match` only on a hit, so an unwatched name costs one typed-array read.
+   */
+  readonly maybe = new Uint8Array(32 << 5);
   readonly names: ReadonlySet<string>;
 
   constructor(names: Iterable<string>) {
@@ -15,6 +20,7 @@ export class CommandTable {
       const lower = Buffer.from(name.toLowerCase(), 'latin1');
       const key = bucketKey(lower.length, lower[0]!);
       (this.buckets[key] ??= []).push({ name, lower });
+      if (lower.length <= 31) this.maybe[key] = 1;
     }
   }
 

@@ -6,7 +6,10 @@ export class SlotrelayError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    /** What a client is told, when it differs from the (more detailed) message that is logged. */
+    /**
+     * What a data client is told (after `slotrelay: `) when the logged message names Redis
+     * addresses: clients of the fleet only ever learn proxy addresses.
+     */
     readonly clientText?: string,
   ) {
     super(message);
@@ -34,6 +37,17 @@ export const ErrorCode = {
   Upstream: 'SR_ERR_UPSTREAM',
   Middleware: 'SR_ERR_MIDDLEWARE',
 } as const;
+
+/** A failed dial to Redis: the log gets the node's address, the client only the reason. */
+export function upstreamDialError(where: string, why: string): SlotrelayError {
+  return new SlotrelayError(ErrorCode.Upstream, `cannot connect to Redis at ${where}: ${why}`, `cannot connect to Redis: ${why}`);
+}
+
+/** What a data client may be told of `err` (see `SlotrelayError.clientText`). */
+export function clientTextOf(err: unknown): string {
+  if (err instanceof SlotrelayError && err.clientText !== undefined) return err.clientText;
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** The exact text Gallium Data's connector uses, with our product name. */
 export const NOT_ENOUGH_MEMBERS = 'There are not enough slotrelay nodes to cover the entire cluster';

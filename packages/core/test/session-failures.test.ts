@@ -1,6 +1,6 @@
 import { NEVER, map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { type Middleware, encodeCommand, encodeSimple } from '@slotrelay/core';
+import { type Middleware, encodeCommand, encodeSimple, upstreamDialError } from '@slotrelay/core';
 import { sessionHarness } from '@slotrelay/testkit';
 
 const cmd = (...a: string[]) => encodeCommand(a).toString('latin1');
@@ -51,12 +51,13 @@ describe('session: failures stay inside the session', () => {
         return b;
       }),
     };
-    const h = await sessionHarness({ middleware: [local], upstreamError: 'cannot connect to Redis at 127.0.0.1:1: ECONNREFUSED' });
+    const h = await sessionHarness({ middleware: [local], upstreamError: upstreamDialError('127.0.0.1:7001', 'ECONNREFUSED') });
     h.clientSends(cmd('LOCALPING'));
     expect(h.toClient()).toBe('+LOCAL\r\n');
     expect(h.client.ended).toBe(false);
     h.clientSends(cmd('GET', 'k'));
-    expect(h.toClient()).toBe('+LOCAL\r\n-ERR slotrelay: cannot connect to Redis at 127.0.0.1:1: ECONNREFUSED\r\n');
+    // The reason, but never the Redis address: clients of the fleet only ever learn proxy addresses.
+    expect(h.toClient()).toBe('+LOCAL\r\n-ERR slotrelay: cannot connect to Redis: ECONNREFUSED\r\n');
     expect(h.client.ended).toBe(true);
   });
 

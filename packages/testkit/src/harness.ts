@@ -8,8 +8,8 @@ export interface HarnessOptions {
   /** Client socket capacity before `write` reports backpressure. */
   clientCapacity?: number;
   upstreamCapacity?: number;
-  /** Make the upstream connection fail with this message instead. */
-  upstreamError?: string;
+  /** Make the upstream connection fail with this error (or an Error with this message) instead. */
+  upstreamError?: string | Error;
 }
 
 /**
@@ -24,7 +24,10 @@ export async function sessionHarness(o: HarnessOptions = {}) {
     client.asSocket(),
     { name: 'test', host: '127.0.0.1', port: 6391, tls: false },
     pipeline,
-    () => (o.upstreamError ? Promise.reject(new Error(o.upstreamError)) : Promise.resolve(upstream.asSocket())),
+    () => {
+      const e = o.upstreamError;
+      return e ? Promise.reject(typeof e === 'string' ? new Error(e) : e) : Promise.resolve(upstream.asSocket());
+    },
     silentLogger,
     o.session,
   );

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { type Dialer, ErrorCode, type Logger, type ServerTlsConfig, SlotrelayError, configAddress } from '@slotrelay/core';
+import { type Dialer, type Logger, type ServerTlsConfig, configAddress, upstreamDialError } from '@slotrelay/core';
 import { type TlsChange, type TlsMaterial, loadTlsMaterial, logMaterial } from './material.js';
 import { describeTlsError } from './reasons.js';
 
@@ -61,7 +61,7 @@ function announce(log: Logger, s: DialerState, before: DialerState | null): void
  * - SNI: `cfg.servername`, else the host dialed when it is a DNS name (never an IP, per RFC 6066).
  * - `cfg.cert`/`cfg.key`: presented as the proxy's client certificate (Redis `tls-auth-clients`).
  *
- * A failed dial rejects with a `SlotrelayError` (`SR_ERR_UPSTREAM`) such as
+ * A failed dial rejects with a `SlotrelayError` (`SR_ERR_UPSTREAM`, see `upstreamDialError`: the client is told only the reason) such as
  * `cannot connect to Redis at 127.0.0.1:7000: TLS: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`;
  * failures after the TCP connection (the TLS stage) are also logged at warn.
  */
@@ -88,7 +88,7 @@ export function createTlsDialer(cfg: ServerTlsConfig, log: Logger, opts: TlsDial
         const where = configAddress(target);
         if (tlsStage) log.warn({ redis: where, err: why }, 'TLS connection to Redis failed');
         else log.debug({ redis: where, err: why }, 'connection to Redis failed');
-        reject(new SlotrelayError(ErrorCode.Upstream, `cannot connect to Redis at ${where}: ${why}`));
+        reject(upstreamDialError(where, why));
       });
     });
 

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { type ProtocolError } from '../errors.js';
+import { type ProtocolError, clientTextOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ListenerInfo, SessionContext } from '../middleware/contract.js';
 import type { Pipeline, SessionFlow } from '../middleware/pipeline.js';
@@ -704,9 +704,8 @@ export class Session {
   private upstreamFailed(err: unknown): void {
     if (this.closed) return;
     const message = err instanceof Error ? err.message : String(err);
-    const clientText = (err as { clientText?: string }).clientText;
     this.log.warn({ session: this.id, err: message }, 'no upstream for session');
-    this.upstreamError = encodeError(`ERR ${clientText ?? `slotrelay: ${message}`}`);
+    this.upstreamError = encodeError(`ERR slotrelay: ${clientTextOf(err)}`);
     this.upQueue = [];
     this.upQueued = 0;
     this.clientGate.release(P_QUEUE);

@@ -1,5 +1,5 @@
 import { BehaviorSubject } from 'rxjs';
-import { ErrorCode, SlotrelayError } from '../errors.js';
+import { ErrorCode, SlotrelayError, clientTextOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RespType } from '../resp/constants.js';
 import { type RespNode, toPlain } from '../resp/decode.js';
@@ -157,12 +157,14 @@ export class TopologyService {
     const known = this.current?.nodes.map((n) => ({ host: n.ip || n.hostname, port: n.port })) ?? [];
     const targets = dedupe([...this.opts.seeds, ...known]);
     const errors: string[] = [];
+    const reasons = new Set<string>();
     for (const target of targets) {
       let topology: Topology;
       try {
         topology = await fetchTopology(this.opts.dial, target, this.opts.auth, this.timeoutMs);
       } catch (e) {
         errors.push(`${wireAddress(target)}: ${e instanceof Error ? e.message : String(e)}`);
+        reasons.add(clientTextOf(e));
         continue;
       }
       this.lastRead = { source: topology.source, at: topology.at };
@@ -182,7 +184,12 @@ export class TopologyService {
       this.map$.next(map);
       return map;
     }
-    throw new SlotrelayError(ErrorCode.Topology, `cannot read the cluster topology from any Redis server (${errors.join('; ')})`);
+    // Admin commands answer with the message (an operator asked); a data client learns why, not where.
+    throw new SlotrelayError(
+      ErrorCode.Topology,
+      `cannot read the cluster topology from any Redis server (${errors.join('; ')})`,
+      `cannot read the cluster topology from any Redis server (${[...reasons].join('; ')}); the next connection tries again`,
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 import net, { type Server, type Socket } from 'node:net';
-import { ErrorCode, SlotrelayError } from '../errors.js';
+import { upstreamDialError } from '../errors.js';
 import type { HostPort } from '../topology/address.js';
 
 /** Opens a connection to a Redis node; resolves once it is connected (and, for TLS, verified). */
@@ -42,7 +42,7 @@ export function settleOnConnect(
   const fail = (why: string) => {
     cleanup();
     sock.destroy();
-    reject(new SlotrelayError(ErrorCode.Upstream, `cannot connect to Redis at ${where}: ${why}`));
+    reject(upstreamDialError(where, why));
   };
   const onError = (e: Error) => fail((e as NodeJS.ErrnoException).code ?? e.message);
   const onClose = () => fail('connection closed');

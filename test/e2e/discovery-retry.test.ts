@@ -25,7 +25,7 @@ describe('discovery when no seed answers yet', () => {
     await new Promise((r) => (forwarder ? forwarder.close(r) : r(undefined)));
   });
 
-  async function getReply(port: number): Promise<{ type: RespType; text: string | undefined }> {
+  async function getReply(port: number): Promise<{ type: number; text: string | undefined }> {
     const c = await RawClient.connect(port);
     try {
       c.send(encodeCommand(['CLUSTER', 'MYID']));

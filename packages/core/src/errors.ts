@@ -7,8 +7,8 @@ export class SlotrelayError extends Error {
     readonly code: string,
     message: string,
     /**
-     * What a data client is told (after `slotrelay: `) when the logged message names Redis
-     * addresses: clients of the fleet only ever learn proxy addresses.
+     * What a data client is told (after `-ERR `) when it differs from the logged message, e.g. one
+     * naming Redis addresses: clients of the fleet only ever learn proxy addresses.
      */
     readonly clientText?: string,
   ) {
@@ -40,13 +40,13 @@ export const ErrorCode = {
 
 /** A failed dial to Redis: the log gets the node's address, the client only the reason. */
 export function upstreamDialError(where: string, why: string): SlotrelayError {
-  return new SlotrelayError(ErrorCode.Upstream, `cannot connect to Redis at ${where}: ${why}`, `cannot connect to Redis: ${why}`);
+  return new SlotrelayError(ErrorCode.Upstream, `cannot connect to Redis at ${where}: ${why}`, `slotrelay: cannot connect to Redis: ${why}`);
 }
 
-/** What a data client may be told of `err` (see `SlotrelayError.clientText`). */
+/** What a data client is told of `err`, after `-ERR ` (see `SlotrelayError.clientText`). */
 export function clientTextOf(err: unknown): string {
   if (err instanceof SlotrelayError && err.clientText !== undefined) return err.clientText;
-  return err instanceof Error ? err.message : String(err);
+  return `slotrelay: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 /** The exact text Gallium Data's connector uses, with our product name. */

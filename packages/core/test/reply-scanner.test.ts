@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HAS_ATTRIBUTE, NESTED_ERROR, ProtocolError, ReplyScanner, decodeReply, encodeReply, toPlain } from '@slotrelay/core';
+import { HAS_ATTRIBUTE, NESTED_ERROR, ProtocolError, ReplyScanner, RespType, decodeReply, encodeReply, toPlain } from '@slotrelay/core';
 import { chunkings } from '@slotrelay/testkit';
 
 interface Case {
@@ -130,6 +130,56 @@ describe('ReplyScanner', () => {
     const frame = Buffer.concat([Buffer.from(`$${payload.length}\r\n`), payload, Buffer.from('\r\n+OK\r\n')]);
     const r = scanAll([frame.subarray(0, 1000), frame.subarray(1000, 3_000_000), frame.subarray(3_000_000)]);
     expect(r.ends).toEqual([frame.length - 5, frame.length]);
+  });
+});
+
+describe('ReplyScanner.countPlain (the fast lane)', () => {
+  // Frames the fast lane takes, and frames it must never take: an error anywhere (a MOVED to
+  // rewrite) or a push (out of band, no reply) would then skip the middleware and the FIFO rules.
+  const lane = ['+OK\r\n', ':1000\r\n', '$5\r\nhello\r\n', '$0\r\n\r\n', '*2\r\n$3\r\nfoo\r\n:1\r\n', '*0\r\n', '~2\r\n+a\r\n+b\r\n', '_\r\n', ',3.14\r\n', '#t\r\n'];
+  const never = ['-MOVED 3999 127.0.0.1:6381\r\n', '-ERR x\r\n', '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n', '*2\r\n+OK\r\n-MOVED 1 10.0.0.1:7000\r\n', '~1\r\n-ERR x\r\n'];
+
+  it('counts whole plain replies, and says 0 when any frame is an error, holds one, or is a push', () => {
+    const s = new ReplyScanner();
+    expect(s.countPlain(Buffer.from(lane.join('')))).toBe(lane.length);
+    for (const bad of never) {
+      expect([bad, s.countPlain(Buffer.from(bad))]).toEqual([bad, 0]);
+      expect([bad, s.countPlain(Buffer.from(lane.join('') + bad))]).toEqual([bad, 0]);
+      expect([bad, s.countPlain(Buffer.from(bad + lane.join('')))]).toEqual([bad, 0]);
+    }
+    expect(s.countPlain(Buffer.from('+OK\r\n$5\r\nhel'))).toBe(0); // a split frame: the general path
+    expect(s.countPlain(Buffer.alloc(0))).toBe(0);
+  });
+
+  it('changes no state and says 0 while a frame is in progress', () => {
+    const s = new ReplyScanner();
+    s.feed(Buffer.from('*2\r\n$3\r\nfo'));
+    expect(s.countPlain(Buffer.from('+OK\r\n'))).toBe(0);
+    s.feed(Buffer.from('o\r\n:1\r\n'));
+    expect([s.count, s.ends[0], s.inFrame]).toEqual([1, 7, false]);
+    expect(s.countPlain(Buffer.from('+OK\r\n'))).toBe(1);
+  });
+
+  it('agrees with feed on 2,000 random chunks of every reply type', () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const all = [...cases.map((c) => c.frame), ...never];
+    for (let i = 0; i < 2000; i++) {
+      const frames = Array.from({ length: 1 + rand(6) }, () => (rand(2) ? lane[rand(lane.length)]! : all[rand(all.length)]!));
+      const buf = Buffer.from(frames.join(''), 'latin1');
+      const n = new ReplyScanner().countPlain(buf);
+      const s = new ReplyScanner();
+      s.feed(buf);
+      if (n > 0) {
+        expect(n).toBe(s.count);
+        for (let k = 0; k < n; k++) {
+          expect(s.flags[k]).toBe(0);
+          expect([RespType.Error, RespType.Push]).not.toContain(s.types[k]);
+        }
+      }
+      if (frames.every((f) => lane.includes(f))) expect(n).toBe(frames.length);
+      if (frames.some((f) => never.includes(f))) expect(n).toBe(0);
+    }
   });
 });
 

@@ -100,26 +100,37 @@ describe('RequestScanner', () => {
     expect(s.curArgc).toBe(3);
   });
 
-  it('counts as plain only whole requests whose name the watch table does not list, in any case', () => {
-    // `plain` drives the session's fast lane: a watched request counted plain would bypass its middleware.
+  it('countPlain: whole requests none of whose names the watch table lists, in any case; else 0', () => {
+    // countPlain drives the session's fast lane: a watched request counted plain would bypass its middleware.
     const s = new RequestScanner();
     s.watch = new CommandTable(['CLUSTER', 'GALLIUMDATA', 'HELLO', 'A', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDE']);
     const req = (name: string) => `*2\r\n$${name.length}\r\n${name}\r\n$1\r\nx\r\n`;
-    const plain = ['GET', 'SET', 'CLUSTE', 'CLUSTERS', 'CLUSTEX', 'B', 'HELLo2', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDX'];
+    const plain = ['GET', 'SET', 'CLUSTE', 'CLUSTERS', 'CLUSTEX', 'B', 'HELLo2', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDX', ''];
     const watched = ['CLUSTER', 'cluster', 'cLuStEr', 'GalliumData', 'hello', 'a', 'A', 'abcdefghijklmnopqrstuvwxyzabcde'];
-    for (const name of plain) {
-      s.feed(Buffer.from(req(name)));
-      expect([name, s.count, s.plain]).toEqual([name, 1, 1]);
-    }
-    for (const name of watched) {
-      s.feed(Buffer.from(req(name)));
-      expect([name, s.count, s.plain]).toEqual([name, 1, 0]);
-    }
-    s.feed(Buffer.from([...plain, ...watched].map(req).join('')));
-    expect([s.count, s.plain]).toEqual([plain.length + watched.length, plain.length]);
-    // An empty name is nobody's command.
-    s.feed(Buffer.from('*1\r\n$0\r\n\r\n'));
-    expect([s.count, s.plain]).toEqual([1, 1]);
+    for (const name of plain) expect([name, s.countPlain(Buffer.from(req(name)))]).toEqual([name, 1]);
+    for (const name of watched) expect([name, s.countPlain(Buffer.from(req(name)))]).toEqual([name, 0]);
+    const all = plain.map(req).join('');
+    expect(s.countPlain(Buffer.from(all))).toBe(plain.length);
+    // One watched request anywhere, a split frame at the end, an inline command, *0: the general path.
+    expect(s.countPlain(Buffer.from(all + req('hello')))).toBe(0);
+    expect(s.countPlain(Buffer.from(req('hello') + all))).toBe(0);
+    expect(s.countPlain(Buffer.from(all.slice(0, -1)))).toBe(0);
+    expect(s.countPlain(Buffer.from(`${all}PING\r\n`))).toBe(0);
+    expect(s.countPlain(Buffer.from(`${all}*0\r\n`))).toBe(0);
+    expect(s.countPlain(Buffer.alloc(0))).toBe(0);
+  });
+
+  it('countPlain changes no state, says 0 inside a frame, and leaves errors to feed', () => {
+    const s = new RequestScanner({ maxBulkBytes: 10 });
+    const get = Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n');
+    expect(s.countPlain(get)).toBe(1);
+    s.feed(get.subarray(0, 7));
+    expect(s.countPlain(get)).toBe(0); // mid-frame: only feed knows where the frame ends
+    s.feed(get.subarray(7));
+    expect([s.count, s.ends[0]]).toEqual([1, get.length - 7]);
+    const tooBig = Buffer.from('*2\r\n$3\r\nSET\r\n$11\r\nhello world\r\n');
+    expect(s.countPlain(tooBig)).toBe(0);
+    expect(() => s.feed(tooBig)).toThrow('invalid bulk length');
   });
 });
 

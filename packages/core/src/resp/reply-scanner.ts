@@ -33,11 +33,6 @@ export class ReplyScanner {
   flags = new Uint8Array(16);
   /** True while the bytes fed so far end inside a frame. */
   inFrame = false;
-  /**
-   * Of the `count` frames of the last feed, how many were found whole by the fast path and are
-   * neither an error, nor a push, nor hold an error: plain replies.
-   */
-  plain = 0;
   /** Type byte of the frame in progress (valid while `inFrame`). */
   frameType = 0;
   /** Flags of the frame in progress, so far. */
@@ -53,6 +48,8 @@ export class ReplyScanner {
   private digits = 0;
   private remaining = 0;
   private topAttr = false;
+  /** `NESTED_ERROR` when the last successful `wholeReply` found an error element inside its array. */
+  private wrFlags = 0;
   private readonly limits: RespLimits;
 
   constructor(limits: Partial<RespLimits> = {}) {
@@ -61,10 +58,30 @@ export class ReplyScanner {
     this.attrs = new Uint8Array(8);
   }
 
+  /**
+   * The fast lane's question, asked before `feed` and changing no state: if `buf` holds exactly one
+   * or more whole plain replies (lines, bulks, flat arrays or sets of those; no error anywhere, no
+   * push) and the scanner is between frames, how many; otherwise 0, and the caller feeds the chunk.
+   */
+  countPlain(buf: Uint8Array): number {
+    if (this.inFrame || this.depth !== 0) return 0;
+    const end = buf.length;
+    let pos = 0;
+    let n = 0;
+    while (pos < end) {
+      const t = buf[pos];
+      if (t === MINUS || t === GT) return 0;
+      const next = this.wholeReply(buf, pos, end);
+      if (next < 0 || this.wrFlags !== 0) return 0;
+      pos = next;
+      n++;
+    }
+    return n;
+  }
+
   /** Scan `buf[pos, end)`. Throws `ProtocolError` on bytes that are not RESP; the scanner is then unusable. */
   feed(buf: Uint8Array, pos = 0, end = buf.length): void {
     this.count = 0;
-    this.plain = 0;
     let state = this.state;
     let depth = this.depth;
     let inFrame = this.inFrame;
@@ -77,6 +94,12 @@ export class ReplyScanner {
           // Fast path: a whole simple reply (or a flat array of them) inside this chunk.
           const next = this.wholeReply(buf, pos, end);
           if (next > 0) {
+            const i = this.count;
+            if (i === this.ends.length) this.growOut();
+            this.ends[i] = next;
+            this.types[i] = buf[pos]!;
+            this.flags[i] = this.wrFlags;
+            this.count = i + 1;
             pos = next;
             continue;
           }
@@ -215,9 +238,10 @@ export class ReplyScanner {
   }
 
   /**
-   * Scan one frame lying entirely in `buf[pos, end)` when it is a line (`+ - : , # ( _`), a bulk
-   * (`$`), or a flat array/push/set of those; record it and return where it ends. -1 hands the
-   * frame to the state machine (split frames, nesting, RESP3 maps, attributes, every error).
+   * Parse one frame lying entirely in `buf[pos, end)` when it is a line (`+ - : , # ( _`), a bulk
+   * (`$`), or a flat array/push/set of those: returns where it ends (`wrFlags` says whether an
+   * element is an error). -1 hands the frame to the state machine (split frames, nesting, RESP3
+   * maps, attributes, every error).
    */
   private wholeReply(buf: Uint8Array, pos: number, end: number): number {
     const t = buf[pos]!;
@@ -244,13 +268,7 @@ export class ReplyScanner {
       p = this.wholeScalar(buf, pos, end);
       if (p < 0) return -1;
     }
-    const i = this.count;
-    if (i === this.ends.length) this.growOut();
-    this.ends[i] = p;
-    this.types[i] = t;
-    this.flags[i] = flags;
-    this.count = i + 1;
-    if (flags === 0 && t !== MINUS && t !== GT) this.plain++;
+    this.wrFlags = flags;
     return p;
   }
 

@@ -34,12 +34,7 @@ export class RequestScanner {
   nameOffs = new Int32Array(16);
   nameLens = new Int32Array(16);
   inFrame = false;
-  /**
-   * Of the `count` frames of the last feed, how many were whole multibulk requests found by the fast
-   * path whose name the `watch` table does not list: the ones nobody needs to look at.
-   */
-  plain = 0;
-  /** Names whose requests are not plain (set by the session: everything core or a middleware watches). */
+  /** Names whose requests are not plain for `countPlain` (set by the session: everything core or a middleware watches). */
   watch: { readonly maybe: Uint8Array; match(buf: Uint8Array, off: number, len: number): string | undefined } | null = null;
   /** Bytes of the frame in progress so far. */
   curBytes = 0;
@@ -61,6 +56,10 @@ export class RequestScanner {
   // The fast path's limits as own fields: read per request.
   private readonly maxElements: number;
   private readonly maxBulkBytes: number;
+  /** What the last successful `wholeMultibulk` found: argument count, name offset (from the frame start) and length. */
+  private wmArgc = 0;
+  private wmNameOff = 0;
+  private wmNameLen = 0;
 
   constructor(limits: Partial<RespLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -73,10 +72,34 @@ export class RequestScanner {
     return this.state === R_INLINE;
   }
 
+  /**
+   * The fast lane's question, asked before `feed` and changing no state: if `buf` holds exactly one
+   * or more whole multibulk requests (between frames, within the limits) and the `watch` table lists
+   * none of their names, how many; otherwise 0, and the caller feeds the chunk as usual.
+   */
+  countPlain(buf: Uint8Array): number {
+    if (this.state !== R_START) return 0;
+    const end = buf.length;
+    const w = this.watch;
+    let pos = 0;
+    let n = 0;
+    while (pos < end) {
+      if (buf[pos] !== 0x2a) return 0;
+      const next = this.wholeMultibulk(buf, pos, end);
+      if (next < 0) return 0;
+      const len = this.wmNameLen;
+      const at = pos + this.wmNameOff;
+      // Names of 1–31 bytes may be watched: one typed-array read rules most out before matching.
+      if (w !== null && len > 0 && len < 32 && w.maybe[(len << 5) | (buf[at]! & 0x1f)] !== 0 && w.match(buf, at, len) !== undefined) return 0;
+      pos = next;
+      n++;
+    }
+    return n;
+  }
+
   /** Scan `buf[pos, end)`. Throws `ProtocolError` with Redis's message on malformed input. */
   feed(buf: Uint8Array, pos = 0, end = buf.length): void {
     this.count = 0;
-    this.plain = 0;
     const base = this.base - pos;
     let state = this.state;
     while (pos < end) {
@@ -86,6 +109,14 @@ export class RequestScanner {
           if (buf[pos] === 0x2a) {
             const next = this.wholeMultibulk(buf, pos, end);
             if (next > 0) {
+              const i = this.count;
+              if (i === this.ends.length) this.grow();
+              this.ends[i] = next;
+              this.flags[i] = 0;
+              this.argcs[i] = this.wmArgc;
+              this.nameOffs[i] = this.wmNameOff;
+              this.nameLens[i] = this.wmNameLen;
+              this.count = i + 1;
               pos = next;
               break;
             }
@@ -195,9 +226,9 @@ export class RequestScanner {
   }
 
   /**
-   * Scan one multibulk frame that lies entirely in `buf[pos, end)` and record it; returns where it
-   * ends, or -1 to let the byte-by-byte state machine handle it (split frames, anything unusual,
-   * every error — so the error texts stay in one place).
+   * Parse one multibulk frame that lies entirely in `buf[pos, end)`: returns where it ends (its
+   * argument count and name in `wm*`), or -1 to let the byte-by-byte state machine handle it (split
+   * frames, anything unusual, every error — so the error texts stay in one place).
    */
   private wholeMultibulk(buf: Uint8Array, pos: number, end: number): number {
     let p = pos + 1;
@@ -231,18 +262,9 @@ export class RequestScanner {
       p += len + 2;
       if (p > end) return -1;
     }
-    const i = this.count;
-    if (i === this.ends.length) this.grow();
-    this.ends[i] = p;
-    this.flags[i] = 0;
-    this.argcs[i] = n;
-    this.nameOffs[i] = nameOff;
-    this.nameLens[i] = nameLen;
-    this.count = i + 1;
-    const w = this.watch;
-    if (w === null || nameLen === 0 || nameLen > 31 || w.maybe[(nameLen << 5) | (buf[pos + nameOff]! & 0x1f)] === 0 || w.match(buf, pos + nameOff, nameLen) === undefined) {
-      this.plain++;
-    }
+    this.wmArgc = n;
+    this.wmNameOff = nameOff;
+    this.wmNameLen = nameLen;
     return p;
   }
 

@@ -247,10 +247,9 @@ export class Session {
 
   private readonly onClientData = (chunk: Buffer): void => {
     if (this.closing || this.closed) return;
+    if (this.requestLane(chunk)) return;
     const reader = this.reqReader;
-    const idle = reader.idle;
     const err = reader.scan(chunk);
-    if (idle && err === null && this.requestLane(chunk)) return;
     const b = this.reqBatch;
     b.reset();
     const err2 = reader.assemble(chunk, b, err);
@@ -262,13 +261,14 @@ export class Session {
    * The fast lane for the common chunk: whole requests only, none that core or a middleware watches,
    * no transaction or CLIENT REPLY state to follow, and nothing in the pipeline that wants every batch.
    * Then there is nothing to decide per request: count them in flight and forward the chunk as it is —
-   * no frame views, no batch. Anything else takes the general path.
+   * no frame views, no batch, not even the scanner's per-frame records. Anything else takes the
+   * general path, which scans the chunk again from its start.
    */
   private requestLane(chunk: Buffer): boolean {
-    const sc = this.reqScanner;
-    const n = sc.count;
-    if (n === 0 || sc.plain !== n || sc.ends[n - 1] !== chunk.length || this.inTransaction || this.replyMode !== REPLY_ON) return false;
-    if (this.upstreamError !== null || this.pipeline.allRequests) return false;
+    if (this.inTransaction || this.replyMode !== REPLY_ON || this.upstreamError !== null || this.pipeline.allRequests) return false;
+    if (!this.reqReader.idle) return false;
+    const n = this.reqScanner.countPlain(chunk);
+    if (n === 0) return false;
     this.inflight.pushPlain(n);
     this.sendUp(chunk);
     if (this.inflight.size > this.maxInFlight) this.clientGate.hold(P_INFLIGHT);
@@ -455,10 +455,9 @@ export class Session {
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (this.closed) return;
+    if (this.replyLane(chunk)) return;
     const reader = this.repReader;
-    const idle = reader.idle;
     const scanError = reader.scan(chunk);
-    if (idle && scanError === null && this.replyLane(chunk)) return;
     const b = this.repBatch;
     b.reset();
     const err = reader.assemble(chunk, b, scanError);
@@ -482,10 +481,11 @@ export class Session {
    * middleware wanting every batch. Then the chunk goes to the client as it is.
    */
   private replyLane(chunk: Buffer): boolean {
-    const sc = this.repScanner;
-    const n = sc.count;
-    if (n === 0 || sc.ends[n - 1] !== chunk.length || this.pipeline.allReplies) return false;
-    if (sc.plain !== n || this.monitor || this.subscribed > 0 || this.inflight.answered > 0 || this.inflight.plainAtHead() < n) return false;
+    if (this.monitor || this.subscribed > 0 || this.inflight.answered > 0 || this.pipeline.allReplies || !this.repReader.idle) return false;
+    const atHead = this.inflight.plainAtHead();
+    if (atHead === 0) return false;
+    const n = this.repScanner.countPlain(chunk);
+    if (n === 0 || atHead < n) return false;
     this.inflight.shiftPlain(n);
     if (this.inflight.size <= this.maxInFlight) this.clientGate.release(P_INFLIGHT);
     this.writer.write(chunk);
@@ -705,7 +705,7 @@ export class Session {
     if (this.closed) return;
     const message = err instanceof Error ? err.message : String(err);
     this.log.warn({ session: this.id, err: message }, 'no upstream for session');
-    this.upstreamError = encodeError(`ERR slotrelay: ${clientTextOf(err)}`);
+    this.upstreamError = encodeError(`ERR ${clientTextOf(err)}`);
     this.upQueue = [];
     this.upQueued = 0;
     this.clientGate.release(P_QUEUE);

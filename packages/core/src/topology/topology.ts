@@ -164,7 +164,7 @@ export class TopologyService {
         topology = await fetchTopology(this.opts.dial, target, this.opts.auth, this.timeoutMs);
       } catch (e) {
         errors.push(`${wireAddress(target)}: ${e instanceof Error ? e.message : String(e)}`);
-        reasons.add(clientTextOf(e));
+        reasons.add(clientTextOf(e).replace(/^slotrelay: /, ''));
         continue;
       }
       this.lastRead = { source: topology.source, at: topology.at };
@@ -188,7 +188,7 @@ export class TopologyService {
     throw new SlotrelayError(
       ErrorCode.Topology,
       `cannot read the cluster topology from any Redis server (${errors.join('; ')})`,
-      `cannot read the cluster topology from any Redis server (${[...reasons].join('; ')}); the next connection tries again`,
+      `slotrelay: cannot read the cluster topology from any Redis server (${[...reasons].join('; ')}); the next connection tries again`,
     );
   }
 }

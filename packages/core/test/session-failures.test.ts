@@ -71,6 +71,27 @@ describe('session: failures stay inside the session', () => {
 });
 
 describe('session: bounded memory', () => {
+  it('stops reading a client with more than maxInFlight requests unanswered, and reads it again as replies come', async () => {
+    const h = await sessionHarness({ session: { maxInFlight: 4 } });
+    const gets = (n: number, from = 0) => Array.from({ length: n }, (_, i) => cmd('GET', `k${from + i}`)).join('');
+    h.clientSends(gets(3)); // plain requests, the fast lane
+    expect(h.client.paused).toBe(false);
+    h.clientSends(gets(3, 3)); // 6 in flight
+    expect(h.client.paused).toBe(true);
+    h.redisSends('$1\r\na\r\n'); // 5 left: still too many
+    expect(h.client.paused).toBe(true);
+    h.redisSends('$1\r\nb\r\n'); // 4: reading again
+    expect(h.client.paused).toBe(false);
+    // The same through the general path (a reply split across chunks).
+    h.clientSends(gets(2, 6)); // 6 in flight
+    expect(h.client.paused).toBe(true);
+    h.redisSends('$1\r\nc');
+    h.redisSends('\r\n$1\r\nd\r\n');
+    expect(h.client.paused).toBe(false);
+    h.redisSends('$1\r\ne\r\n$1\r\nf\r\n$1\r\ng\r\n$1\r\nh\r\n');
+    expect(h.toClient()).toBe(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((v) => `$1\r\n${v}\r\n`).join(''));
+  });
+
   it('a client that stops reading while Redis sends 50 MB: the proxy stops reading Redis', async () => {
     const h = await sessionHarness({ clientCapacity: 256 * 1024 });
     h.clientSends(cmd('GET', 'big'));

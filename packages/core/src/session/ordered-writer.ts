@@ -12,10 +12,14 @@ interface Pending {
  * the session stops reading Redis, and `onPressure(false)` once both drained.
  */
 export class OrderedWriter {
-  private readonly queue: Array<Buffer | Pending> = [];
-  private queuedBytes = 0;
+  /** Entries in `queue`: read on every write, so the queue array itself stays untouched while empty. */
+  private waiting = 0;
+  /** The socket has closed: writes are dropped (checked instead of the `destroyed` getter on every write). */
+  private gone = false;
   private socketFull = false;
   private pressured = false;
+  private queuedBytes = 0;
+  private readonly queue: Array<Buffer | Pending> = [];
 
   constructor(
     private readonly socket: Socket,
@@ -27,11 +31,14 @@ export class OrderedWriter {
       this.socketFull = false;
       this.update();
     });
+    socket.on('close', () => {
+      this.gone = true;
+    });
   }
 
   /** True when nothing waits in the queue. */
   get idle(): boolean {
-    return this.queue.length === 0;
+    return this.waiting === 0;
   }
 
   /** Bytes waiting in the queue plus the socket's own buffer. */
@@ -41,10 +48,10 @@ export class OrderedWriter {
 
   write(buf: Buffer): void {
     if (buf.length === 0) return;
-    if (this.queue.length === 0) {
+    if (this.waiting === 0) {
       this.send(buf);
     } else {
-      this.queue.push(buf);
+      this.waiting = this.queue.push(buf);
       this.queuedBytes += buf.length;
       this.update();
     }
@@ -53,7 +60,7 @@ export class OrderedWriter {
   /** Queue a reply that is not ready yet; later writes wait behind it. */
   writeLater(promise: Promise<Buffer>): void {
     const slot: Pending = { value: null };
-    this.queue.push(slot);
+    this.waiting = this.queue.push(slot);
     promise.then(
       (v) => {
         slot.value = v;
@@ -88,13 +95,16 @@ export class OrderedWriter {
         this.send(head.value);
       } else break;
     }
+    this.waiting = this.queue.length;
     this.socket.uncork();
     this.update();
-    if (this.queue.length === 0) this.onIdle();
+    if (this.waiting === 0) this.onIdle();
   }
 
   private send(buf: Buffer): void {
-    if (this.socket.destroyed) return;
+    // A socket destroyed but not yet closed takes the write and drops it (Node reports
+    // ERR_STREAM_DESTROYED to the write's callback, of which there is none).
+    if (this.gone) return;
     if (!this.socket.write(buf)) {
       this.socketFull = true;
       this.update();

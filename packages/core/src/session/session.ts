@@ -90,6 +90,12 @@ export class Session {
   private replyStreaming = false;
   /** The client is paused because too many requests are in flight (mirrors `clientGate`, read per reply chunk). */
   private inflightHeld = false;
+  /** The readers hold no frame in progress (mirrors `FrameReader.idle`, which only the general paths change). */
+  private reqIdle = true;
+  private repIdle = true;
+  /** Some middleware wants every batch (the pipeline's, copied: constant for the session). */
+  private readonly allRequests: boolean;
+  private readonly allReplies: boolean;
   private readonly maxInFlight: number;
   private readonly inflight = new InFlight();
   private readonly reqReader: FrameReader;
@@ -125,6 +131,8 @@ export class Session {
     readonly log: Logger,
     options: SessionOptions = {},
   ) {
+    this.allRequests = pipeline.allRequests;
+    this.allReplies = pipeline.allReplies;
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     const holdLimit = options.holdLimit ?? 64 * 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
@@ -257,6 +265,7 @@ export class Session {
     const b = this.reqBatch;
     b.reset();
     const err2 = reader.assemble(chunk, b, err);
+    this.reqIdle = reader.idle;
     if (b.count > 0) this.runRequests(b);
     if (err2) this.protocolFailure(err2);
   };
@@ -269,14 +278,13 @@ export class Session {
    * general path, which scans the chunk again from its start.
    */
   private requestLane(chunk: Buffer): boolean {
-    if (this.inTransaction || this.replyMode !== REPLY_ON || this.upstreamError !== null || this.pipeline.allRequests) return false;
-    if (!this.reqReader.idle) return false;
+    if (!this.reqIdle || this.inTransaction || this.replyMode !== REPLY_ON || this.upstreamError !== null || this.allRequests) return false;
     const n = this.reqScanner.countPlain(chunk);
     if (n === 0) return false;
+    // Appended at the tail: no local reply can have come due at the head, nothing to flush.
     this.inflight.pushPlain(n);
     this.sendUp(chunk);
     if (this.inflight.size > this.maxInFlight) this.holdInflight();
-    this.flushHeadLocals();
     return true;
   }
 
@@ -475,6 +483,7 @@ export class Session {
     const b = this.repBatch;
     b.reset();
     const err = reader.assemble(chunk, b, scanError);
+    this.repIdle = reader.idle;
     if (b.count > 0 && !this.pipeline.wantsReplies(b)) {
       this.repliesOut(b);
     } else if (b.count > 0) {
@@ -495,7 +504,7 @@ export class Session {
    * middleware wanting every batch. Then the chunk goes to the client as it is.
    */
   private replyLane(chunk: Buffer): boolean {
-    if (this.monitor || this.subscribed > 0 || this.inflight.answered > 0 || this.pipeline.allReplies || !this.repReader.idle) return false;
+    if (!this.repIdle || this.monitor || this.subscribed > 0 || this.allReplies || this.inflight.answered > 0) return false;
     const atHead = this.inflight.plainAtHead();
     if (atHead === 0) return false;
     const n = this.repScanner.countPlain(chunk);

@@ -282,15 +282,28 @@ export class ReplyScanner {
   private wholeScalar(buf: Uint8Array, p: number, end: number): number {
     const t = buf[p]!;
     if (t === DOLLAR) {
-      let len = 0;
-      let c = 0;
-      const start = ++p;
-      while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
-        len = len * 10 + (c - 48);
-        p++;
+      // Lengths of one or two digits (nearly all) without a loop; `p` ends on the header's CR.
+      const d0 = buf[p + 1]!;
+      const d1 = buf[p + 2]!;
+      let len: number;
+      if (d1 === 13 && d0 >= 48 && d0 <= 57) {
+        len = d0 - 48;
+        p += 2;
+      } else if (d0 >= 48 && d0 <= 57 && d1 >= 48 && d1 <= 57 && buf[p + 3] === 13) {
+        len = (d0 - 48) * 10 + (d1 - 48);
+        p += 3;
+      } else {
+        let c = 0;
+        const start = ++p;
+        len = 0;
+        while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
+          len = len * 10 + (c - 48);
+          p++;
+        }
+        if (c === 45) return -1; // $-1 and friends: the state machine
+        if (c !== 13 || p === start || p - start > 10) return -1;
       }
-      if (c === 45) return -1; // $-1 and friends: the state machine
-      if (c !== 13 || p === start || p - start > 10 || p + 1 >= end || buf[p + 1] !== 10 || len > this.maxBulkBytes) return -1;
+      if (buf[p + 1] !== 10 || len > this.maxBulkBytes) return -1;
       p += len + 4;
       return p <= end ? p : -1;
     }

@@ -53,16 +53,17 @@ export async function startReferencePipe(seed: string, count: number, nodeArgs: 
 
 /**
  * Starts slotrelay with its real CLI on a six-listener (one per node) dynamic config in a temp
- * file, default middleware, `--log-level warn`. `nodeArgs` go to node (e.g. `--cpu-prof`).
+ * file, default middleware, `--log-level warn`. `nodeArgs` go to node (e.g. `--cpu-prof`); `repo`
+ * is the checkout whose build runs (another one for an A/B of two builds).
  */
-export async function startSlotrelay(seeds: readonly string[], count: number, nodeArgs: readonly string[] = []): Promise<Contender> {
+export async function startSlotrelay(seeds: readonly string[], count: number, nodeArgs: readonly string[] = [], repo = REPO): Promise<Contender> {
   const base = await freePortRange(count);
   const config = validateConfig(fleetConfig(seeds.slice(0, 2), base, count, HOST));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slotrelay-bench-'));
   const file = path.join(dir, 'slotrelay.json');
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
-  const cli = path.join(REPO, 'packages', 'host', 'bin', 'slotrelay.js');
-  const child = startChild(process.execPath, [...nodeArgs, cli, '--config', file, '--log-level', 'warn'], { cwd: REPO });
+  const cli = path.join(repo, 'packages', 'host', 'bin', 'slotrelay.js');
+  const child = startChild(process.execPath, [...nodeArgs, cli, '--config', file, '--log-level', 'warn'], { cwd: repo });
   const ports = Array.from({ length: count }, (_, i) => base + i);
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   try {

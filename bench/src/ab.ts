@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * A/B of two slotrelay builds (`npm run bench:ab -- --other <checkout>`): this checkout's build and
+ * another one (e.g. `git worktree add /tmp/base main && (cd /tmp/base && npm ci && npm run build)`)
+ * front the same local cluster side by side with the reference pipe; rounds alternate the order of
+ * the three, and each run reports the proxy's CPU-seconds per million requests. On a shared machine
+ * this is how a change to the data path is judged: by the medians of one run, never across runs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startCluster } from '@slotrelay/local-cluster';
+import { type Contender, HOST, startReferencePipe, startSlotrelay } from './contenders.js';
+import { cpuSeconds } from './proc.js';
+import { runRedisBenchmark } from './redis-benchmark.js';
+
+const USAGE = `usage: node bench/dist/ab.js --other <checkout> [--pipeline 16] [--clients 50] [--requests N] [--rounds 6]`;
+
+const { values } = parseArgs({
+  options: {
+    other: { type: 'string' },
+    pipeline: { type: 'string', default: '16' },
+    clients: { type: 'string', default: '50' },
+    requests: { type: 'string' },
+    rounds: { type: 'string', default: '6' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help || !values.other) {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(values.help ? 0 : 2);
+}
+const other = path.resolve(values.other);
+if (!fs.existsSync(path.join(other, 'packages', 'host', 'dist', 'cli.js'))) {
+  process.stderr.write(`ab: ${other} has no built slotrelay (packages/host/dist/cli.js); run npm ci and npm run build there\n`);
+  process.exit(2);
+}
+const pipeline = Number(values.pipeline);
+const shape = {
+  name: 'ab',
+  clients: Number(values.clients),
+  pipeline,
+  requests: Number(values.requests ?? (pipeline > 1 ? 1_500_000 : 200_000)),
+};
+const rounds = Number(values.rounds);
+
+const cluster = await startCluster();
+const started: Contender[] = [];
+try {
+  const contenders: Array<[string, Contender]> = [
+    ['B reference pipe', await startReferencePipe(cluster.seeds[0]!, cluster.nodes.length)],
+    ['this build', await startSlotrelay(cluster.seeds, cluster.nodes.length)],
+    [`other (${other})`, await startSlotrelay(cluster.seeds, cluster.nodes.length, [], other)],
+  ];
+  started.push(...contenders.map(([, c]) => c));
+  const warm = { ...shape, pipeline: 16, requests: 200_000 };
+  for (const [, c] of contenders) await runRedisBenchmark(HOST, c.port, warm);
+  const cpu = new Map<string, number[]>(contenders.map(([name]) => [name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, c] of r % 2 === 0 ? contenders : [...contenders].reverse()) {
+      const before = cpuSeconds(c.child!.pid);
+      const run = await runRedisBenchmark(HOST, c.port, shape);
+      const perMillion = (cpuSeconds(c.child!.pid) - before) / ((2 * shape.requests) / 1e6);
+      cpu.get(name)!.push(perMillion);
+      const ops = Object.entries(run.tests).map(([t, v]) => `${t} ${Math.round(v.rps).toLocaleString('en-US')}/s`).join(', ');
+      process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${ops}, ${perMillion.toFixed(3)} CPU-s per million\n`);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const ref = median(cpu.get('B reference pipe')!);
+  process.stdout.write(`\n-c ${shape.clients} -P ${shape.pipeline} -n ${shape.requests}, ${rounds} rounds: median CPU-seconds per million requests\n\n`);
+  for (const [name, xs] of cpu) process.stdout.write(`  ${median(xs).toFixed(3)}  (${(median(xs) / ref).toFixed(3)} × the reference pipe)  ${name}\n`);
+} finally {
+  for (const c of started) await c.stop();
+  await cluster.stop();
+}

@@ -43,7 +43,7 @@ const cases: Case[] = [
     plain: [2039123, 9543892],
   },
   { name: 'attribute inside an array', frame: '*2\r\n|1\r\n+ttl\r\n:3600\r\n+a\r\n+b\r\n', plain: ['a', 'b'] },
-  { name: 'error inside an EXEC array', frame: '*2\r\n+OK\r\n-MOVED 1 10.0.0.1:7000\r\n', flags: NESTED_ERROR, plain: ['OK', 'MOVED 1 10.0.0.1:7000'] },
+  { name: 'error inside an EXEC array', frame: '*2\r\n+OK\r\n-MOVED 1 127.100.0.1:7000\r\n', flags: NESTED_ERROR, plain: ['OK', 'MOVED 1 127.100.0.1:7000'] },
   { name: 'map of sets', frame: '%1\r\n$1\r\nk\r\n~1\r\n(12\r\n', plain: { k: ['12'] } },
 ];
 
@@ -137,7 +137,7 @@ describe('ReplyScanner.countPlain (the fast lane)', () => {
   // Frames the fast lane takes, and frames it must never take: an error anywhere (a MOVED to
   // rewrite) or a push (out of band, no reply) would then skip the middleware and the FIFO rules.
   const lane = ['+OK\r\n', ':1000\r\n', '$5\r\nhello\r\n', '$0\r\n\r\n', '*2\r\n$3\r\nfoo\r\n:1\r\n', '*0\r\n', '~2\r\n+a\r\n+b\r\n', '_\r\n', ',3.14\r\n', '#t\r\n'];
-  const never = ['-MOVED 3999 127.0.0.1:6381\r\n', '-ERR x\r\n', '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n', '*2\r\n+OK\r\n-MOVED 1 10.0.0.1:7000\r\n', '~1\r\n-ERR x\r\n'];
+  const never = ['-MOVED 3999 127.0.0.1:6381\r\n', '-ERR x\r\n', '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n', '*2\r\n+OK\r\n-MOVED 1 127.100.0.1:7000\r\n', '~1\r\n-ERR x\r\n'];
 
   it('counts whole plain replies, and says 0 when any frame is an error, holds one, or is a push', () => {
     const s = new ReplyScanner();

@@ -22,9 +22,9 @@ function isSelf(map: AddressMap, row: MappingRow): boolean {
  *
  * ```text
  * OK Cluster mappings (dynamic):
- * Redis server 10.0.0.1:7000 is mapped to slotrelay proxy-1:6391 (node <40 hex>, master) <- this proxy
+ * Redis server 127.100.0.1:7000 is mapped to slotrelay proxy-1:6391 (node <40 hex>, master) <- this proxy
  * Redis server fe80::5:7001 is mapped to slotrelay proxy-2:6391 (node <40 hex>, replica)
- * Topology read from 10.0.0.1:7000 at 2025-01-01T00:00:00.000Z; 3 scans since start
+ * Topology read from 127.100.0.1:7000 at 2025-01-01T00:00:00.000Z; 3 scans since start
  * ```
  *
  * Addresses are written as Redis writes them (IPv6 bare); proxies as in `clusterMembers`. Rows come

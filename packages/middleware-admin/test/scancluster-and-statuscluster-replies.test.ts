@@ -14,9 +14,9 @@ describe('GALLIUMDATA SCANCLUSTER', () => {
   });
 
   it('answers -ERR with the not-enough-members text when the cluster outgrew clusterMembers', async () => {
-    const grown = NODES + '\ne000000000000000000000000000000000000005 10.0.0.5:7004@17004 master - 0 0 5 connected';
+    const grown = NODES + '\ne000000000000000000000000000000000000005 127.100.0.5:7004@17004 master - 0 0 5 connected';
     const topology = stubTopology({
-      scan: async () => new AddressMap({ mode: 'dynamic', members: MEMBERS, instanceId: 1 }, { nodes: parseClusterNodes(grown), source: { host: '10.0.0.1', port: 7000 }, at: 0 }),
+      scan: async () => new AddressMap({ mode: 'dynamic', members: MEMBERS, instanceId: 1 }, { nodes: parseClusterNodes(grown), source: { host: '127.100.0.1', port: 7000 }, at: 0 }),
     });
     const h = await adminHarness({ topology });
     h.clientSends(cmd('gallIUMdata', 'scancluster'));
@@ -30,13 +30,13 @@ describe('GALLIUMDATA SCANCLUSTER', () => {
   it('answers -ERR when no Redis server can be read', async () => {
     const topology = stubTopology({
       scan: async () => {
-        throw new SlotrelayError('SR_ERR_TOPOLOGY', 'cannot read the cluster topology from any Redis server (10.0.0.1:7000: ECONNREFUSED)');
+        throw new SlotrelayError('SR_ERR_TOPOLOGY', 'cannot read the cluster topology from any Redis server (127.100.0.1:7000: ECONNREFUSED)');
       },
     });
     const h = await adminHarness({ topology });
     h.clientSends(cmd('GALLIUMDATA', 'SCANCLUSTER'));
     await h.settle();
-    expect(h.toClient()).toBe('-ERR cannot read the cluster topology from any Redis server (10.0.0.1:7000: ECONNREFUSED)\r\n');
+    expect(h.toClient()).toBe('-ERR cannot read the cluster topology from any Redis server (127.100.0.1:7000: ECONNREFUSED)\r\n');
   });
 });
 
@@ -86,13 +86,13 @@ describe('GALLIUMDATA STATUSCLUSTER', () => {
     const topology = stubTopology({
       current: null,
       scan: async () => {
-        throw new Error('cannot read the cluster topology from any Redis server (10.0.0.1:7000: timeout)');
+        throw new Error('cannot read the cluster topology from any Redis server (127.100.0.1:7000: timeout)');
       },
     });
     const h = await adminHarness({ topology });
     h.clientSends(cmd('GALLIUMDATA', 'STATUSCLUSTER'));
     await h.settle();
-    expect(h.toClient()).toBe('-ERR cannot read the cluster topology from any Redis server (10.0.0.1:7000: timeout)\r\n');
+    expect(h.toClient()).toBe('-ERR cannot read the cluster topology from any Redis server (127.100.0.1:7000: timeout)\r\n');
   });
 });
 
@@ -102,7 +102,7 @@ describe('formatStatusCluster', () => {
       {
         mode: 'static',
         entries: [
-          { redis: { host: '10.0.0.1', port: 7000 }, proxy: { host: 'proxy-1', port: 6391 } },
+          { redis: { host: '127.100.0.1', port: 7000 }, proxy: { host: 'proxy-1', port: 6391 } },
           { redis: { host: 'fe80::5', port: 7001 }, proxy: { host: 'proxy-2', port: 6391 } },
         ],
         upstream: { host: 'fe80::5', port: 7001 },
@@ -112,7 +112,7 @@ describe('formatStatusCluster', () => {
     expect(formatStatusCluster(map, { scans: 3 })).toBe(
       [
         'OK Cluster mappings (static):',
-        'Redis server 10.0.0.1:7000 is mapped to slotrelay proxy-1:6391 (not in the cluster topology)',
+        'Redis server 127.100.0.1:7000 is mapped to slotrelay proxy-1:6391 (not in the cluster topology)',
         'Redis server fe80::5:7001 is mapped to slotrelay proxy-2:6391 (not in the cluster topology) <- this proxy',
         'Topology not read (no Redis server answered; static mapping as configured); 3 scans since start',
       ].join('\n'),
@@ -120,9 +120,9 @@ describe('formatStatusCluster', () => {
   });
 
   it('dates the last read of the topology, also one that found nothing new', () => {
-    const lastRead = { source: { host: '10.0.0.3', port: 7002 }, at: READ_AT + 60_000 };
+    const lastRead = { source: { host: '127.100.0.3', port: 7002 }, at: READ_AT + 60_000 };
     const text = formatStatusCluster(mapOf(), { scans: 2, lastRead });
-    expect(text.split('\n').at(-1)).toBe(`Topology read from 10.0.0.3:7002 at ${new Date(READ_AT + 60_000).toISOString()}; 2 scans since start`);
+    expect(text.split('\n').at(-1)).toBe(`Topology read from 127.100.0.3:7002 at ${new Date(READ_AT + 60_000).toISOString()}; 2 scans since start`);
   });
 
   it('says so when this proxy is a spare member with no node to front', () => {
@@ -130,6 +130,6 @@ describe('formatStatusCluster', () => {
     const text = formatStatusCluster(spare, { scans: 1 });
     expect(text).not.toContain('<- this proxy');
     expect(text.split('\n')[5]).toBe('This proxy (instance 5) fronts no Redis node: the cluster has 4 nodes, clusterMembers lists 5');
-    expect(text.split('\n')[6]).toBe(`Topology read from 10.0.0.1:7000 at ${new Date(READ_AT).toISOString()}; 1 scan since start`);
+    expect(text.split('\n')[6]).toBe(`Topology read from 127.100.0.1:7000 at ${new Date(READ_AT).toISOString()}; 1 scan since start`);
   });
 });

@@ -24,13 +24,13 @@ describe('CLUSTER NODES lines (hand-written cases)', () => {
   it('IPv6, IPv4 and hostname addresses become proxy addresses; bus ports, flags, epochs, slots and markers stay', () => {
     const r = rewriteClusterNodes(mixed, resolverFor('ipv4'));
     const out = byId(r.value);
-    expect(out.get(id('a'))).toBe(`10.99.0.1:6391@17000 myself,master - 0 0 1 connected 0-5460 [100->-${id('b')}] [200-<-${id('c')}]`);
-    expect(out.get(id('b'))).toBe('10.99.0.1:6392@17001 master - 0 1700000000001 2 connected 5461-10922');
+    expect(out.get(id('a'))).toBe(`127.199.0.1:6391@17000 myself,master - 0 0 1 connected 0-5460 [100->-${id('b')}] [200-<-${id('c')}]`);
+    expect(out.get(id('b'))).toBe('127.199.0.1:6392@17001 master - 0 1700000000001 2 connected 5461-10922');
     // The proxy host is an IP: no hostname field (Redis announces names there, never IPs).
-    expect(out.get(id('c'))).toBe('10.99.0.1:6393@17002 master - 0 1700000000002 3 connected 10923-16383');
-    expect(out.get(id('d'))).toBe(`10.99.0.1:6394@17003 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`);
+    expect(out.get(id('c'))).toBe('127.199.0.1:6393@17002 master - 0 1700000000002 3 connected 10923-16383');
+    expect(out.get(id('d'))).toBe(`127.199.0.1:6394@17003 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`);
     // The noaddr node e takes no proxy (AddressMap skips noaddr/handshake nodes), so f gets the fifth.
-    expect(out.get(id('f'))).toBe('10.99.0.1:6395@17005 master,fail?,nofailover - 1700000000005 1700000000005 0 connected');
+    expect(out.get(id('f'))).toBe('127.199.0.1:6395@17005 master,fail?,nofailover - 1700000000005 1700000000005 0 connected');
     expect(r.value.endsWith('\n')).toBe(true);
     expect(r.value.split('\n').length).toBe(mixed.split('\n').length);
   });
@@ -63,15 +63,15 @@ describe('CLUSTER NODES lines (hand-written cases)', () => {
     const partial = mapFor(known.filter((n) => n.id !== id('d')), { askedId: id('a') });
     const r = rewriteClusterNodes(mixed, mapResolver(partial, { strict: true }));
     expect(byId(r.value).get(id('d'))).toBe(`:0@0 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`);
-    expect(r.unknown).toEqual([{ id: id('d'), host: '10.0.0.4', port: 7003 }]);
-    expect(r.value).not.toContain('10.0.0.4');
+    expect(r.unknown).toEqual([{ id: id('d'), host: '127.100.0.4', port: 7003 }]);
+    expect(r.value).not.toContain('127.100.0.4');
   });
 
   it("a fresh node's myself line without an IP (`:7007@17007`) gets its proxy", () => {
     const text = fixture('handwritten/cluster-nodes-fresh-myself.txt').toString('latin1');
     const nodes = parseClusterNodes(text);
     const r = rewriteClusterNodes(text, mapResolver(mapFor(nodes), { strict: true }));
-    expect(r.value).toBe(`${id('9')} 10.99.0.1:6391@17007 myself,master - 0 0 0 connected\n`);
+    expect(r.value).toBe(`${id('9')} 127.199.0.1:6391@17007 myself,master - 0 0 0 connected\n`);
   });
 
   it('a line it cannot read is dropped (it could carry an address) and reported', () => {
@@ -86,7 +86,7 @@ describe('CLUSTER NODES lines (hand-written cases)', () => {
     const r = rewriteClusterReplicas(reply, resolverFor('ipv4'));
     const out = r.value.items!.map((i) => i.data!.toString('latin1'));
     expect(out).toEqual([
-      `${id('d')} 10.99.0.1:6394@17003 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`,
+      `${id('d')} 127.199.0.1:6394@17003 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`,
       `${id('e')} :0@0 slave,noaddr ${id('b')} 1700000000004 1700000000004 2 disconnected`,
     ]);
   });

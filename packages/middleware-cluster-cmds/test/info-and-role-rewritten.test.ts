@@ -15,15 +15,15 @@ const MASTER_INFO = [
   '# Replication',
   'role:master',
   'connected_slaves:3',
-  'slave0:ip=10.0.0.2,port=7001,state=online,offset=14,lag=1',
-  'slave1:ip=10.0.0.9,port=7009,state=online,offset=14,lag=0',
+  'slave0:ip=127.100.0.2,port=7001,state=online,offset=14,lag=1',
+  'slave1:ip=127.100.0.9,port=7009,state=online,offset=14,lag=0',
   'slave2:ip=fe80::3,port=7002,state=wait_bgsave,offset=0,lag=0',
   'master_failover_state:no-failover',
   '',
 ].join('\r\n');
 
 describe('INFO', () => {
-  const resolve = table({ '10.0.0.1:7000': 'proxy-1.test:6391', '10.0.0.2:7001': 'proxy-2.test:6392', 'fe80::3:7002': 'fd00::3:6393' });
+  const resolve = table({ '127.100.0.1:7000': 'proxy-1.test:6391', '127.100.0.2:7001': 'proxy-2.test:6392', 'fe80::3:7002': 'fd00::3:6393' });
 
   it("a master's slaveN lines get proxy addresses; an unknown replica's line goes and the rest are renumbered", () => {
     const r = rewriteInfo(MASTER_INFO, resolve);
@@ -31,12 +31,12 @@ describe('INFO', () => {
       'slave0:ip=proxy-2.test,port=6392,state=online,offset=14,lag=1',
       'slave1:ip=fd00::3,port=6393,state=wait_bgsave,offset=0,lag=0',
     ]);
-    expect(r.unknown).toEqual([{ id: null, host: '10.0.0.9', port: 7009 }]);
+    expect(r.unknown).toEqual([{ id: null, host: '127.100.0.9', port: 7009 }]);
     expect(r.value).toContain('connected_slaves:3'); // a count, not an address
   });
 
   it("a replica's master_host / master_port name the master's proxy", () => {
-    const r = rewriteInfo('# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:7000\r\nmaster_link_status:up\r\n', resolve);
+    const r = rewriteInfo('# Replication\r\nrole:slave\r\nmaster_host:127.100.0.1\r\nmaster_port:7000\r\nmaster_link_status:up\r\n', resolve);
     expect(r.value).toBe('# Replication\r\nrole:slave\r\nmaster_host:proxy-1.test\r\nmaster_port:6391\r\nmaster_link_status:up\r\n');
   });
 
@@ -73,17 +73,17 @@ describe('INFO', () => {
 });
 
 describe('ROLE', () => {
-  const resolve = table({ '10.0.0.1:7000': 'proxy-1.test:6391', '10.0.0.2:7001': 'proxy-2.test:6392' });
+  const resolve = table({ '127.100.0.1:7000': 'proxy-1.test:6391', '127.100.0.2:7001': 'proxy-2.test:6392' });
 
   it("a master lists its replicas' proxies (ports stay bulk strings); an unknown replica is left out", () => {
-    const reply = decodeReply(Buffer.from('*3\r\n$6\r\nmaster\r\n:28\r\n*2\r\n*3\r\n$8\r\n10.0.0.2\r\n$4\r\n7001\r\n$2\r\n14\r\n*3\r\n$8\r\n10.0.0.9\r\n$4\r\n7009\r\n$2\r\n14\r\n'));
+    const reply = decodeReply(Buffer.from('*3\r\n$6\r\nmaster\r\n:28\r\n*2\r\n*3\r\n$11\r\n127.100.0.2\r\n$4\r\n7001\r\n$2\r\n14\r\n*3\r\n$11\r\n127.100.0.9\r\n$4\r\n7009\r\n$2\r\n14\r\n'));
     const r = rewriteRole(reply, resolve);
     expect(encodeReply(r.value).toString()).toBe('*3\r\n$6\r\nmaster\r\n:28\r\n*1\r\n*3\r\n$12\r\nproxy-2.test\r\n$4\r\n6392\r\n$2\r\n14\r\n');
-    expect(r.unknown).toEqual([{ id: null, host: '10.0.0.9', port: 7009 }]);
+    expect(r.unknown).toEqual([{ id: null, host: '127.100.0.9', port: 7009 }]);
   });
 
   it("a replica names its master's proxy (the port stays an integer); unknown: ? and 0", () => {
-    const known = rewriteRole(decodeReply(Buffer.from('*5\r\n$5\r\nslave\r\n$8\r\n10.0.0.1\r\n:7000\r\n$9\r\nconnected\r\n:28\r\n')), resolve);
+    const known = rewriteRole(decodeReply(Buffer.from('*5\r\n$5\r\nslave\r\n$11\r\n127.100.0.1\r\n:7000\r\n$9\r\nconnected\r\n:28\r\n')), resolve);
     expect(toPlain(known.value)).toEqual(['slave', 'proxy-1.test', 6391, 'connected', 28]);
     const unknown = rewriteRole(decodeReply(Buffer.from('*5\r\n$5\r\nslave\r\n$9\r\n192.0.2.7\r\n:7000\r\n$9\r\nconnected\r\n:28\r\n')), resolve);
     expect(toPlain(unknown.value)).toEqual(['slave', '?', 0, 'connected', 28]);

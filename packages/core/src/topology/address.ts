@@ -7,7 +7,7 @@ export interface HostPort {
 }
 
 /**
- * Parses `host:port` as written in config (`10.0.0.1:7000`, `redis-1.svc:7000`, `[fe80::1]:6391`)
+ * Parses `host:port` as written in config (`127.100.0.1:7000`, `redis-1.svc:7000`, `[fe80::1]:6391`)
  * or on the wire (`::1:7000` — Redis prints IPv6 bare, so the port follows the last colon).
  * Throws a `SlotrelayError` naming `what` when the text is not an address.
  */

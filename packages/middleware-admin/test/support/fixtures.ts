@@ -14,10 +14,10 @@ import { AdminMiddleware } from '@slotrelay/middleware-admin';
 
 /** Three masters (IPv4, bare IPv6, hostname-announced) and a replica; this proxy is instance 1. */
 export const NODES = [
-  'a000000000000000000000000000000000000001 10.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460',
+  'a000000000000000000000000000000000000001 127.100.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460',
   'b000000000000000000000000000000000000002 fe80::5:7001@17001 master - 0 0 2 connected 5461-10922',
-  'c000000000000000000000000000000000000003 10.0.0.3:7002@17002,redis-3.svc master - 0 0 3 connected 10923-16383',
-  'd000000000000000000000000000000000000004 10.0.0.4:7003@17003 slave a000000000000000000000000000000000000001 0 0 1 connected',
+  'c000000000000000000000000000000000000003 127.100.0.3:7002@17002,redis-3.svc master - 0 0 3 connected 10923-16383',
+  'd000000000000000000000000000000000000004 127.100.0.4:7003@17003 slave a000000000000000000000000000000000000001 0 0 1 connected',
 ].join('\n');
 
 export const READ_AT = Date.UTC(2025, 0, 2, 3, 4, 5);
@@ -33,7 +33,7 @@ export const MEMBERS = [
 export const DYNAMIC: MappingSpec = { mode: 'dynamic', members: MEMBERS, instanceId: 1 };
 
 export function mapOf(text = NODES, spec: MappingSpec = DYNAMIC): AddressMap {
-  const topology: Topology = { nodes: parseClusterNodes(text), source: { host: '10.0.0.1', port: 7000 }, at: READ_AT };
+  const topology: Topology = { nodes: parseClusterNodes(text), source: { host: '127.100.0.1', port: 7000 }, at: READ_AT };
   return new AddressMap(spec, topology);
 }
 
@@ -41,11 +41,11 @@ export function mapOf(text = NODES, spec: MappingSpec = DYNAMIC): AddressMap {
 export function statusText(scans: number): string {
   return [
     'OK Cluster mappings (dynamic):',
-    'Redis server 10.0.0.1:7000 is mapped to slotrelay proxy.test:6391 (node a000000000000000000000000000000000000001, master) <- this proxy',
+    'Redis server 127.100.0.1:7000 is mapped to slotrelay proxy.test:6391 (node a000000000000000000000000000000000000001, master) <- this proxy',
     'Redis server fe80::5:7001 is mapped to slotrelay fe80::99:6392 (node b000000000000000000000000000000000000002, master)',
-    'Redis server 10.0.0.3:7002 is mapped to slotrelay proxy.test:6393 (node c000000000000000000000000000000000000003, master)',
-    'Redis server 10.0.0.4:7003 is mapped to slotrelay proxy.test:6394 (node d000000000000000000000000000000000000004, replica)',
-    `Topology read from 10.0.0.1:7000 at 2025-01-02T03:04:05.000Z; ${scans} ${scans === 1 ? 'scan' : 'scans'} since start`,
+    'Redis server 127.100.0.3:7002 is mapped to slotrelay proxy.test:6393 (node c000000000000000000000000000000000000003, master)',
+    'Redis server 127.100.0.4:7003 is mapped to slotrelay proxy.test:6394 (node d000000000000000000000000000000000000004, replica)',
+    `Topology read from 127.100.0.1:7000 at 2025-01-02T03:04:05.000Z; ${scans} ${scans === 1 ? 'scan' : 'scans'} since start`,
   ].join('\n');
 }
 
@@ -55,7 +55,7 @@ export function stubTopology(o: { current?: AddressMap | null; scan?: () => Prom
     current: o.current === undefined ? mapOf() : o.current,
     scans: 1,
     spec: DYNAMIC,
-    seeds: [{ host: '10.0.0.1', port: 7000 }],
+    seeds: [{ host: '127.100.0.1', port: 7000 }],
     reasons: [] as string[],
     rescan(reason: string): Promise<AddressMap> {
       t.reasons.push(reason);

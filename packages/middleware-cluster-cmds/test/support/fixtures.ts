@@ -44,7 +44,7 @@ export type ProxyStyle = 'ipv4' | 'ipv6' | 'dns';
 /** Proxy `i` (0-based) in a style. None of them shares an IP, hostname or port with the fixtures' Redis nodes. */
 export function proxyAddress(style: ProxyStyle, i: number): HostPort {
   const port = 6391 + i;
-  if (style === 'ipv4') return { host: '10.99.0.1', port };
+  if (style === 'ipv4') return { host: '127.199.0.1', port };
   if (style === 'ipv6') return { host: 'fd00:99::a1', port };
   return { host: `proxy-${i + 1}.slotrelay.test`, port };
 }
@@ -99,7 +99,7 @@ export function asService(stub: ReturnType<typeof stubTopology>): TopologyServic
 
 /** A listener description. */
 export function listenerInfo(tls = false): ListenerInfo {
-  return { name: 'test', host: '10.99.0.1', port: 6391, tls };
+  return { name: 'test', host: '127.199.0.1', port: 6391, tls };
 }
 
 /** The CLUSTER NODES text of a set without the lines of `ids` (a map that has not seen those nodes yet). */

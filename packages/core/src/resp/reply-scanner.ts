@@ -1,5 +1,6 @@
 import { ProtocolError } from '../errors.js';
 import { DEFAULT_LIMITS, type RespLimits } from './constants.js';
+import { lengthEnd, parsed } from './length.js';
 
 /** Frame flag: an error element (`-`) sits somewhere inside this aggregate frame. */
 export const NESTED_ERROR = 1;
@@ -254,16 +255,11 @@ export class ReplyScanner {
     let flags = 0;
     let p: number;
     if (t === STAR || t === GT || t === TILDE) {
-      let n = 0;
-      let c = 0;
-      p = pos + 1;
-      const start = p;
-      while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
-        n = n * 10 + (c - 48);
-        p++;
-      }
-      if (c !== 13 || p === start || p - start > 9 || p + 1 >= end || buf[p + 1] !== 10 || n > this.maxElements) return -1;
-      p += 2;
+      const cr = lengthEnd(buf, pos + 1, end, 9);
+      if (cr < 0 || buf[cr + 1] !== 10) return -1;
+      const n = parsed.length;
+      if (n > this.maxElements) return -1;
+      p = cr + 2;
       for (let k = 0; k < n; k++) {
         if (p >= end) return -1;
         if (buf[p] === MINUS) flags = NESTED_ERROR;
@@ -282,29 +278,10 @@ export class ReplyScanner {
   private wholeScalar(buf: Uint8Array, p: number, end: number): number {
     const t = buf[p]!;
     if (t === DOLLAR) {
-      // Lengths of one or two digits (nearly all) without a loop; `p` ends on the header's CR.
-      const d0 = buf[p + 1]!;
-      const d1 = buf[p + 2]!;
-      let len: number;
-      if (d1 === 13 && d0 >= 48 && d0 <= 57) {
-        len = d0 - 48;
-        p += 2;
-      } else if (d0 >= 48 && d0 <= 57 && d1 >= 48 && d1 <= 57 && buf[p + 3] === 13) {
-        len = (d0 - 48) * 10 + (d1 - 48);
-        p += 3;
-      } else {
-        let c = 0;
-        const start = ++p;
-        len = 0;
-        while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
-          len = len * 10 + (c - 48);
-          p++;
-        }
-        if (c === 45) return -1; // $-1 and friends: the state machine
-        if (c !== 13 || p === start || p - start > 10) return -1;
-      }
-      if (buf[p + 1] !== 10 || len > this.maxBulkBytes) return -1;
-      p += len + 4;
+      // `$-1` and friends fail here and go to the state machine.
+      const cr = lengthEnd(buf, p + 1, end, 10);
+      if (cr < 0 || buf[cr + 1] !== 10 || parsed.length > this.maxBulkBytes) return -1;
+      p = cr + 4 + parsed.length;
       return p <= end ? p : -1;
     }
     if (t === PLUS || t === MINUS || t === COLON || t === COMMA || t === HASH || t === LPAREN || t === UNDERSCORE) {

@@ -1,5 +1,6 @@
 import { ProtocolError } from '../errors.js';
 import { DEFAULT_LIMITS, type RespLimits } from './constants.js';
+import { lengthEnd, parsed } from './length.js';
 import { describeByte } from './reply-scanner.js';
 
 /** Request flag: Redis sends no reply to this frame (`*0`, `*-1`, an empty inline line). */
@@ -82,58 +83,17 @@ export class RequestScanner {
     if (this.state !== R_START) return 0;
     const end = buf.length;
     const w = this.watch;
-    const maxBulk = this.maxBulkBytes;
     let pos = 0;
     let n = 0;
-    // The hottest loop of the proxy: lengths of one or two digits (nearly all) are read without an
-    // inner loop, the rest like `wholeMultibulk`. Anything unusual answers 0 and `feed` decides.
     while (pos < end) {
       if (buf[pos] !== 0x2a) return 0;
-      let p = pos + 1;
-      let c = buf[p]!;
-      let argc: number;
-      if (buf[p + 1] === 13 && c >= 49 && c <= 57) {
-        argc = c - 48;
-        p++;
-      } else {
-        const start = p;
-        argc = 0;
-        while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
-          argc = argc * 10 + (c - 48);
-          p++;
-        }
-        if (p === start || p - start > 9 || argc === 0 || argc > this.maxElements || buf[p] !== 13) return 0;
-      }
-      if (buf[p + 1] !== 10) return 0;
-      p += 2;
-      for (let k = 0; k < argc; k++) {
-        if (buf[p] !== 0x24) return 0;
-        const d0 = buf[p + 1]!;
-        const d1 = buf[p + 2]!;
-        let len: number;
-        if (d1 === 13 && d0 >= 48 && d0 <= 57) {
-          len = d0 - 48;
-          p += 2;
-        } else if (d0 >= 48 && d0 <= 57 && d1 >= 48 && d1 <= 57 && buf[p + 3] === 13) {
-          len = (d0 - 48) * 10 + (d1 - 48);
-          p += 3;
-        } else {
-          const start = ++p;
-          len = 0;
-          while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
-            len = len * 10 + (c - 48);
-            p++;
-          }
-          if (p === start || p - start > 10 || buf[p] !== 13) return 0;
-        }
-        if (buf[p + 1] !== 10 || len > maxBulk) return 0;
-        p += 2;
-        // The name: 1–31 bytes may be watched; one typed-array read rules most out before matching.
-        if (k === 0 && w !== null && len > 0 && len < 32 && w.maybe[(len << 5) | (buf[p]! & 0x1f)] !== 0 && w.match(buf, p, len) !== undefined) return 0;
-        p += len + 2;
-        if (p > end) return 0;
-      }
-      pos = p;
+      const next = this.wholeMultibulk(buf, pos, end);
+      if (next < 0) return 0;
+      const len = this.wmNameLen;
+      const at = pos + this.wmNameOff;
+      // Names of 1–31 bytes may be watched: one typed-array read rules most out before matching.
+      if (w !== null && len > 0 && len < 32 && w.maybe[(len << 5) | (buf[at]! & 0x1f)] !== 0 && w.match(buf, at, len) !== undefined) return 0;
+      pos = next;
       n++;
     }
     return n;
@@ -273,30 +233,21 @@ export class RequestScanner {
    * frames, anything unusual, every error — so the error texts stay in one place).
    */
   private wholeMultibulk(buf: Uint8Array, pos: number, end: number): number {
-    let p = pos + 1;
-    let n = 0;
-    let c = 0;
-    const limit = pos + 12;
-    while (p < end && p < limit && (c = buf[p]!) >= 48 && c <= 57) {
-      n = n * 10 + (c - 48);
-      p++;
-    }
-    if (c !== 13 || p === pos + 1 || p + 1 >= end || buf[p + 1] !== 10 || n <= 0 || n > this.maxElements) return -1;
-    p += 2;
+    let cr = lengthEnd(buf, pos + 1, end, 10);
+    if (cr < 0 || buf[cr + 1] !== 10) return -1;
+    const n = parsed.length;
+    if (n <= 0 || n > this.maxElements) return -1;
+    let p = cr + 2;
     let nameOff = 0;
     let nameLen = 0;
     const maxBulk = this.maxBulkBytes;
     for (let k = 0; k < n; k++) {
-      if (p >= end || buf[p] !== 0x24) return -1;
-      p++;
-      const start = p;
-      let len = 0;
-      while (p < end && (c = buf[p]!) >= 48 && c <= 57) {
-        len = len * 10 + (c - 48);
-        p++;
-      }
-      if (c !== 13 || p === start || p - start > 10 || p + 1 >= end || buf[p + 1] !== 10 || len > maxBulk) return -1;
-      p += 2;
+      if (buf[p] !== 0x24) return -1;
+      cr = lengthEnd(buf, p + 1, end, 10);
+      if (cr < 0 || buf[cr + 1] !== 10) return -1;
+      const len = parsed.length;
+      if (len > maxBulk) return -1;
+      p = cr + 2;
       if (k === 0) {
         nameOff = p - pos;
         nameLen = len;

@@ -136,7 +136,9 @@ describe('ReplyScanner', () => {
 describe('ReplyScanner.countPlain (the fast lane)', () => {
   // Frames the fast lane takes, and frames it must never take: an error anywhere (a MOVED to
   // rewrite) or a push (out of band, no reply) would then skip the middleware and the FIFO rules.
-  const lane = ['+OK\r\n', ':1000\r\n', '$5\r\nhello\r\n', '$0\r\n\r\n', '*2\r\n$3\r\nfoo\r\n:1\r\n', '*0\r\n', '~2\r\n+a\r\n+b\r\n', '_\r\n', ',3.14\r\n', '#t\r\n'];
+  const lane = ['+OK\r\n', ':1000\r\n', '$5\r\nhello\r\n', '$0\r\n\r\n', '*2\r\n$3\r\nfoo\r\n:1\r\n', '*0\r\n', '~2\r\n+a\r\n+b\r\n', '_\r\n', ',3.14\r\n', '#t\r\n',
+    // RESP2 nulls: a GET or MGET of a missing key, an EXEC aborted by WATCH.
+    '$-1\r\n', '*-1\r\n', '*3\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n'];
   const never = ['-MOVED 3999 127.0.0.1:6381\r\n', '-ERR x\r\n', '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n', '*2\r\n+OK\r\n-MOVED 1 127.100.0.1:7000\r\n', '~1\r\n-ERR x\r\n'];
 
   it('counts whole plain replies, and says 0 when any frame is an error, holds one, or is a push', () => {
@@ -149,6 +151,7 @@ describe('ReplyScanner.countPlain (the fast lane)', () => {
     }
     expect(s.countPlain(Buffer.from('+OK\r\n$5\r\nhel'))).toBe(0); // a split frame: the general path
     expect(s.countPlain(Buffer.alloc(0))).toBe(0);
+    for (const odd of ['$-1\r\n'.slice(0, 4), '$-2\r\n', '*-12\r\n', '$-1\rx']) expect([odd, s.countPlain(Buffer.from(odd))]).toEqual([odd, 0]);
   });
 
   it('changes no state and says 0 while a frame is in progress', () => {

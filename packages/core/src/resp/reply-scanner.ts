@@ -255,6 +255,10 @@ export class ReplyScanner {
     let flags = 0;
     let p: number;
     if (t === STAR || t === GT || t === TILDE) {
+      if (buf[pos + 1] === MINUS) {
+        this.wrFlags = 0;
+        return nullEnd(buf, pos, end);
+      }
       const cr = lengthEnd(buf, pos + 1, end, 9);
       if (cr < 0 || buf[cr + 1] !== 10) return -1;
       const n = parsed.length;
@@ -278,7 +282,7 @@ export class ReplyScanner {
   private wholeScalar(buf: Uint8Array, p: number, end: number): number {
     const t = buf[p]!;
     if (t === DOLLAR) {
-      // `$-1` and friends fail here and go to the state machine.
+      if (buf[p + 1] === MINUS) return nullEnd(buf, p, end);
       const cr = lengthEnd(buf, p + 1, end, 10);
       if (cr < 0 || buf[cr + 1] !== 10 || parsed.length > this.maxBulkBytes) return -1;
       p = cr + 4 + parsed.length;
@@ -312,6 +316,11 @@ export class ReplyScanner {
     f.set(this.flags);
     this.flags = f;
   }
+}
+
+/** End of the RESP2 null `$-1\r\n` / `*-1\r\n` at `p`, or -1 (any other negative length is the state machine's to reject). */
+function nullEnd(buf: Uint8Array, p: number, end: number): number {
+  return p + 5 <= end && buf[p + 2] === 0x31 && buf[p + 3] === 13 && buf[p + 4] === 10 ? p + 5 : -1;
 }
 
 /** `'x'` for printable ASCII, else `0xNN`. */

@@ -189,7 +189,7 @@ export class Listener {
     }
     let sock: Socket;
     try {
-      sock = await this.parts.dial(target);
+      sock = await this.parts.dial(target, session.upstreamReads);
     } catch (e) {
       // Our node may have moved or gone: look again so the next connection gets the new mapping.
       topology.rescan('upstream unreachable').catch(() => {});

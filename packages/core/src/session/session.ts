@@ -12,6 +12,7 @@ import { type Batch, COMPLETE, type Frame, LOCAL, STREAM, Batch as BatchClass } 
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { ANSWERED, E_HELLO, E_MONITOR, E_RESET, Entry, InFlight, PLAIN, PUBSUB } from './in-flight.js';
 import { OrderedWriter } from './ordered-writer.js';
+import type { LentReads } from '../transport/tcp.js';
 
 /** Tuning of one session. All sizes in bytes. */
 export interface SessionOptions {
@@ -24,10 +25,15 @@ export interface SessionOptions {
   maxInFlight?: number;
 }
 
-/** Where a session gets its Redis connection. Rejection text reaches the client as `-ERR …`. */
+/**
+ * Where a session gets its Redis connection. Rejection text reaches the client as `-ERR …`. A
+ * connector that can should read the socket with `session.upstreamReads`.
+ */
 export type UpstreamConnector = (session: Session) => Promise<Socket>;
 
 const EMPTY = Buffer.alloc(0);
+/** Size of the buffer replies are read into (libuv's own read size). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 // Reasons to stop reading a socket; it resumes when none is left.
 const P_DRAIN = 1;
@@ -122,6 +128,17 @@ export class Session {
   private queued = 0;
   private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
   private readonly closeHandlers: Array<() => void> = [];
+  /** The buffer Redis's replies are read into, while nothing outside one read's call holds a view of it. */
+  private readBuffer: Buffer | null = null;
+
+  /**
+   * Lent reads for the upstream socket (see `LentReads`): replies are read into `readBuffer`, which
+   * the next read reuses when the reply lane wrote the chunk to the client whole and at once.
+   */
+  readonly upstreamReads: LentReads = {
+    next: () => (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)),
+    onRead: (n, buf) => this.onUpstreamRead(buf.subarray(0, n)),
+  };
 
   constructor(
     readonly client: Socket,
@@ -474,6 +491,18 @@ export class Session {
   }
 
   // ── replies: Redis → client ──────────────────────────────────────────────────────────────────
+
+  /** A chunk read into `readBuffer`: only the lane may use it in place; everything else gets a copy. */
+  private onUpstreamRead(chunk: Buffer): void {
+    if (this.closed) return;
+    const client = this.client;
+    if (client.writableLength === 0 && this.writer.idle && this.replyLane(chunk)) {
+      // The socket did not take the chunk at once: Node holds it until the write ends.
+      if (client.writableLength !== 0) this.readBuffer = null;
+      return;
+    }
+    this.onUpstreamData(Buffer.from(chunk));
+  }
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (this.closed) return;

@@ -2,8 +2,21 @@ import net, { type Server, type Socket } from 'node:net';
 import { upstreamDialError } from '../errors.js';
 import type { HostPort } from '../topology/address.js';
 
-/** Opens a connection to a Redis node; resolves once it is connected (and, for TLS, verified). */
-export type Dialer = (target: HostPort) => Promise<Socket>;
+/**
+ * Reads into a buffer its owner lends, instead of `'data'` events (Node's `onread`): no stream
+ * machinery and no allocation per read. `next` gives the buffer for the next read; `onRead` gets the
+ * bytes, valid until `next` is called again.
+ */
+export interface LentReads {
+  next(): Buffer;
+  onRead(nread: number, buf: Buffer): void;
+}
+
+/**
+ * Opens a connection to a Redis node; resolves once it is connected (and, for TLS, verified). A
+ * dialer may honour `reads` (plain TCP does); one that does not delivers `'data'` events as usual.
+ */
+export type Dialer = (target: HostPort, reads?: LentReads) => Promise<Socket>;
 
 /** Makes the server a listener accepts clients on; `onConnection` gets each ready client socket. */
 export type ServerFactory = (onConnection: (socket: Socket) => void) => Server;
@@ -19,9 +32,22 @@ export function tcpServer(): ServerFactory {
 
 /** Plain TCP dialer with a connect timeout; errors name the target. */
 export function tcpDialer(connectTimeoutMs = 3000): Dialer {
-  return (target) =>
+  return (target, reads) =>
     new Promise((resolve, reject) => {
-      const sock = net.connect({ host: target.host, port: target.port, noDelay: true });
+      const sock = net.connect({
+        host: target.host,
+        port: target.port,
+        noDelay: true,
+        ...(reads && {
+          onread: {
+            buffer: () => reads.next(),
+            callback: (n: number, buf: Uint8Array) => {
+              reads.onRead(n, buf as Buffer);
+              return true; // pausing stays with socket.pause()
+            },
+          },
+        }),
+      });
       settleOnConnect(sock, 'connect', target, connectTimeoutMs, resolve, reject);
     });
 }

@@ -496,17 +496,25 @@ export class Session {
   private onUpstreamRead(chunk: Buffer): void {
     if (this.closed) return;
     const client = this.client;
-    if (client.writableLength === 0 && this.writer.idle && this.replyLane(chunk)) {
+    if (client.writableLength !== 0 || !this.writer.idle) {
+      this.onUpstreamData(Buffer.from(chunk)); // the lane would queue it: give it a copy
+      return;
+    }
+    if (this.replyLane(chunk)) {
       // The socket did not take the chunk at once: Node holds it until the write ends.
       if (client.writableLength !== 0) this.readBuffer = null;
       return;
     }
-    this.onUpstreamData(Buffer.from(chunk));
+    this.replyGeneral(Buffer.from(chunk)); // the lane already said no: do not ask it twice
   }
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (this.closed) return;
-    if (this.replyLane(chunk)) return;
+    if (!this.replyLane(chunk)) this.replyGeneral(chunk);
+  };
+
+  /** Replies the lane did not take: framed into a batch, through the middleware that wants them. */
+  private replyGeneral(chunk: Buffer): void {
     const reader = this.repReader;
     const scanError = reader.scan(chunk);
     const b = this.repBatch;
@@ -525,7 +533,7 @@ export class Session {
       if (!b.delivered && !this.closed) this.pipelineFailed(new Error('a middleware did not pass the reply batch on'));
     }
     if (err) this.upstreamBroken(`malformed reply from Redis: ${err.message}`);
-  };
+  }
 
   /**
    * The fast lane for replies: whole frames only, none an error or out-of-band (no pub/sub, MONITOR

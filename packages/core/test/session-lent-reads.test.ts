@@ -1,12 +1,12 @@
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pipeline, Session, encodeCommand, silentLogger, tcpDialer } from '@slotrelay/core';
+import { type LentReads, Pipeline, Session, encodeCommand, silentLogger, tcpDialer, tcpServer } from '@slotrelay/core';
 
-// Replies are read into one buffer per session that the next read reuses (Node's `onread`), so a
-// chunk the client socket did not take at once, or one the general path keeps, must not be
+// Both sockets of a session read into a buffer that the next read reuses (Node's `onread`), so a
+// chunk the other socket did not take at once, or one the general path keeps, must not be
 // overwritten by the next read. These tests push megabytes through a real session on loopback
-// while the client does not read, so the kernel buffers fill and writes stay queued in Node.
+// while the receiving side does not read, so the kernel buffers fill and writes stay queued in Node.
 
 const closers: Array<() => void> = [];
 afterEach(() => {
@@ -119,6 +119,90 @@ function cut(bytes: Buffer, size: number): Buffer[] {
   for (let at = 0; at < bytes.length; at += size) out.push(bytes.subarray(at, at + size));
   return out;
 }
+
+/** A fake Redis that reads nothing for `pauseMs`, then everything; resolves with the first `bytes` it got. */
+async function stalledRedis(bytes: number, pauseMs: number): Promise<{ port: number; received: Promise<Buffer> }> {
+  let deliver!: (b: Buffer) => void;
+  const received = new Promise<Buffer>((r) => (deliver = r));
+  const server = net.createServer((sock) => {
+    sock.pause();
+    const parts: Buffer[] = [];
+    let got = 0;
+    sock.on('data', (d: Buffer) => {
+      parts.push(d);
+      got += d.length;
+      if (got >= bytes) deliver(Buffer.concat(parts));
+    });
+    sock.on('error', () => {});
+    setTimeout(() => sock.resume(), pauseMs);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => server.close());
+  return { port: (server.address() as net.AddressInfo).port, received };
+}
+
+/** A session behind slotrelay's own TCP server (client reads lent too); returns its port. */
+async function lentProxy(redisPort: number): Promise<number> {
+  const dial = tcpDialer();
+  const pipeline = new Pipeline([]);
+  const sockets: Socket[] = [];
+  const lent: Array<LentReads | undefined> = [];
+  const server = tcpServer()((client, reads) => {
+    sockets.push(client);
+    lent.push(reads);
+    const info = { name: 'test', host: '127.0.0.1', port: 0, tls: false };
+    new Session(client, info, pipeline, (s) => dial({ host: '127.0.0.1', port: redisPort }, s.upstreamReads), silentLogger, {}, reads ?? null).start();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => {
+    // Every client socket read with lent reads (else these tests would prove nothing about them).
+    expect(lent.every((r) => r !== undefined)).toBe(true);
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Write `pieces`, one per turn of the event loop (so while the proxy keeps up each piece is one read). */
+async function sendPieces(port: number, pieces: Buffer[]): Promise<void> {
+  const client = net.connect({ port, host: '127.0.0.1' });
+  closers.push(() => client.destroy());
+  client.on('error', () => {});
+  await once(client, 'connect');
+  for (const p of pieces) {
+    if (!client.write(p)) await once(client, 'drain');
+    else await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('session: requests read into a lent buffer', () => {
+  it('12 MB of whole requests, each read taking the lane, reach a Redis that was not reading, byte for byte', async () => {
+    const n = 6000;
+    const sizes = [10, 4000, 1900, 700, 3500];
+    const frames = Array.from({ length: n }, (_, i) => encodeCommand(['SET', `k${i}`, Buffer.alloc(sizes[i % sizes.length]!, `${i}:`.padEnd(12, 'xyz'))]));
+    const requests = Buffer.concat(frames);
+    const redis = await stalledRedis(requests.length, 400);
+    await sendPieces(await lentProxy(redis.port), groups(frames, 6000));
+    const got = await redis.received;
+    expect(got.length).toBe(requests.length);
+    expect(got.equals(requests)).toBe(true);
+  });
+
+  it('requests that take the general path (MULTI, inline commands, values larger than a read) are not overwritten', async () => {
+    const n = 3000;
+    const frames = Array.from({ length: n }, (_, i) =>
+      i % 13 === 4 ? Buffer.from('MULTI\r\n') : i % 13 === 5 ? encodeCommand(['EXEC']) : i % 9 === 2 ? Buffer.from(`PING inline${i}\r\n`) : encodeCommand(['SET', `k${i}`, Buffer.alloc([5, 200_000, 64, 90_000, 1][i % 5]!, `${i}:`.padEnd(10, 'q'))]),
+    );
+    const requests = Buffer.concat(frames);
+    const redis = await stalledRedis(requests.length, 300);
+    await sendPieces(await lentProxy(redis.port), cut(requests, 7_000));
+    const got = await redis.received;
+    expect(got.length).toBe(requests.length);
+    expect(got.equals(requests)).toBe(true);
+  });
+});
 
 describe('session: replies read into a lent buffer', () => {
   it('12 MB of whole replies, each read taking the lane, reach a client that was not reading, byte for byte', async () => {

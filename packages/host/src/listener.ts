@@ -4,11 +4,13 @@ import {
   type AddressMap,
   type Dialer,
   type HostPort,
+  type LentReads,
   type ListenerInfo,
   type Logger,
   type Pipeline,
   Session,
   type SessionOptions,
+  type ServerFactory,
   SlotrelayError,
   type TopologyService,
   wireAddress,
@@ -27,7 +29,7 @@ export interface ListenerParts {
   readonly pipeline: Pipeline;
   readonly topology: TopologyService;
   readonly dial: Dialer;
-  readonly createServer: (onConnection: (socket: Socket) => void) => Server;
+  readonly createServer: ServerFactory;
   /** TLS handles, to reload certificates in place. */
   readonly tls: { readonly server?: TlsServer; readonly dialer?: TlsDialer };
   readonly log: Logger;
@@ -113,7 +115,7 @@ export class Listener {
   /** Start listening; rejects with a clear message when the port cannot be bound. */
   listen(): Promise<void> {
     const { config } = this.parts.resolved;
-    const server = this.parts.createServer((socket) => this.accept(socket));
+    const server = this.parts.createServer((socket, reads) => this.accept(socket, reads));
     this.server = server;
     // Raw TCP connections, TLS or not: one that never becomes a session (a TLS handshake the client
     // gave up on) would otherwise keep `server.close()` — and so shutdown — waiting.
@@ -159,11 +161,11 @@ export class Listener {
     this.parts = { ...this.parts, pipeline };
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, reads?: LentReads): void {
     this.accepted++;
     const { log, pipeline } = this.parts;
     socket.on('error', () => {}); // errors before the session attaches its own handler
-    const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, this.parts.sessionOptions);
+    const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, this.parts.sessionOptions, reads);
     this.sessions.add(session);
     session.onClose(() => this.sessions.delete(session));
     session.start();

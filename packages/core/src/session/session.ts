@@ -12,7 +12,7 @@ import { type Batch, COMPLETE, type Frame, LOCAL, STREAM, Batch as BatchClass } 
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { ANSWERED, E_HELLO, E_MONITOR, E_RESET, Entry, InFlight, PLAIN, PUBSUB } from './in-flight.js';
 import { OrderedWriter } from './ordered-writer.js';
-import type { LentReads } from '../transport/tcp.js';
+import { LentReads } from '../transport/tcp.js';
 
 /** Tuning of one session. All sizes in bytes. */
 export interface SessionOptions {
@@ -32,8 +32,6 @@ export interface SessionOptions {
 export type UpstreamConnector = (session: Session) => Promise<Socket>;
 
 const EMPTY = Buffer.alloc(0);
-/** Size of the buffer replies are read into (libuv's own read size). */
-const READ_BUFFER_BYTES = 64 * 1024;
 
 // Reasons to stop reading a socket; it resumes when none is left.
 const P_DRAIN = 1;
@@ -128,17 +126,12 @@ export class Session {
   private queued = 0;
   private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
   private readonly closeHandlers: Array<() => void> = [];
-  /** The buffer Redis's replies are read into, while nothing outside one read's call holds a view of it. */
-  private readBuffer: Buffer | null = null;
 
   /**
-   * Lent reads for the upstream socket (see `LentReads`): replies are read into `readBuffer`, which
-   * the next read reuses when the reply lane wrote the chunk to the client whole and at once.
+   * Lent reads for the upstream socket (see `LentReads`): the next read reuses the buffer when the
+   * reply lane wrote the chunk to the client whole and at once.
    */
-  readonly upstreamReads: LentReads = {
-    next: () => (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)),
-    onRead: (n, buf) => this.onUpstreamRead(buf.subarray(0, n)),
-  };
+  readonly upstreamReads = new LentReads((chunk) => this.onUpstreamRead(chunk));
 
   constructor(
     readonly client: Socket,
@@ -147,6 +140,8 @@ export class Session {
     private readonly connect: UpstreamConnector,
     readonly log: Logger,
     options: SessionOptions = {},
+    /** The client socket's lent reads (`ServerFactory`), or null when it emits `'data'`. */
+    private readonly clientReads: LentReads | null = null,
   ) {
     this.allRequests = pipeline.allRequests;
     this.allReplies = pipeline.allReplies;
@@ -174,7 +169,8 @@ export class Session {
   start(): void {
     const c = this.client;
     c.setNoDelay(true);
-    c.on('data', this.onClientData);
+    if (this.clientReads !== null) this.clientReads.onRead = (chunk) => this.onClientRead(chunk);
+    else c.on('data', this.onClientData);
     c.on('end', () => {
       // The client half-closed: deliver what it already asked for, then close.
       this.closing = true;
@@ -274,9 +270,29 @@ export class Session {
 
   // ── requests: client → Redis ─────────────────────────────────────────────────────────────────
 
+  /** A chunk read into the client's lent buffer: only the lane may use it in place; everything else gets a copy. */
+  private onClientRead(chunk: Buffer): void {
+    if (this.closing || this.closed) return;
+    const up = this.upstream;
+    if (up === null || up.writableLength !== 0) {
+      this.onClientData(Buffer.from(chunk)); // the lane would queue it: give it a copy
+      return;
+    }
+    if (this.requestLane(chunk)) {
+      // The socket did not take the chunk at once: Node holds it until the write ends.
+      if (up.writableLength !== 0) this.clientReads!.keep();
+      return;
+    }
+    this.requestGeneral(Buffer.from(chunk)); // the lane already said no: do not ask it twice
+  }
+
   private readonly onClientData = (chunk: Buffer): void => {
     if (this.closing || this.closed) return;
-    if (this.requestLane(chunk)) return;
+    if (!this.requestLane(chunk)) this.requestGeneral(chunk);
+  };
+
+  /** Requests the lane did not take: framed into a batch, through the middleware that wants them. */
+  private requestGeneral(chunk: Buffer): void {
     const reader = this.reqReader;
     const err = reader.scan(chunk);
     const b = this.reqBatch;
@@ -285,7 +301,7 @@ export class Session {
     this.reqIdle = reader.idle;
     if (b.count > 0) this.runRequests(b);
     if (err2) this.protocolFailure(err2);
-  };
+  }
 
   /**
    * The fast lane for the common chunk: whole requests only, none that core or a middleware watches,
@@ -492,7 +508,7 @@ export class Session {
 
   // ── replies: Redis → client ──────────────────────────────────────────────────────────────────
 
-  /** A chunk read into `readBuffer`: only the lane may use it in place; everything else gets a copy. */
+  /** A chunk read into the upstream's lent buffer: only the lane may use it in place; everything else gets a copy. */
   private onUpstreamRead(chunk: Buffer): void {
     if (this.closed) return;
     const client = this.client;
@@ -502,7 +518,7 @@ export class Session {
     }
     if (this.replyLane(chunk)) {
       // The socket did not take the chunk at once: Node holds it until the write ends.
-      if (client.writableLength !== 0) this.readBuffer = null;
+      if (client.writableLength !== 0) this.upstreamReads.keep();
       return;
     }
     this.replyGeneral(Buffer.from(chunk)); // the lane already said no: do not ask it twice

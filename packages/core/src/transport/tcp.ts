@@ -2,14 +2,33 @@ import net, { type Server, type Socket } from 'node:net';
 import { upstreamDialError } from '../errors.js';
 import type { HostPort } from '../topology/address.js';
 
+/** Size of a lent read buffer: libuv's own read size, so a read takes what one stream read would. */
+const LENT_READ_BYTES = 64 * 1024;
+
 /**
- * Reads into a buffer its owner lends, instead of `'data'` events (Node's `onread`): no stream
- * machinery and no allocation per read. `next` gives the buffer for the next read; `onRead` gets the
- * bytes, valid until `next` is called again.
+ * Reads of one socket into a buffer it keeps reusing (Node's `onread`), instead of `'data'` events:
+ * no stream machinery and no allocation per read. Each read goes to `onRead` as a view of that
+ * buffer, valid only during the call: a consumer that lets a view outlive it (a write Node still
+ * holds, a frame kept for later) calls `keep()`, and the next read gets a new buffer.
  */
-export interface LentReads {
-  next(): Buffer;
-  onRead(nread: number, buf: Buffer): void;
+export class LentReads {
+  private buffer: Buffer | null = null;
+  constructor(public onRead: (chunk: Buffer) => void = () => {}) {}
+
+  keep(): void {
+    this.buffer = null;
+  }
+
+  /** The `onread` option of a socket that reads this way. */
+  socketOption(): { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean } {
+    return {
+      buffer: () => (this.buffer ??= Buffer.allocUnsafeSlow(LENT_READ_BYTES)),
+      callback: (n, buf) => {
+        this.onRead((buf as Buffer).subarray(0, n));
+        return true; // pausing stays with socket.pause()
+      },
+    };
+  }
 }
 
 /**
@@ -18,16 +37,48 @@ export interface LentReads {
  */
 export type Dialer = (target: HostPort, reads?: LentReads) => Promise<Socket>;
 
-/** Makes the server a listener accepts clients on; `onConnection` gets each ready client socket. */
-export type ServerFactory = (onConnection: (socket: Socket) => void) => Server;
+/**
+ * Makes the server a listener accepts clients on; `onConnection` gets each ready client socket, and
+ * `reads` when the socket reads with lent reads (the consumer then sets `reads.onRead` at once).
+ */
+export type ServerFactory = (onConnection: (socket: Socket, reads?: LentReads) => void) => Server;
 
 /** DI tokens for the transports of a listener. */
 export const Dialer = Symbol.for('@slotrelay/core:Dialer');
 export const ServerFactory = Symbol.for('@slotrelay/core:ServerFactory');
 
-/** Plain TCP server. Half-open is allowed so replies still reach a client that sent FIN. */
+/**
+ * Plain TCP server whose client sockets read with lent reads. Half-open is allowed so replies still
+ * reach a client that sent FIN.
+ */
 export function tcpServer(): ServerFactory {
-  return (onConnection) => net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+  return (onConnection) =>
+    net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (accepted) => {
+      const reads = new LentReads();
+      const socket = withLentReads(accepted, reads);
+      if (socket !== null) {
+        onConnection(socket, reads);
+      } else {
+        accepted.resume();
+        onConnection(accepted);
+      }
+    });
+}
+
+/**
+ * Node's server has no `onread` (only `new net.Socket` has): the accepted socket, not yet reading
+ * (`pauseOnConnect`), hands its handle to a new socket that reads into `reads`, the way Node itself
+ * makes server sockets from handles. The old socket is then destroyed without its handle, which
+ * also settles the server's connection count. Null when this Node keeps no `_handle` (reads then
+ * stay streams).
+ */
+function withLentReads(accepted: Socket, reads: LentReads): Socket | null {
+  const inner = accepted as unknown as { _handle: object | null };
+  const handle = inner._handle;
+  if (handle === null || typeof handle !== 'object') return null;
+  inner._handle = null;
+  accepted.destroy();
+  return new net.Socket({ handle, allowHalfOpen: true, onread: reads.socketOption() } as net.SocketConstructorOpts);
 }
 
 /** Plain TCP dialer with a connect timeout; errors name the target. */
@@ -38,15 +89,7 @@ export function tcpDialer(connectTimeoutMs = 3000): Dialer {
         host: target.host,
         port: target.port,
         noDelay: true,
-        ...(reads && {
-          onread: {
-            buffer: () => reads.next(),
-            callback: (n: number, buf: Uint8Array) => {
-              reads.onRead(n, buf as Buffer);
-              return true; // pausing stays with socket.pause()
-            },
-          },
-        }),
+        ...(reads && { onread: reads.socketOption() }),
       });
       settleOnConnect(sock, 'connect', target, connectTimeoutMs, resolve, reject);
     });

@@ -155,6 +155,8 @@ export class Session {
     this.repScanner = new ReplyScanner(limits);
     this.reqReader = new FrameReader(this.reqScanner, this.requestSink, holdLimit, limits.maxBulkBytes + 1024);
     this.repReader = new FrameReader(this.repScanner, this.replySink, holdLimit, limits.maxBulkBytes + 1024);
+    // Reads may come before `start()`: they wait in the queue for the upstream like any other.
+    if (clientReads !== null) clientReads.onRead = (chunk) => this.onClientRead(chunk);
     this.clientGate = new Gate(() => this.client);
     this.upstreamGate = new Gate(() => this.upstream);
     this.writer = new OrderedWriter(
@@ -169,8 +171,7 @@ export class Session {
   start(): void {
     const c = this.client;
     c.setNoDelay(true);
-    if (this.clientReads !== null) this.clientReads.onRead = (chunk) => this.onClientRead(chunk);
-    else c.on('data', this.onClientData);
+    if (this.clientReads === null) c.on('data', this.onClientData);
     c.on('end', () => {
       // The client half-closed: deliver what it already asked for, then close.
       this.closing = true;

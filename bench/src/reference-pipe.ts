@@ -1,6 +1,6 @@
 /**
- * The reference pipe: the cheapest Node.js Redis Cluster proxy that redis-benchmark --cluster can
- * run through. It stands for the ceiling of any Node proxy, so it does nothing else:
+ * The reference pipe: the cheapest Node.js Redis Cluster proxy, on Node's stream API, that
+ * redis-benchmark --cluster can run through. It stands for what piping costs, so it does nothing else:
  *
  * - one listener per Redis node, node k (nodes sorted by node ID, as slotrelay's dynamic mapping
  *   does) on port `base + k - 1`;

@@ -13,7 +13,8 @@ const LENT_READ_BYTES = 64 * 1024;
  */
 export class LentReads {
   private buffer: Buffer | null = null;
-  constructor(public onRead: (chunk: Buffer) => void = () => {}) {}
+  /** A socket handed over with reads nobody consumes would lose bytes: loudly, not silently. */
+  constructor(public onRead: (chunk: Buffer) => void = unconsumed) {}
 
   keep(): void {
     this.buffer = null;
@@ -29,6 +30,10 @@ export class LentReads {
       },
     };
   }
+}
+
+function unconsumed(): never {
+  throw new Error('a socket read with LentReads, but nothing set its onRead');
 }
 
 /**

@@ -177,15 +177,20 @@ async function sendPieces(port: number, pieces: Buffer[]): Promise<void> {
   }
 }
 
+/** Sends `pieces` through a lent-reads proxy to a Redis stalled for `pauseMs`; what that Redis got. */
+async function throughStalledRedis(pieces: Buffer[], bytes: number, pauseMs: number): Promise<Buffer> {
+  const redis = await stalledRedis(bytes, pauseMs);
+  await sendPieces(await lentProxy(redis.port), pieces);
+  return redis.received;
+}
+
 describe('session: requests read into a lent buffer', () => {
   it('12 MB of whole requests, each read taking the lane, reach a Redis that was not reading, byte for byte', async () => {
     const n = 6000;
     const sizes = [10, 4000, 1900, 700, 3500];
     const frames = Array.from({ length: n }, (_, i) => encodeCommand(['SET', `k${i}`, Buffer.alloc(sizes[i % sizes.length]!, `${i}:`.padEnd(12, 'xyz'))]));
     const requests = Buffer.concat(frames);
-    const redis = await stalledRedis(requests.length, 400);
-    await sendPieces(await lentProxy(redis.port), groups(frames, 6000));
-    const got = await redis.received;
+    const got = await throughStalledRedis(groups(frames, 6000), requests.length, 400);
     expect(got.length).toBe(requests.length);
     expect(got.equals(requests)).toBe(true);
   });
@@ -196,9 +201,7 @@ describe('session: requests read into a lent buffer', () => {
       i % 13 === 4 ? Buffer.from('MULTI\r\n') : i % 13 === 5 ? encodeCommand(['EXEC']) : i % 9 === 2 ? Buffer.from(`PING inline${i}\r\n`) : encodeCommand(['SET', `k${i}`, Buffer.alloc([5, 200_000, 64, 90_000, 1][i % 5]!, `${i}:`.padEnd(10, 'q'))]),
     );
     const requests = Buffer.concat(frames);
-    const redis = await stalledRedis(requests.length, 300);
-    await sendPieces(await lentProxy(redis.port), cut(requests, 7_000));
-    const got = await redis.received;
+    const got = await throughStalledRedis(cut(requests, 7_000), requests.length, 300);
     expect(got.length).toBe(requests.length);
     expect(got.equals(requests)).toBe(true);
   });

@@ -7,7 +7,7 @@ const LENT_READ_BYTES = 64 * 1024;
 
 /**
  * Reads of one socket into a buffer it keeps reusing (Node's `onread`), instead of `'data'` events:
- * no stream machinery and no allocation per read. Each read goes to `onRead` as a view of that
+ * no stream machinery and no buffer allocated per read. Each read goes to `onRead` as a view of that
  * buffer, valid only during the call: a consumer that lets a view outlive it (a write Node still
  * holds, a frame kept for later) calls `keep()`, and the next read gets a new buffer.
  */

@@ -1,0 +1,5 @@
+import type { Scenario } from '../types.js';
+
+/** Every scenario, in the order `npm run chaos` runs them. Each lives in its own file. */
+export const scenarios: Scenario[] = [
+];

@@ -11,7 +11,8 @@ import { captureLogger } from '../../packages/transport-tls/test/helpers.js';
 
 // The running config changed through GALLIUMDATA CONFIG PATCH (RFC 6902), all or nothing: a bad
 // patch changes nothing, a good one starts / stops listeners that really serve, and only an
-// authenticated connection may write.
+// authenticated connection may write. The file allows network patches to add listeners
+// (`allowNetworkPatch`; network-patch-policy.test.ts covers the refusals without it).
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -44,7 +45,7 @@ describe('live config through GALLIUMDATA CONFIG PATCH', () => {
   });
 
   beforeAll(async () => {
-    fleet = await startFleet({ seeds: sharedCluster().seeds.slice(0, 2), log, edit: (c) => void (c.adminPassword = PASSWORD) });
+    fleet = await startFleet({ seeds: sharedCluster().seeds.slice(0, 2), log, edit: (c) => Object.assign(c, { adminPassword: PASSWORD, allowNetworkPatch: true }) });
     admin = await RawClient.connect(fleet.ports[0]!);
     expect(ok(await ask(admin, 'GALLIUMDATA', 'AUTH', PASSWORD))).toBe('OK');
   });

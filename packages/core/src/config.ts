@@ -54,6 +54,12 @@ export interface SlotrelayConfig {
   adminPassword?: string;
   /** Also require `GALLIUMDATA AUTH` for admin reads. */
   adminReadsRequireAuth?: boolean;
+  /**
+   * Lets `GALLIUMDATA CONFIG PATCH` change `middleware`, add connections, and change a connection's
+   * `redisServers`, `clusterMembers`, `localAddress` or `localPort`. Only the config file sets it;
+   * no network patch can change it.
+   */
+  allowNetworkPatch?: boolean;
   /** Periodic CLUSTER NODES check, ms (0 disables). */
   topologyCheckIntervalMs?: number;
   /** How long shutdown waits for replies already due, ms. */
@@ -77,9 +83,10 @@ export interface FleetControl {
   /** The running config with secrets masked. */
   currentConfig(): SlotrelayConfig;
   /**
-   * Apply an RFC 6902 JSON Patch to the running config. Resolves with a one-line summary of what
-   * changed; rejects with an Error whose message says why nothing changed (schema violation, a
-   * failing `test` op, a port that cannot be bound …).
+   * Apply an RFC 6902 JSON Patch sent over the network (an admin connection) to the running
+   * config. Resolves with a one-line summary of what changed; rejects with an Error whose message
+   * says why nothing changed (schema violation, a failing `test` op, a field only the config file
+   * may change unless `allowNetworkPatch`, a port that cannot be bound …).
    */
   patch(ops: unknown): Promise<string>;
 }

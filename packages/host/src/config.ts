@@ -87,6 +87,7 @@ export const configSchema = {
     middleware: { type: 'array', items: { type: 'string', minLength: 1 } },
     adminPassword: { type: 'string', minLength: 1 },
     adminReadsRequireAuth: { type: 'boolean' },
+    allowNetworkPatch: { type: 'boolean' },
     topologyCheckIntervalMs: { type: 'integer', minimum: 0 },
     shutdownGraceMs: { type: 'integer', minimum: 0 },
     log: {

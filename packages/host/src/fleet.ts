@@ -25,6 +25,7 @@ import { type TlsChange, createTlsDialer, createTlsServer } from '@slotrelay/tra
 import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, resolveConnection, validateConfig } from './config.js';
 import { Listener } from './listener.js';
 import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
+import { type PatchSource, networkPatchRefusal } from './patch-policy.js';
 
 /** Options of `Fleet.start`. */
 export interface FleetOptions {
@@ -107,15 +108,18 @@ export class Fleet implements FleetControl {
 
   /**
    * Apply an RFC 6902 patch to the running config: `test` ops honoured, the result validated by the
-   * config schema, then applied — all or nothing. Changes are applied one at a time.
+   * config schema, then applied — all or nothing. Changes are applied one at a time. A `network`
+   * patch (the default: what admin commands send) is first checked by `networkPatchRefusal`; a
+   * refused patch has no effect at all (nothing read, imported, bound or dialled). `file` is for
+   * the operator's own config file (`--watch`).
    */
-  patch(ops: unknown): Promise<string> {
-    const run = this.changes.then(() => this.applyPatch(ops));
+  patch(ops: unknown, source: PatchSource = 'network'): Promise<string> {
+    const run = this.changes.then(() => this.applyPatch(ops, source));
     this.changes = run.catch(() => {});
     return run;
   }
 
-  private async applyPatch(ops: unknown): Promise<string> {
+  private async applyPatch(ops: unknown, source: PatchSource): Promise<string> {
     if (!Array.isArray(ops)) throw new ConfigError('config patch should be a JSON array of RFC 6902 operations');
     const opError = jsonpatch.validate(ops as jsonpatch.Operation[], this.config);
     if (opError) throw new ConfigError(`config patch: ${describePatchError(opError)}`);
@@ -125,6 +129,9 @@ export class Fleet implements FleetControl {
     } catch (e) {
       throw new ConfigError(`config patch: ${describePatchError(e)}`);
     }
+    // Before validation: validating reads the TLS files a patch names.
+    const refusal = source === 'network' ? networkPatchRefusal(this.config, next) : undefined;
+    if (refusal !== undefined) throw new ConfigError(refusal);
     const validated = validateConfig(next, this.opts.env ?? process.env);
     return this.apply(validated);
   }
@@ -137,7 +144,6 @@ export class Fleet implements FleetControl {
     const summary: string[] = [];
     const oldByName = new Map(this.config.connections.map((c) => [c.name, c]));
     const middlewareChanged = JSON.stringify(next.middleware ?? DEFAULT_MIDDLEWARE) !== JSON.stringify(this.config.middleware ?? DEFAULT_MIDDLEWARE);
-    const modules = middlewareChanged ? await loadMiddleware(next.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(this.opts.configDir ?? process.cwd())) : this.modules;
 
     const toStart: ResolvedConnection[] = [];
     const toStop: Listener[] = [];
@@ -177,6 +183,8 @@ export class Fleet implements FleetControl {
     }
     const nextNames = new Set(next.connections.map((c) => c.name));
     for (const [name, l] of this.listeners) if (!nextNames.has(name)) toStop.push(l);
+    // Everything that can be checked is checked above; importing runs code, so it comes last.
+    const modules = middlewareChanged ? await loadMiddleware(next.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(this.opts.configDir ?? process.cwd())) : this.modules;
 
     // Rebinding the same address: the old listener must let go of the port first.
     const sameAddress = (a: ResolvedConnection, l: Listener) =>

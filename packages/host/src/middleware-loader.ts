@@ -14,18 +14,21 @@ export interface LoadedMiddleware {
  * Loads middleware packages by name, in order. A name is resolved next to the config file first (a
  * deployment's own packages), then from slotrelay's own install (the bundled middleware). Each
  * package's default export must be an inversify `ContainerModule` that binds the core `Middleware`
- * token. Throws `ConfigError` naming the package.
+ * token. Every name is resolved before the first import, so a list with a missing or repeated name
+ * runs no package's code. Throws `ConfigError` naming the package.
  */
 export async function loadMiddleware(names: readonly string[], configDir: string): Promise<LoadedMiddleware[]> {
-  const out: LoadedMiddleware[] = [];
   const seen = new Set<string>();
-  for (const name of names) {
+  const files = names.map((name) => {
     if (seen.has(name)) throw new ConfigError(`config: middleware '${name}' is listed twice`);
     seen.add(name);
-    const file = resolvePackage(name, configDir);
+    return resolvePackage(name, configDir);
+  });
+  const out: LoadedMiddleware[] = [];
+  for (const [i, name] of names.entries()) {
     let mod: { default?: unknown };
     try {
-      mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+      mod = (await import(pathToFileURL(files[i]!).href)) as { default?: unknown };
     } catch (e) {
       throw new ConfigError(`config: middleware '${name}' failed to load: ${(e as Error).message}`);
     }

@@ -6,7 +6,8 @@ import type { Fleet } from './fleet.js';
 
 /**
  * `--watch`: when the config file changes, diff it against the running config (fast-json-patch
- * `compare`) and apply the difference through `Fleet.patch` — the same path as CONFIG PATCH. A file
+ * `compare`) and apply the difference through `Fleet.patch` — the same path as CONFIG PATCH, as source `file`, so
+ * it may change the fields a network patch may not (`allowNetworkPatch`). A file
  * that does not validate is reported and ignored; the running config stays. Polls (`fs.watchFile`)
  * because editors often replace the file rather than write it in place.
  */
@@ -28,7 +29,8 @@ export function watchConfigFile(file: string, fleet: Fleet, log: Logger, interva
       const ops = jsonpatch.compare(fleet.rawConfig(), next);
       if (ops.length === 0) return;
       try {
-        const summary = await fleet.patch(ops);
+        // The operator's own file: it may change what a network patch may not (listeners, seeds …).
+        const summary = await fleet.patch(ops, 'file');
         log.info({ file, summary }, 'config file change applied');
       } catch (e) {
         log.error({ file, err: (e as Error).message }, 'config file change rejected; the running config stays');

@@ -1,0 +1,48 @@
+import type { SlotrelayConfig } from '@slotrelay/core';
+
+/**
+ * Where a config change comes from: `network` is `GALLIUMDATA CONFIG PATCH` from a client,
+ * `file` is the operator's own config file (`--watch`).
+ */
+export type PatchSource = 'network' | 'file';
+
+/**
+ * Connection fields that decide what the proxy binds and dials. Over the network they would turn
+ * an admin password into "listen on any port, relay to any host" (issue 13).
+ */
+export const GUARDED_CONNECTION_FIELDS = ['redisServers', 'clusterMembers', 'localAddress', 'localPort'] as const;
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** validateConfig fills this default in; a patch that removes the field changes nothing. */
+const localAddressOf = (c: Record<string, unknown>) => c.localAddress ?? '0.0.0.0';
+
+/**
+ * Why a network patch may not move the running config `prev` to `next`, or undefined when it may.
+ * Runs on the patched document before any validation, so a refused patch reads, loads, binds and
+ * dials nothing. Without `"allowNetworkPatch": true` in the file config, a network patch may not
+ * change `middleware` (its code would run in the proxy), add or rename a connection, or change a
+ * connection's `redisServers`, `clusterMembers`, `localAddress` or `localPort`. `allowNetworkPatch`
+ * itself is never patchable over the network. `next` may be any JSON: shapes the schema will
+ * refuse are left to it.
+ */
+export function networkPatchRefusal(prev: SlotrelayConfig, next: unknown): string | undefined {
+  const why = (what: string) => `config patch: over the network a patch may not ${what}`;
+  if (!isObject(next)) return undefined;
+  if (!same(prev.allowNetworkPatch, next.allowNetworkPatch)) return `${why('change allowNetworkPatch')} (only the config file can)`;
+  if (prev.allowNetworkPatch === true) return undefined;
+  const hint = ' (set "allowNetworkPatch": true in the config file to allow it)';
+  if (!same(prev.middleware, next.middleware)) return `${why('change middleware')}${hint}`;
+  if (!Array.isArray(next.connections)) return undefined;
+  const oldByName = new Map(prev.connections.map((c) => [c.name, c as unknown as Record<string, unknown>]));
+  for (const [i, c] of next.connections.entries()) {
+    if (!isObject(c)) continue;
+    const old = oldByName.get(c.name as string);
+    if (old === undefined) return `${why(`add a connection (connections[${i}] '${String(c.name)}')`)}${hint}`;
+    for (const k of GUARDED_CONNECTION_FIELDS) {
+      const changed = k === 'localAddress' ? localAddressOf(old) !== localAddressOf(c) : !same(old[k], c[k]);
+      if (changed) return `${why(`change connections[${i}].${k}`)}${hint}`;
+    }
+  }
+  return undefined;
+}

@@ -28,12 +28,13 @@ export interface AdminAccessInput {
 
 /**
  * Whether a subcommand may run: undefined when it may, else the error reply text (without `-`).
- * Writes need `adminPassword` in the config and a successful AUTH on this connection; reads are
- * open unless `adminReadsRequireAuth`. AUTH itself is always allowed.
+ * Writes need `adminPassword` in the config and a successful AUTH on this connection; actions
+ * (SCANCLUSTER) too once `adminPassword` is set, else they are reads; reads are open unless
+ * `adminReadsRequireAuth`. AUTH itself is always allowed.
  */
 export function adminAccessError(a: AdminAccessInput): string | undefined {
   if (a.access === 'auth') return undefined;
-  if (a.access === 'write') {
+  if (a.access === 'write' || (a.access === 'action' && a.passwordSet)) {
     if (!a.passwordSet) return 'ERR admin writes are disabled: set adminPassword in the config';
     if (!a.authenticated) return `ERR admin writes need ${a.alias} AUTH first`;
     return undefined;

@@ -27,7 +27,7 @@ import { ADMIN_COMMAND_NAMES, type AdminAlias, type AdminCommand, adminHelpLines
 interface AdminSessionState {
   /** HELLO/RESET requests whose replies have not come back yet: the protocol may be about to change. */
   pendingProtocolChanges: number;
-  /** SHA-256 of the password this session authenticated with; null when not authenticated. */
+  /** SHA-256 of the password this session authenticated with; null when not authenticated (or after RESET). */
   authDigest: Buffer | null;
 }
 
@@ -47,7 +47,9 @@ const attempt = <T>(fn: () => Promise<T>): Promise<T> => new Promise<T>((resolve
  * rescans and mapping status as in Gallium Data's RedisCluster connector, plus reading and patching
  * the running config. Replies take the request's place in the pipeline order and are encoded in the
  * session's protocol. Writes need `adminPassword` in the config and `GALLIUMDATA AUTH` on the
- * connection; reads too when `adminReadsRequireAuth` is set.
+ * connection (SCANCLUSTER too once `adminPassword` is set); reads too when `adminReadsRequireAuth`
+ * is set. AUTH lasts until RESET, a failed AUTH, a change of `adminPassword` or the connection's
+ * end. Every write, accepted or refused, and every failed AUTH is logged with the client address.
  */
 @injectable()
 export class AdminMiddleware implements Middleware {
@@ -76,6 +78,9 @@ export class AdminMiddleware implements Middleware {
             s.answer(f, this.answer(s, st, f));
             break;
           case 'RESET':
+            this.clearAuth(s, st);
+            this.watchProtocolChange(s, st, f);
+            break;
           case 'HELLO':
             this.watchProtocolChange(s, st, f);
             break;
@@ -115,6 +120,17 @@ export class AdminMiddleware implements Middleware {
     if (s.markOf(f) === PROTOCOL_CHANGE) st.pendingProtocolChanges++;
   }
 
+  /**
+   * RESET clears admin AUTH as Redis's RESET clears its AUTH, at the RESET's place in the pipeline:
+   * an admin command sent after it is not authenticated, one sent before it still is. Redis's RESET
+   * is never queued by MULTI, so this holds inside a transaction too.
+   */
+  private clearAuth(s: SessionContext, st: AdminSessionState): void {
+    if (st.authDigest === null) return;
+    st.authDigest = null;
+    this.log.info(who(s), 'admin AUTH cleared by RESET');
+  }
+
   private authenticated(st: AdminSessionState): boolean {
     const password = this.config.adminPassword;
     // Compared with the password of now, so changing adminPassword revokes earlier AUTHs.
@@ -137,7 +153,8 @@ export class AdminMiddleware implements Middleware {
         readsRequireAuth: this.config.adminReadsRequireAuth === true,
       });
       if (denied !== undefined) {
-        if (cmd.access === 'write') this.log.warn({ ...who(s), command: cmd.sub, reason: denied }, 'admin write refused');
+        const write = cmd.access === 'write' || cmd.access === 'action';
+        if (write) this.log.warn({ ...who(s), command: cmd.sub, reason: denied }, 'admin write refused');
         return encodeError(denied);
       }
       // While a HELLO/RESET is in flight the protocol is unknown; a bulk string reads right in both.
@@ -152,11 +169,15 @@ export class AdminMiddleware implements Middleware {
   private run(s: SessionContext, st: AdminSessionState, cmd: AdminCommand, proto: Protocol): Buffer | Promise<Buffer> {
     switch (cmd.sub) {
       case 'SCANCLUSTER':
-        this.log.info(who(s), 'admin SCANCLUSTER');
+        this.log.info({ ...who(s), command: 'SCANCLUSTER' }, 'admin write');
         return attempt(() => this.topology.rescan('admin SCANCLUSTER')).then(
-          (m) => encodeReply(node.simple(`OK ${m.nodes.length} nodes found in cluster`)),
+          (m) => {
+            const summary = `${m.nodes.length} nodes found in cluster`;
+            this.log.info({ ...who(s), command: 'SCANCLUSTER', summary }, 'admin write applied');
+            return encodeReply(node.simple(`OK ${summary}`));
+          },
           (e: unknown) => {
-            this.log.warn({ ...who(s), err: errorText(e) }, 'admin SCANCLUSTER failed');
+            this.log.warn({ ...who(s), command: 'SCANCLUSTER', reason: errorText(e) }, 'admin write failed');
             return encodeError(`ERR ${errorText(e)}`);
           },
         );
@@ -175,6 +196,7 @@ export class AdminMiddleware implements Middleware {
         const password = this.config.adminPassword;
         if (!password) {
           st.authDigest = null;
+          this.log.warn({ ...who(s), reason: 'no adminPassword configured' }, 'admin AUTH failed');
           return encodeError(`ERR ${cmd.alias} AUTH called without any adminPassword configured`);
         }
         if (checkAdminPassword(cmd.password, password)) {

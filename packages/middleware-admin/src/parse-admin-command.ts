@@ -4,8 +4,12 @@ export const ADMIN_COMMAND_NAMES = ['GALLIUMDATA', 'SLOTRELAY'] as const;
 /** `GALLIUMDATA` or `SLOTRELAY`, as the client sent it (upper case). */
 export type AdminAlias = (typeof ADMIN_COMMAND_NAMES)[number];
 
-/** Who may run a subcommand: `read`s are open unless `adminReadsRequireAuth`; `write`s need AUTH. */
-export type AdminAccess = 'read' | 'write' | 'auth';
+/**
+ * Who may run a subcommand. `read`: open unless `adminReadsRequireAuth`. `write` (changes the
+ * config): needs `adminPassword` and AUTH. `action` (changes running state, not the config): a
+ * write once `adminPassword` is set, else open like a read, as in Gallium Data. `auth`: AUTH itself.
+ */
+export type AdminAccess = 'read' | 'write' | 'action' | 'auth';
 
 /** One subcommand: its name (two words for CONFIG …), its arguments, access level and help text. */
 export interface AdminSubcommandSpec {
@@ -18,11 +22,12 @@ export interface AdminSubcommandSpec {
 
 /** Every subcommand, in HELP order. */
 export const ADMIN_SUBCOMMANDS: readonly AdminSubcommandSpec[] = [
-  { name: 'SCANCLUSTER', args: [], access: 'read', help: 'Re-read CLUSTER NODES from the Redis servers and remap; replies with the node count.' },
+  // A rescan can remap the proxy and close the sessions of a moved node.
+  { name: 'SCANCLUSTER', args: [], access: 'action', help: 'Re-read CLUSTER NODES from the Redis servers and remap; replies with the node count.' },
   { name: 'STATUSCLUSTER', args: [], access: 'read', help: 'Show which slotrelay proxy fronts each Redis node.' },
   { name: 'CONFIG GET', args: [], access: 'read', help: 'The running config as JSON, secrets masked.' },
   { name: 'CONFIG PATCH', args: ['<json-patch>'], access: 'write', help: 'Apply an RFC 6902 JSON Patch (a JSON array) to the running config. Needs AUTH.' },
-  { name: 'AUTH', args: ['<password>'], access: 'auth', help: 'Authenticate this connection for admin writes (adminPassword).' },
+  { name: 'AUTH', args: ['<password>'], access: 'auth', help: 'Authenticate this connection for admin commands (adminPassword) until RESET.' },
   { name: 'HELP', args: [], access: 'read', help: 'Print this help.' },
 ];
 

@@ -190,8 +190,8 @@ describe('GALLIUMDATA CONFIG GET', () => {
 describe('adminReadsRequireAuth', () => {
   it('makes reads need AUTH too', async () => {
     const h = await adminHarness({ config: { connections: [], adminPassword: PASSWORD, adminReadsRequireAuth: true } });
-    h.clientSends(cmd('GALLIUMDATA', 'STATUSCLUSTER'), cmd('GALLIUMDATA', 'SCANCLUSTER'), cmd('GALLIUMDATA', 'CONFIG', 'GET'), cmd('GALLIUMDATA', 'HELP'));
-    expect(h.toClient()).toBe('-ERR admin reads need GALLIUMDATA AUTH first\r\n'.repeat(4));
+    h.clientSends(cmd('GALLIUMDATA', 'STATUSCLUSTER'), cmd('GALLIUMDATA', 'CONFIG', 'GET'), cmd('GALLIUMDATA', 'HELP'));
+    expect(h.toClient()).toBe('-ERR admin reads need GALLIUMDATA AUTH first\r\n'.repeat(3));
     h.clientSends(cmd('GALLIUMDATA', 'AUTH', PASSWORD), cmd('GALLIUMDATA', 'STATUSCLUSTER'));
     expect(h.toClient().endsWith('+OK\r\n' + bulk(statusText(1)))).toBe(true);
     expect(h.topology.reasons).toEqual([]);

@@ -24,7 +24,7 @@ describe('GALLIUMDATA SCANCLUSTER', () => {
     expect(h.toClient()).toBe(
       '-ERR There are not enough slotrelay nodes to cover the entire cluster: the cluster has 5 nodes, clusterMembers lists 4; at least 5 are needed\r\n',
     );
-    expect(h.logLines.some((l) => l.level === 'warn' && l.msg === 'admin SCANCLUSTER failed')).toBe(true);
+    expect(h.logLines.some((l) => l.level === 'warn' && l.msg === 'admin write failed' && (l.obj as { command?: string }).command === 'SCANCLUSTER')).toBe(true);
   });
 
   it('answers -ERR when no Redis server can be read', async () => {

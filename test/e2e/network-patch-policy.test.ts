@@ -3,8 +3,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RespNode, RespType, encodeCommand } from '@slotrelay/core';
-import { DEFAULT_MIDDLEWARE } from '@slotrelay/host';
+import { type ConnectionConfig, type RespNode, RespType, type SlotrelayConfig, encodeCommand } from '@slotrelay/core';
+import { DEFAULT_MIDDLEWARE, networkPatchRefusal } from '@slotrelay/host';
 import { sharedCluster } from '../support/cluster.js';
 import { type TestFleet, freePorts, startFleet } from '../support/fleet.js';
 import { tryConnect } from '../support/poll.js';
@@ -178,5 +178,46 @@ describe('network CONFIG PATCH with "allowNetworkPatch": true in the file', () =
     const value = { ...structuredClone(fleet.config.connections[0]!), name: 'extra', localPort: port! };
     expect(text(await patch(admin, [{ op: 'add', path: '/connections/-', value }]))).toBe(`+OK started extra on 127.0.0.1:${port}`);
     expect(await tryConnect(port!)).toBe('connected');
+  });
+});
+
+describe('networkPatchRefusal, the rule itself', () => {
+  const conn = (name: string, extra: Partial<ConnectionConfig> = {}): ConnectionConfig => ({
+    name,
+    active: true,
+    type: 'RedisCluster',
+    redisServers: ['10.0.0.1:7000'],
+    mappings: 'dynamic',
+    clusterMembers: ['p1:6391', 'p2:6391'],
+    instanceId: 1,
+    localAddress: '0.0.0.0',
+    localPort: 6391,
+    ...extra,
+  });
+  const prev: SlotrelayConfig = { connections: [conn('a'), conn('b', { instanceId: 2, localPort: 6392 })] };
+  const next = (edit: (c: SlotrelayConfig) => void) => {
+    const c = structuredClone(prev);
+    edit(c);
+    return c;
+  };
+
+  it('lets through what guards nothing: settings, other connection fields, reordering, removing, a default written out or left out', () => {
+    expect(networkPatchRefusal(prev, next((c) => (c.log = { level: 'debug' })))).toBeUndefined();
+    expect(networkPatchRefusal(prev, next((c) => (c.connections[0]!.instanceId = 2)))).toBeUndefined();
+    expect(networkPatchRefusal(prev, next((c) => c.connections.reverse()))).toBeUndefined();
+    expect(networkPatchRefusal(prev, next((c) => c.connections.pop()))).toBeUndefined();
+    expect(networkPatchRefusal(prev, next((c) => delete (c.connections[0] as Partial<ConnectionConfig>).localAddress))).toBeUndefined();
+    expect(networkPatchRefusal(prev, next((c) => (c.connections[1]!.active = false)))).toBeUndefined();
+  });
+
+  it('leaves shapes the schema refuses to the schema', () => {
+    expect(networkPatchRefusal(prev, 'nonsense')).toBeUndefined();
+    expect(networkPatchRefusal(prev, { connections: 'nonsense' })).toBeUndefined();
+  });
+
+  it('with allowNetworkPatch everything but allowNetworkPatch itself passes', () => {
+    const open = { ...structuredClone(prev), allowNetworkPatch: true };
+    expect(networkPatchRefusal(open, { ...open, middleware: ['./x.js'], connections: [conn('c', { redisServers: ['evil:1'] })] })).toBeUndefined();
+    expect(networkPatchRefusal(open, { ...open, allowNetworkPatch: undefined })).toMatch(/may not change allowNetworkPatch/);
   });
 });

@@ -47,6 +47,9 @@ export interface TlsMaterial {
   readonly context: tls.SecureContext;
 }
 
+/** Largest TLS file read: 4 MiB, ~20 times the whole Mozilla root bundle. */
+export const MAX_TLS_FILE_BYTES = 4 * 1024 * 1024;
+
 const PEM_CERT = /-----BEGIN (TRUSTED |X509 )?CERTIFICATE-----[\s\S]*?-----END \1?CERTIFICATE-----/g;
 
 /** A configuration error about one TLS file. */
@@ -55,7 +58,8 @@ export function tlsFileError(message: string): SlotrelayError {
 }
 
 /**
- * Read and check every file of one side before anything uses them. Throws a `SlotrelayError`
+ * Read and check every file of one side before anything uses them. Only regular files of at most
+ * `MAX_TLS_FILE_BYTES` are read. Throws a `SlotrelayError`
  * (`SR_ERR_CONFIG`) naming the field, the file and the reason, e.g.
  * `clientTls.cert file '/etc/slotrelay/proxy.crt' cannot be read: ENOENT: no such file or directory`.
  */
@@ -63,6 +67,18 @@ export function loadTlsMaterial(side: TlsSide, files: TlsFiles): TlsMaterial {
   const read = (field: keyof TlsFiles): Buffer | undefined => {
     const path = files[field];
     if (path === undefined) return undefined;
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(path);
+    } catch (e) {
+      throw tlsFileError(`${side}.${field} file '${path}' cannot be read: ${describeFsError(e)}`);
+    }
+    // Paths can come over the network (CONFIG PATCH): a FIFO would block the process in readFileSync
+    // and /dev/zero would fill its memory. Directories fall through to readFileSync's EISDIR.
+    if (!st.isFile() && !st.isDirectory()) throw tlsFileError(`${side}.${field} file '${path}' is not a regular file`);
+    if (st.size > MAX_TLS_FILE_BYTES) {
+      throw tlsFileError(`${side}.${field} file '${path}' is ${st.size} bytes, more than a TLS file should be (${MAX_TLS_FILE_BYTES})`);
+    }
     try {
       return fs.readFileSync(path);
     } catch (e) {

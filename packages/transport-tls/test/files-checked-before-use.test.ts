@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTlsMaterial } from '../src/index.js';
+import { MAX_TLS_FILE_BYTES, loadTlsMaterial } from '../src/index.js';
 import { type TestCerts, hasOpenssl, makeTestCerts } from './certs.js';
 
 describe.skipIf(!hasOpenssl())('TLS files are checked before use', () => {
@@ -30,5 +30,14 @@ describe.skipIf(!hasOpenssl())('TLS files are checked before use', () => {
       new RegExp(`^clientTls\\.key file '${certs.serverCert}' holds no usable private key: `),
     );
     expect(() => loadTlsMaterial('serverTls', { ca: certs.dir })).toThrow(`serverTls.ca file '${certs.dir}' cannot be read: EISDIR: illegal operation on a directory`);
+  });
+
+  it('reads only regular files of sane size: a device or an oversized file is refused before reading (paths can come from CONFIG PATCH)', () => {
+    expect(() => loadTlsMaterial('clientTls', { ca: '/dev/null' })).toThrow("clientTls.ca file '/dev/null' is not a regular file");
+    const big = `${certs.dir}/huge.crt`;
+    fs.writeFileSync(big, Buffer.concat([fs.readFileSync(certs.ca), Buffer.alloc(MAX_TLS_FILE_BYTES, 0x20)]));
+    expect(() => loadTlsMaterial('clientTls', { ca: big })).toThrow(
+      `clientTls.ca file '${big}' is ${fs.statSync(big).size} bytes, more than a TLS file should be (${MAX_TLS_FILE_BYTES})`,
+    );
   });
 });

@@ -208,6 +208,8 @@ describe('networkPatchRefusal, the rule itself', () => {
     expect(networkPatchRefusal(prev, next((c) => c.connections.pop()))).toBeUndefined();
     expect(networkPatchRefusal(prev, next((c) => delete (c.connections[0] as Partial<ConnectionConfig>).localAddress))).toBeUndefined();
     expect(networkPatchRefusal(prev, next((c) => (c.connections[1]!.active = false)))).toBeUndefined();
+    expect(networkPatchRefusal(prev, next((c) => (c.middleware = [...DEFAULT_MIDDLEWARE])))).toBeUndefined();
+    expect(networkPatchRefusal(prev, next((c) => (c.middleware = [...DEFAULT_MIDDLEWARE].reverse())))).toMatch(/may not change middleware/);
   });
 
   it('leaves shapes the schema refuses to the schema', () => {

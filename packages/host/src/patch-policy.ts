@@ -1,4 +1,5 @@
 import type { SlotrelayConfig } from '@slotrelay/core';
+import { DEFAULT_MIDDLEWARE } from './config.js';
 
 /**
  * Where a config change comes from: `network` is `GALLIUMDATA CONFIG PATCH` from a client,
@@ -14,8 +15,9 @@ export const GUARDED_CONNECTION_FIELDS = ['redisServers', 'clusterMembers', 'loc
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-/** validateConfig fills this default in; a patch that removes the field changes nothing. */
+/** Defaults: writing one out, or removing a field that held it, changes nothing. */
 const localAddressOf = (c: Record<string, unknown>) => c.localAddress ?? '0.0.0.0';
+const middlewareOf = (c: { middleware?: unknown }) => c.middleware ?? DEFAULT_MIDDLEWARE;
 
 /**
  * Why a network patch may not move the running config `prev` to `next`, or undefined when it may.
@@ -32,7 +34,7 @@ export function networkPatchRefusal(prev: SlotrelayConfig, next: unknown): strin
   if (!same(prev.allowNetworkPatch, next.allowNetworkPatch)) return `${why('change allowNetworkPatch')} (only the config file can)`;
   if (prev.allowNetworkPatch === true) return undefined;
   const hint = ' (set "allowNetworkPatch": true in the config file to allow it)';
-  if (!same(prev.middleware, next.middleware)) return `${why('change middleware')}${hint}`;
+  if (!same(middlewareOf(prev), middlewareOf(next))) return `${why('change middleware')}${hint}`;
   if (!Array.isArray(next.connections)) return undefined;
   const oldByName = new Map(prev.connections.map((c) => [c.name, c as unknown as Record<string, unknown>]));
   for (const [i, c] of next.connections.entries()) {

@@ -5,7 +5,7 @@
 export { ConfigError, DEFAULT_MIDDLEWARE, configSchema, loadConfigFile, resolveConnection, validateConfig, type ResolvedConnection } from './config.js';
 export { Fleet, maskSecrets, settingChanges, type FleetOptions, type LogLevelName } from './fleet.js';
 export { watchConfigFile } from './watch.js';
-export { GUARDED_CONNECTION_FIELDS, networkPatchRefusal, type PatchSource } from './patch-policy.js';
+export { networkPatchRefusal, type PatchSource } from './patch-policy.js';
 export { Listener, type ListenerParts } from './listener.js';
 export { loadMiddleware, type LoadedMiddleware } from './middleware-loader.js';
 export { createLogger, type LogLevel } from './logger.js';

@@ -11,7 +11,7 @@ export type PatchSource = 'network' | 'file';
  * Connection fields that decide what the proxy binds and dials. Over the network they would turn
  * an admin password into "listen on any port, relay to any host" (issue 13).
  */
-export const GUARDED_CONNECTION_FIELDS = ['redisServers', 'clusterMembers', 'localAddress', 'localPort'] as const;
+const GUARDED_CONNECTION_FIELDS = ['redisServers', 'clusterMembers', 'localAddress', 'localPort'] as const;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

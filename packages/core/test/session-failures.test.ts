@@ -239,6 +239,42 @@ describe('session: bounded memory', () => {
     expect(maxBuffered).toBeLessThan(256 * 1024 + 2 * 64 * 1024);
   });
 
+  it('a watched request declared larger than maxWholeFrameBytes is refused as soon as it passes the hold limit, and nothing stays held', async () => {
+    const h = await sessionHarness({ session: { maxWholeFrameBytes: 1024 * 1024 } });
+    h.clientSends(`*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$${2 * 1024 * 1024}\r\n`); // core watches CLIENT
+    const piece = Buffer.alloc(16 * 1024, 0x61);
+    for (let sent = 0; sent <= 64 * 1024; sent += piece.length) h.clientSends(piece);
+    // Refused on the declared length, 80 KiB in: not after holding the whole 2 MB (or the cap's 1 MB).
+    expect(h.toClient()).toBe('-ERR Protocol error: command too large for the proxy to hold (max 1048576 bytes)\r\n');
+    expect(h.toRedis()).toBe('');
+    expect(h.session.bufferedBytes()).toBeLessThan(1024); // the error line in the client socket, no held request
+    expect(h.client.ended).toBe(true);
+  });
+
+  it('a watched request of many small arguments is refused once what it holds passes maxWholeFrameBytes', async () => {
+    const h = await sessionHarness({ session: { maxWholeFrameBytes: 256 * 1024 } });
+    const arg = cmd('x'.repeat(1000)).slice('*1\r\n'.length);
+    h.clientSends("*100000\r\n$6\r\nCLIENT\r\n");
+    let n = 0;
+    while (h.toClient() === '' && n < 1000) {
+      h.clientSends(arg.repeat(16));
+      n++;
+    }
+    expect(h.toClient()).toBe('-ERR Protocol error: command too large for the proxy to hold (max 262144 bytes)\r\n');
+    expect(n * 16 * arg.length).toBeLessThan(256 * 1024 + 16 * arg.length + 1);
+    expect(h.session.bufferedBytes()).toBeLessThan(1024); // the error line in the client socket, no held request
+  });
+
+  it('an unwatched request larger than maxWholeFrameBytes is streamed, not capped', async () => {
+    const h = await sessionHarness({ session: { maxWholeFrameBytes: 128 * 1024 } });
+    const value = 'v'.repeat(512 * 1024);
+    const set = cmd('SET', 'k', value);
+    for (let i = 0; i < set.length; i += 16 * 1024) h.clientSends(set.slice(i, i + 16 * 1024));
+    expect(h.toRedis()).toBe(set);
+    h.redisSends('+OK\r\n');
+    expect(h.toClient()).toBe('+OK\r\n');
+  });
+
   it('a client that pipelines faster than Redis answers is paused once Redis stops reading', async () => {
     const h = await sessionHarness({ upstreamCapacity: 128 * 1024 });
     const req = Buffer.from(cmd('SET', 'k', 'x'.repeat(1000)));

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ErrorCode, type ProtocolError, SlotrelayError, clientTextOf } from '../errors.js';
+import { ErrorCode, type ProtocolError, type SlotrelayError, clientTextOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ListenerInfo, SessionContext } from '../middleware/contract.js';
 import type { Pipeline, SessionFlow } from '../middleware/pipeline.js';
@@ -822,7 +822,8 @@ export class Session {
     this.upQueue = [];
     this.upQueued = 0;
     this.clientGate.release(P_QUEUE);
-    if (err instanceof SlotrelayError && err.code === ErrorCode.Upstream) {
+    // By code, not class: a connector built against another copy of core still counts.
+    if ((err as SlotrelayError | null)?.code === ErrorCode.Upstream) {
       // Once per session, so debug: whoever dials (the listener) logs the outage once per transition.
       this.log.debug({ session: this.id, err: message }, 'Redis unreachable: the session closes without a reply at its first request for Redis');
       this.upstreamError = UNREACHABLE;

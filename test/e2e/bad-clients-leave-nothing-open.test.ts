@@ -89,8 +89,8 @@ describe('clients that break the protocol leave nothing open', () => {
       }
       try {
         // The proxy closes its side by itself: at once once both sides said FIN, else within 2 s.
-        await pollUntil('the proxy to close every bad connection and its Redis connection', async () => (await proxySockets()) <= fdsBefore, 10_000);
-        await pollUntil("Redis's connected_clients back to its baseline", async () => (await connectedClients()) <= clientsBefore, 10_000);
+        await pollUntil('the proxy to close every bad connection and its Redis connection', async () => (await proxySockets()) <= fdsBefore, 20_000);
+        await pollUntil("Redis's connected_clients back to its baseline", async () => (await connectedClients()) <= clientsBefore, 20_000);
       } finally {
         for (const r of results) r.socket.destroy();
       }

@@ -905,7 +905,7 @@ export class Session {
 
   /** Both FINs exchanged (or the client left): the client socket can go. */
   private lingerDone(): void {
-    if (this.clientEnded && this.client.writableFinished !== false) this.destroy();
+    if (this.clientEnded && this.client.writableFinished) this.destroy();
   }
 
   private destroy(): void {

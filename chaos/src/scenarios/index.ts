@@ -1,7 +1,9 @@
 import type { Scenario } from '../types.js';
 import { failover } from './failover.js';
+import { proxyKill } from './proxy-kill.js';
 
 /** Every scenario, in the order `npm run chaos` runs them. Each lives in its own file. */
 export const scenarios: Scenario[] = [
   failover,
+  proxyKill,
 ];

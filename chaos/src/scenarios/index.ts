@@ -1,9 +1,11 @@
 import type { Scenario } from '../types.js';
 import { failover } from './failover.js';
 import { proxyKill } from './proxy-kill.js';
+import { reshard } from './reshard.js';
 
 /** Every scenario, in the order `npm run chaos` runs them. Each lives in its own file. */
 export const scenarios: Scenario[] = [
   failover,
+  reshard,
   proxyKill,
 ];

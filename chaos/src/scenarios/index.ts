@@ -1,5 +1,6 @@
 import type { Scenario } from '../types.js';
 import { failover } from './failover.js';
+import { nodeDown } from './node-down.js';
 import { proxyKill } from './proxy-kill.js';
 import { reshard } from './reshard.js';
 
@@ -8,4 +9,5 @@ export const scenarios: Scenario[] = [
   failover,
   reshard,
   proxyKill,
+  nodeDown,
 ];

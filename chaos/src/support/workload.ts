@@ -27,6 +27,8 @@ export interface WriteTally {
   errors: ErrorTally;
   /** Requests still unanswered when the writers were stopped (a hang), bounded by `settleMs`. */
   unsettled: number;
+  /** The longest a request took to settle (success or error), in ms. */
+  maxMs: number;
 }
 
 export interface WritersOptions {
@@ -48,7 +50,7 @@ export interface WritersOptions {
  * `stop()`. Every acknowledged write is recorded so it can be read back after the fault.
  */
 export class Writers {
-  readonly tally: WriteTally = { ops: 0, ackedKeys: [], ackedIncrs: new Map(), errors: new ErrorTally(), unsettled: 0 };
+  readonly tally: WriteTally = { ops: 0, ackedKeys: [], ackedIncrs: new Map(), errors: new ErrorTally(), unsettled: 0, maxMs: 0 };
   private stopping = false;
   private inflight = 0;
   private readonly done: Promise<void>;
@@ -65,6 +67,7 @@ export class Writers {
       const key = incr ? `${this.o.prefix}:c:${(w * 31 + n) % counters}` : `${this.o.prefix}:k:${w}:${n}`;
       this.inflight++;
       this.tally.ops++;
+      const t0 = performance.now();
       try {
         if (incr) {
           await this.client.incr(key);
@@ -78,6 +81,7 @@ export class Writers {
         if (!this.stopping) await sleep(this.o.errorPauseMs ?? 10);
       } finally {
         this.inflight--;
+        this.tally.maxMs = Math.max(this.tally.maxMs, performance.now() - t0);
       }
     }
   }

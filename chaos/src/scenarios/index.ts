@@ -1,5 +1,6 @@
 import type { Scenario } from '../types.js';
 import { failover } from './failover.js';
+import { manyConnections } from './many-connections.js';
 import { nodeDown } from './node-down.js';
 import { proxyKill } from './proxy-kill.js';
 import { reshard } from './reshard.js';
@@ -10,4 +11,5 @@ export const scenarios: Scenario[] = [
   reshard,
   proxyKill,
   nodeDown,
+  manyConnections,
 ];

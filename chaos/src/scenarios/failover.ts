@@ -15,7 +15,7 @@ export const failover: Scenario = {
   title: 'Master failover (kill -9) under write load',
   async run(ctx) {
     const size = ctx.quick
-      ? { workers: 8, warmMs: 1500, afterMs: 1000, nodeTimeoutMs: 1000 }
+      ? { workers: 8, warmMs: 1000, afterMs: 500, nodeTimeoutMs: 1000 }
       : { workers: 32, warmMs: 5000, afterMs: 5000, nodeTimeoutMs: 2000 };
     // Both clusters start together (the idle one costs little); the sides then run one after the other.
     const started = await Promise.allSettled([startCluster({ nodeTimeoutMs: size.nodeTimeoutMs }), startCluster({ nodeTimeoutMs: size.nodeTimeoutMs })]);

@@ -16,7 +16,7 @@ export const proxyKill: Scenario = {
   name: 'proxy-kill',
   title: 'Proxy process killed (kill -9) and restarted under write load',
   async run(ctx) {
-    const size = ctx.quick ? { workers: 8, warmMs: 1000, downMs: 1000, afterMs: 1000 } : { workers: 32, warmMs: 5000, downMs: 5000, afterMs: 5000 };
+    const size = ctx.quick ? { workers: 8, warmMs: 1000, downMs: 1000, afterMs: 500 } : { workers: 32, warmMs: 5000, downMs: 5000, afterMs: 5000 };
     const cluster = await startCluster();
     let fleet: ProxyFleet | undefined;
     const client = { current: undefined as ReturnType<typeof clusterClient> | undefined };

@@ -18,7 +18,7 @@ export const nodeDown: Scenario = {
   name: 'node-down',
   title: 'Redis node down without replica (cluster down), then back',
   async run(ctx) {
-    const size = ctx.quick ? { nodeTimeoutMs: 1000, downMs: 4000, workers: 4 } : { nodeTimeoutMs: 2000, downMs: 15_000, workers: 16 };
+    const size = ctx.quick ? { nodeTimeoutMs: 1000, downMs: 3000, workers: 4 } : { nodeTimeoutMs: 2000, downMs: 15_000, workers: 16 };
     const boundMs = 5000 + size.nodeTimeoutMs;
     const started = await Promise.allSettled([0, 1].map(() => startCluster({ replicasPerMaster: 0, nodeTimeoutMs: size.nodeTimeoutMs })));
     const clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

@@ -74,7 +74,7 @@ export const manyConnections: Scenario = {
         return after.fds <= base.fds + 2 && after.redis <= base.redis + 2;
       }, 30_000, 250);
       const per = (x: number) => Math.round((x / Math.max(1, crowd.served)) * 100) / 100;
-      const failures = [...crowd.failures].map(([m, n]) => `${n}× ${m}`).slice(0, 4).join(' | ');
+      const failures = [...crowd.failures].map(([m, n]) => `${n}× ${m}`).slice(0, 4).join(' ; ');
       const figures = {
         clientsWanted: wanted,
         clients,

@@ -105,7 +105,7 @@ async function oneSide(side: Side, cluster: LocalCluster, size: { downMs: number
         rawRequests: outcomes.length,
         rawHung,
         rawMaxSeconds: seconds(rawMax)!,
-        rawOutcomes: [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}× ${k}`).join(' | '),
+        rawOutcomes: [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}× ${k}`).join(' ; '),
         requests: tally.ops,
         errors: tally.errors.count,
         errorMessages: tally.errors.top(),

@@ -13,9 +13,9 @@ export class ErrorTally {
     if (this.byMessage.has(m) || this.byMessage.size < 50) this.byMessage.set(m, (this.byMessage.get(m) ?? 0) + 1);
   }
 
-  /** The `n` most frequent messages, `"<count>× <message>"`, joined with ' | '. */
+  /** The `n` most frequent messages, `"<count>× <message>"`, joined with ' ; ' (a '|' would split a markdown table cell). */
   top(n = 4): string {
-    return [...this.byMessage].sort((a, b) => b[1] - a[1]).slice(0, n).map(([m, c]) => `${c}× ${m}`).join(' | ');
+    return [...this.byMessage].sort((a, b) => b[1] - a[1]).slice(0, n).map(([m, c]) => `${c}× ${m}`).join(' ; ');
   }
 }
 
@@ -112,14 +112,26 @@ export interface Loss {
  * `acked − final` increments when positive (an INCR applied but not acknowledged only raises it).
  */
 export async function readBack(seeds: string[], tally: WriteTally): Promise<Loss> {
-  const client = clusterClient(seeds, { enableAutoPipelining: true });
+  // No auto-pipelining: a MOVED inside an auto-pipeline (a node still gossiping a reshard) fails the
+  // whole batch in ioredis ("All keys in the pipeline should belong to the same slots allocation group").
+  const client = clusterClient(seeds);
+  const get = async (k: string): Promise<string | null> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await client.get(k);
+      } catch (e) {
+        if (attempt >= 5) throw new Error(`read-back of ${k} failed 5 times: ${(e as Error).message}`);
+        await sleep(200);
+      }
+    }
+  };
   const sample: string[] = [];
   let lostKeys = 0;
   let lostIncrements = 0;
   try {
     for (let i = 0; i < tally.ackedKeys.length; i += 2000) {
       const keys = tally.ackedKeys.slice(i, i + 2000);
-      const got = await Promise.all(keys.map((k) => client.get(k)));
+      const got = await Promise.all(keys.map(get));
       got.forEach((v, j) => {
         if (v !== keys[j]) {
           lostKeys++;
@@ -128,7 +140,7 @@ export async function readBack(seeds: string[], tally: WriteTally): Promise<Loss
       });
     }
     for (const [k, acked] of tally.ackedIncrs) {
-      const final = Number((await client.get(k)) ?? 0);
+      const final = Number((await get(k)) ?? 0);
       if (acked > final) {
         lostIncrements += acked - final;
         if (sample.length < 5) sample.push(`${k}: ${acked} acked, ${final} stored`);

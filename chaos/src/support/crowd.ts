@@ -12,11 +12,13 @@ export function rssMB(pid: number): number {
   }
 }
 
-/** This shell's soft and hard limits of open files (what a child can be given without privileges). */
-export function nofileLimits(): { soft: number; hard: number } {
-  const out = spawnSync('bash', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).stdout.trim().split('\n');
-  const n = (s: string | undefined) => (s === 'unlimited' ? 1 << 20 : Number(s));
-  return { soft: n(out[0]), hard: n(out[1]) };
+/**
+ * Whether a child can be started with `n` open files (soft and hard), i.e. above this process's hard
+ * limit only with privileges. Node raises its own soft limit to the hard limit at start, so a limit
+ * is only worth asking for when it is above the hard one.
+ */
+export function canRaiseNofile(n: number): boolean {
+  return spawnSync('prlimit', [`--nofile=${n}:${n}`, '--', 'true'], { stdio: 'ignore' }).status === 0;
 }
 
 /** A crowd of raw TCP clients, each served once (PING, SET, GET pipelined) and then idle. */

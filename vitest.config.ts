@@ -46,6 +46,18 @@ export default defineConfig({
           pool: 'forks',
         },
       },
+      {
+        // The quick chaos run (issue 13): each scenario starts its own clusters and proxies; `npm test`
+        // runs this project alone, after the others, so their load does not disturb its figures.
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
+        },
+      },
     ],
   },
 });

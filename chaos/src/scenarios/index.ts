@@ -1,5 +1,15 @@
 import type { Scenario } from '../types.js';
+import { failover } from './failover.js';
+import { manyConnections } from './many-connections.js';
+import { nodeDown } from './node-down.js';
+import { proxyKill } from './proxy-kill.js';
+import { reshard } from './reshard.js';
 
 /** Every scenario, in the order `npm run chaos` runs them. Each lives in its own file. */
 export const scenarios: Scenario[] = [
+  failover,
+  reshard,
+  proxyKill,
+  nodeDown,
+  manyConnections,
 ];

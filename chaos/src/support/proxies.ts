@@ -47,6 +47,14 @@ export interface ProxyProcess {
   readonly output: string[];
 }
 
+/** How each proxy process is started. */
+export interface FleetProcessOptions {
+  /** Run each proxy with this soft and hard `RLIMIT_NOFILE` (via `prlimit`), for many-connection runs. */
+  nofile?: number;
+  /** How long a start may take until the proxy listens (default 60 s: a loaded 2-core machine needs several seconds per process). */
+  startTimeoutMs?: number;
+}
+
 /**
  * A fleet of real `slotrelay` processes (one per proxy, as operators run it), each with a config
  * holding only its own connection. Stopped by PID; `kill(i)` is `kill -9`.
@@ -55,7 +63,7 @@ export class ProxyFleet {
   readonly proxies: ProxyProcess[];
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'slotrelay-chaos-'));
 
-  private constructor(readonly config: SlotrelayConfig, host: string, ports: number[], private readonly env: NodeJS.ProcessEnv) {
+  private constructor(readonly config: SlotrelayConfig, host: string, ports: number[], private readonly env: NodeJS.ProcessEnv, private readonly opts: FleetProcessOptions) {
     this.proxies = ports.map((port, index) => ({ index, host, port, child: null, output: [] }));
   }
 
@@ -63,7 +71,7 @@ export class ProxyFleet {
    * Start `count` proxy processes in front of `seeds` on free ports of `host` (dynamic mapping).
    * `edit` may change each connection (and the top level) before the files are written.
    */
-  static async start(o: { seeds: string[]; count: number; host?: string; edit?: (c: SlotrelayConfig) => void; env?: NodeJS.ProcessEnv; logLevel?: string }): Promise<ProxyFleet> {
+  static async start(o: { seeds: string[]; count: number; host?: string; edit?: (c: SlotrelayConfig) => void; env?: NodeJS.ProcessEnv; logLevel?: string } & FleetProcessOptions): Promise<ProxyFleet> {
     const host = o.host ?? '127.0.0.1';
     const ports = await freePorts(o.count, host);
     const config = fleetConfig(o.seeds, 0, o.count, host);
@@ -73,7 +81,7 @@ export class ProxyFleet {
     });
     config.log = { level: (o.logLevel ?? 'warn') as 'warn' };
     o.edit?.(config);
-    const fleet = new ProxyFleet(config, host, ports, o.env ?? {});
+    const fleet = new ProxyFleet(config, host, ports, o.env ?? {}, { nofile: o.nofile, startTimeoutMs: o.startTimeoutMs });
     try {
       await Promise.all(fleet.proxies.map((_, i) => fleet.startOne(i)));
     } catch (e) {
@@ -95,7 +103,12 @@ export class ProxyFleet {
     const { connections, ...top } = this.config;
     const file = path.join(this.dir, `proxy-${i + 1}.json`);
     writeFileSync(file, JSON.stringify({ ...top, connections: [connections[i]] }, null, 2));
-    const child = spawn(process.execPath, [CLI, '--config', file], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A raised fd limit needs a wrapper: Node cannot raise its own hard limit. prlimit execs node,
+    // so the PID is node's.
+    const [cmd, args] = this.opts.nofile
+      ? ['prlimit', [`--nofile=${this.opts.nofile}:${this.opts.nofile}`, '--', process.execPath, CLI, '--config', file]]
+      : [process.execPath, [CLI, '--config', file]];
+    const child = spawn(cmd, args, { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (b: Buffer) => {
       for (const line of b.toString().split('\n')) if (line) p.output.push(line);
       if (p.output.length > 2000) p.output.splice(0, p.output.length - 2000);
@@ -104,7 +117,7 @@ export class ProxyFleet {
     child.stderr!.on('data', keep);
     p.child = child;
     const exited = new Promise<never>((_, reject) => child.once('exit', (code, sig) => reject(new Error(`proxy ${i + 1} exited (${code ?? sig}) at start: ${p.output.slice(-5).join(' | ')}`))));
-    await Promise.race([waitListening(p.host, p.port), exited]);
+    await Promise.race([waitListening(p.host, p.port, this.opts.startTimeoutMs ?? 60_000), exited]);
     exited.catch(() => {});
   }
 

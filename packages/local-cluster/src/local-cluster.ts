@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import type { ClusterNode, LocalCluster, StartClusterOptions } from './types.js';
-import { startNode, stopNode, type NodeSpec, type RunningNode, type TlsMaterial } from './node-process.js';
+import { restartNode, startNode, stopNode, waitExit, type NodeSpec, type RunningNode, type TlsMaterial } from './node-process.js';
 import { checkHealth, logTails, SLOT_COUNT } from './health.js';
 import { pollUntil } from './poll.js';
 import { runCli } from './redis-cli.js';
@@ -86,6 +86,22 @@ class LocalClusterImpl implements LocalCluster {
     const rn = typeof node === 'number' ? this.runtime[node] : this.runtime.find((r) => r.node === node);
     if (!rn) throw new Error(`LocalCluster: unknown node ${typeof node === 'number' ? `index ${node}` : `${node.host}:${node.port}`}`);
     return rn;
+  }
+
+  async killNode(node: ClusterNode | number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const rn = this.resolve(node);
+    if (!childRunning(rn.child)) return;
+    rn.child.kill(signal);
+    if (!(await waitExit(rn.child, 10_000))) throw new Error(`redis-server pid ${rn.child.pid} did not exit on ${signal} within 10 s`);
+    this.spec.log(`redis-server pid ${rn.child.pid} (${rn.node.host}:${rn.node.port}) killed with ${signal}`);
+  }
+
+  async restartNode(node: ClusterNode | number): Promise<ClusterNode> {
+    if (this.stopping) throw new Error('LocalCluster.restartNode: the cluster was stopped');
+    const rn = this.resolve(node);
+    const next = await restartNode(rn, this.spec);
+    this.runtime[this.runtime.indexOf(rn)] = next;
+    return next.node;
   }
 
   /** The connection arguments redis-cli needs for `node` (exposed for cluster creation). */

@@ -136,11 +136,73 @@ export async function stopNode(rn: RunningNode): Promise<void> {
 }
 
 /**
+ * Starts the node of `rn` again with its own redis.conf, in its own dir and on its own ports
+ * (kept reserved while it was down), so it rejoins the cluster from its nodes.conf with the same
+ * node ID. Waits until it answers; returns the new process's {@link RunningNode} (same `node`
+ * object, its `pid` updated).
+ */
+export async function restartNode(rn: RunningNode, spec: NodeSpec): Promise<RunningNode> {
+  if (childRunning(rn.child)) throw new Error(`redis-server ${rn.node.host}:${rn.node.port} is running (pid ${rn.child.pid})`);
+  untrackChild(rn.child);
+  const child = spawnServer(join(rn.node.dir, 'redis.conf'), rn.node.dir, rn.stdoutFile);
+  try {
+    await waitReady(child, rn.endpoint, rn.logFile, rn.stdoutFile);
+  } catch (err) {
+    if (childRunning(child)) {
+      child.kill('SIGKILL');
+      await waitExit(child, KILL_GRACE_MS);
+    }
+    untrackChild(child);
+    throw err;
+  }
+  rn.node.pid = child.pid!;
+  spec.log(`redis-server pid ${child.pid} restarted on ${rn.node.host}:${rn.node.port}, dir ${rn.node.dir}`);
+  return { ...rn, child };
+}
+
+function spawnServer(confFile: string, dir: string, stdoutFile: string): ChildProcess {
+  const out = openSync(stdoutFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(redisServerPath(), [confFile], { cwd: dir, stdio: ['ignore', out, out] });
+  } finally {
+    closeSync(out);
+  }
+  child.on('error', (err) => (spawnErrors.set(child, err)));
+  trackChild(child);
+  child.unref();
+  return child;
+}
+
+const spawnErrors = new WeakMap<ChildProcess, Error>();
+
+/** Polls until `child` answers INFO on `endpoint` with its own PID. */
+async function waitReady(child: ChildProcess, endpoint: Endpoint, logFile: string, stdoutFile: string): Promise<void> {
+  const where = `${endpoint.host}:${endpoint.port}`;
+  await pollUntil(
+    `redis-server ${where} (pid ${child.pid ?? '?'}) to answer`,
+    READY_TIMEOUT_MS,
+    async () => {
+      const spawnError = spawnErrors.get(child);
+      if (spawnError) throw new FatalPollError(`cannot spawn ${redisServerPath()}: ${spawnError.message}`);
+      if (!childRunning(child)) {
+        throw new FatalPollError(`redis-server ${where} exited at start (code ${child.exitCode}, signal ${child.signalCode})`);
+      }
+      // INFO rather than PING: make sure the answer comes from our child, not from another
+      // process's redis-server that won a race for the same port.
+      const reply = String(await sendCommand(endpoint, ['INFO', 'server'], 1000));
+      const pid = /^process_id:(\d+)/m.exec(reply)?.[1];
+      return pid === String(child.pid) ? true : `port answered by pid ${pid ?? '?'}, not by our child ${child.pid}`;
+    },
+    { intervalMs: 25, detail: () => diagnostics(logFile, stdoutFile) },
+  );
+}
+
+/**
  * Starts one cluster-enabled redis-server on free ports under `spec.baseDir` and waits until it
  * answers. Retries on other ports when the start fails because a port was taken meanwhile.
  */
 export async function startNode(spec: NodeSpec): Promise<RunningNode> {
-  const serverPath = redisServerPath();
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const [mainPort] = await allocatePorts(spec.host, 1, true);
@@ -153,42 +215,14 @@ export async function startNode(spec: NodeSpec): Promise<RunningNode> {
     const confFile = join(dir, 'redis.conf');
     await writeFile(confFile, renderConfig(spec, dir, mainPort!, plain));
 
-    const out = openSync(stdoutFile, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(serverPath, [confFile], { cwd: dir, stdio: ['ignore', out, out] });
-    } finally {
-      closeSync(out);
-    }
-    let spawnError: Error | undefined;
-    child.on('error', (err) => (spawnError = err));
-    trackChild(child);
-    child.unref();
-
+    const child = spawnServer(confFile, dir, stdoutFile);
     const clientPort = plain ?? mainPort!;
     const endpoint: Endpoint = { host: spec.host, port: mainPort!, ...(spec.tls ? { tls: spec.tls.pem } : {}) };
     const cliConnectArgs = ['-h', spec.host, '-p', String(mainPort)];
     if (spec.tls) cliConnectArgs.push('--tls', '--cacert', spec.tls.caFile, '--cert', spec.tls.certFile, '--key', spec.tls.keyFile);
 
     try {
-      await pollUntil(
-        `redis-server ${spec.host}:${mainPort} (pid ${child.pid ?? '?'}) to answer`,
-        READY_TIMEOUT_MS,
-        async () => {
-          if (spawnError) throw new FatalPollError(`cannot spawn ${serverPath}: ${spawnError.message}`);
-          if (!childRunning(child)) {
-            throw new FatalPollError(
-              `redis-server ${spec.host}:${mainPort} exited at start (code ${child.exitCode}, signal ${child.signalCode})`,
-            );
-          }
-          // INFO rather than PING: make sure the answer comes from our child, not from another
-          // process's redis-server that won a race for the same port.
-          const reply = String(await sendCommand(endpoint, ['INFO', 'server'], 1000));
-          const pid = /^process_id:(\d+)/m.exec(reply)?.[1];
-          return pid === String(child.pid) ? true : `port answered by pid ${pid ?? '?'}, not by our child ${child.pid}`;
-        },
-        { intervalMs: 25, detail: () => diagnostics(logFile, stdoutFile) },
-      );
+      await waitReady(child, endpoint, logFile, stdoutFile);
     } catch (err) {
       if (childRunning(child)) {
         child.kill('SIGKILL');

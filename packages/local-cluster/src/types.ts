@@ -9,8 +9,8 @@ export interface ClusterNode {
   readonly port: number;
   /** The TLS port when the cluster runs with TLS; `undefined` otherwise. */
   readonly tlsPort?: number;
-  /** PID of the redis-server child process. */
-  readonly pid: number;
+  /** PID of the redis-server child process (a new one after {@link LocalCluster.restartNode}). */
+  pid: number;
   /** The node's private working directory (redis.conf, nodes.conf, redis.log). */
   readonly dir: string;
   /** The 40-hex-character cluster node ID (`CLUSTER MYID`). Refreshed by {@link LocalCluster.waitHealthy}. */
@@ -83,6 +83,19 @@ export interface LocalCluster {
    * Throws after `timeoutMs` (default 30000) with what is still wrong and the nodes' log tails.
    */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * Send `signal` (default `SIGKILL`, i.e. `kill -9`) to one node's redis-server, by PID, and wait
+   * (bounded) until it has exited. Its dir, config, nodes.conf and ports are kept, so
+   * {@link LocalCluster.restartNode} can bring it back. A node already down is left as it is.
+   */
+  killNode(node: ClusterNode | number, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Start a node stopped by {@link LocalCluster.killNode} again with its own redis.conf in its own
+   * dir and on its own ports: it rejoins the cluster from its nodes.conf with the same node ID
+   * (its data is gone: nothing is persisted). Resolves once it answers (not once the cluster is
+   * healthy: use {@link LocalCluster.waitHealthy}); updates the node's `pid`. Throws if it is running.
+   */
+  restartNode(node: ClusterNode | number): Promise<ClusterNode>;
   /** Kill every redis-server this cluster started (by PID, SIGTERM then SIGKILL after a bound), remove the temp dirs. Idempotent. */
   stop(): Promise<void>;
 }

@@ -1,0 +1,256 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fleetConfig } from '@slotrelay/host';
+import { check, type Check, type Outcome, type Scenario, type ScenarioContext } from '../types.js';
+import { Child, type Message } from '../support/child.js';
+import { foreignAddresses } from '../support/addresses.js';
+import { NetnsLab, netnsUnavailable, sweepStaleNamespaces, type NetnsHost } from '../support/netns.js';
+import type { ClientOptions, InspectedReply } from '../support/netns-client.js';
+
+const CLI = fileURLToPath(new URL('../../../packages/host/dist/cli.js', import.meta.url));
+const CLUSTER_HOST = fileURLToPath(new URL('../support/netns-cluster.js', import.meta.url));
+const CLIENT = fileURLToPath(new URL('../support/netns-client.js', import.meta.url));
+
+/** All Redis nodes share one address (their own host); each proxy has its own, so a leak shows by IP alone. */
+const REDIS_IP = '198.18.0.10';
+const PROXY_IPS = Array.from({ length: 6 }, (_, i) => `198.18.0.${11 + i}`);
+const CLIENT_IP = '198.18.0.100';
+/** Every proxy host uses the same port, as a fleet of separate machines would. */
+const PROXY_PORT = 6391;
+const PROXIES = PROXY_IPS.map((ip) => `${ip}:${PROXY_PORT}`);
+
+/**
+ * After the link returns, a connection whose packets were dropped recovers at its next TCP
+ * retransmission, and the retransmission timer doubles from 200 ms while the link is down: the
+ * next one comes at most about as long after the link returns as the cut lasted. 15 s covers a
+ * 10 s cut with room for a loaded machine.
+ */
+const RECOVERY_BOUND_S = 15;
+/** Share of ops of the unaffected slots allowed to fail (a stall past the command timeout on a loaded machine); the expectation is 0. */
+const OTHERS_ERROR_RATE = 0.005;
+
+const SCALE = {
+  quick: { warmMs: 1500, cutMs: 3000, steadyMs: 1500, keysPerGroup: 8, workersPerGroup: 2 },
+  full: { warmMs: 5000, cutMs: 10_000, steadyMs: 5000, keysPerGroup: 32, workersPerGroup: 4 },
+};
+
+interface GroupTick {
+  ok: number;
+  err: number;
+  lastOk: number[];
+}
+interface Tick extends Message {
+  t: number;
+  groups: Record<string, GroupTick>;
+}
+
+/** One proxy host cut off the network (link down at the switch) while clients run, then plugged back. */
+export const partition: Scenario = {
+  name: 'partition',
+  title: 'multi-host fleet in network namespaces: one proxy host cut off, then back',
+  async run(ctx) {
+    const why = netnsUnavailable();
+    if (why) return { figures: {}, checks: [], skipped: why };
+    const swept = sweepStaleNamespaces();
+    if (swept.length > 0) ctx.log(`removed stale namespaces of earlier runs: ${swept.join(' ')}`);
+
+    const hosts: NetnsHost[] = [
+      { role: 'redis', address: REDIS_IP },
+      ...PROXY_IPS.map((address, i) => ({ role: `p${i + 1}`, address })),
+      { role: 'cli', address: CLIENT_IP },
+    ];
+    const lab = NetnsLab.create(hosts);
+    const dir = mkdtempSync(path.join(tmpdir(), 'slotrelay-chaos-netns-'));
+    const children: Child[] = [];
+    const cleanup = async () => {
+      await Promise.all(children.map((c) => c.stop()));
+      lab.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    // Ctrl-C or a kill of the runner must not leave namespaces or processes behind.
+    const onSignal = (sig: NodeJS.Signals) => void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    const onExit = () => {
+      for (const c of children) c.killNow();
+      lab.destroy();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    process.once('exit', onExit);
+    try {
+      return await partitionRun(ctx, lab, dir, children);
+    } finally {
+      await cleanup();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('exit', onExit);
+    }
+  },
+};
+
+async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, children: Child[]): Promise<Outcome> {
+  const scale = ctx.quick ? SCALE.quick : SCALE.full;
+  const t0 = Date.now();
+
+  const redis = new Child('redis host', [...lab.exec('redis'), process.execPath, CLUSTER_HOST, REDIS_IP, '3', '1']);
+  children.push(redis);
+  const { seeds } = await redis.next<Message & { seeds: string[] }>('ready', 90_000);
+  ctx.log(`cluster of ${seeds.length} nodes on ${REDIS_IP} (redis namespace) after ${secs(Date.now() - t0)} s`);
+
+  // Each proxy: its own host, its own config file naming only its own connection.
+  const config = fleetConfig(seeds.slice(0, 2), PROXY_PORT, PROXIES.length);
+  config.log = { level: 'info' };
+  const proxies = config.connections.map((c, i) => {
+    c.localAddress = PROXY_IPS[i]!;
+    c.localPort = PROXY_PORT;
+    c.clusterMembers = [...PROXIES];
+    const file = path.join(dir, `proxy-${i + 1}.json`);
+    writeFileSync(file, JSON.stringify({ ...config, connections: [c] }, null, 2));
+    const p = new Child(`proxy ${i + 1}`, [...lab.exec(`p${i + 1}`), process.execPath, CLI, '--config', file]);
+    children.push(p);
+    return p;
+  });
+
+  const clientOpts: ClientOptions = {
+    proxies: PROXIES,
+    keysPerGroup: scale.keysPerGroup,
+    workersPerGroup: scale.workersPerGroup,
+    commandTimeoutMs: 1000,
+    tickMs: 250,
+    pauseMs: 5,
+    readyTimeoutMs: 30_000,
+  };
+  const client = new Child('client', [...lab.exec('cli'), process.execPath, CLIENT, JSON.stringify(clientOpts)]);
+  children.push(client);
+  const before = await client.next<Message & { replies: InspectedReply[] }>('inspect', 45_000);
+  const ready = await client.next<Message & { groups: Record<string, string[]> }>('ready', 30_000);
+  ctx.log(`6 proxies and the client answering after ${secs(Date.now() - t0)} s`);
+
+  // Cut the proxy of one master: its slots have no other way in.
+  const victim = Object.keys(ready.groups).sort()[0]!;
+  const victimIndex = PROXIES.indexOf(victim);
+  if (victimIndex < 0) throw new Error(`the client's slot map names ${victim}, not a proxy (${PROXIES.join(' ')})`);
+  await delay(scale.warmMs);
+  lab.setLink(`p${victimIndex + 1}`, false);
+  const tCut = Date.now();
+  ctx.log(`link of proxy ${victimIndex + 1} (${victim}) down`);
+  await delay(scale.cutMs);
+  lab.setLink(`p${victimIndex + 1}`, true);
+  const tUp = Date.now();
+  ctx.log(`link of proxy ${victimIndex + 1} up again after ${secs(tUp - tCut)} s`);
+
+  // Recovered once every worker on the victim's slots has succeeded since the link returned.
+  const ticks = () => client.all<Tick>('tick');
+  const recoveredAt = async (): Promise<number | undefined> => {
+    const deadline = tUp + (RECOVERY_BOUND_S + 5) * 1000;
+    while (Date.now() < deadline) {
+      const last = ticks().at(-1);
+      if (last && last.groups[victim]!.lastOk.every((t) => t > tUp)) return Math.max(...last.groups[victim]!.lastOk);
+      await delay(100);
+    }
+    return undefined;
+  };
+  const tRecovered = await recoveredAt();
+  ctx.log(tRecovered ? `victim's slots served again ${secs(tRecovered - tUp)} s after link up` : 'victim slots NOT served again');
+  await delay(scale.steadyMs);
+  client.send('stop');
+  const done = await client.next<Message & { inspect: InspectedReply[]; errors: Record<string, number> }>('done', 30_000);
+  const proxiesAlive = proxies.filter((p) => p.running).length;
+
+  return judge({ before: before.replies, after: done.inspect, errors: done.errors, ticks: ticks(), victim, tCut, tUp, tRecovered, proxiesAlive, commandTimeoutMs: clientOpts.commandTimeoutMs });
+}
+
+function judge(r: {
+  before: InspectedReply[];
+  after: InspectedReply[];
+  errors: Record<string, number>;
+  ticks: Tick[];
+  victim: string;
+  tCut: number;
+  tUp: number;
+  tRecovered: number | undefined;
+  proxiesAlive: number;
+  commandTimeoutMs: number;
+}): Outcome {
+  const { victim, tCut, tUp, tRecovered } = r;
+  const tickMs = r.ticks.length > 1 ? r.ticks[1]!.t - r.ticks[0]!.t : 250;
+  const sum = (from: number, to: number, pick: (g: string, x: GroupTick) => number) =>
+    r.ticks.filter((t) => t.t - tickMs >= from && t.t <= to).reduce((n, t) => n + Object.entries(t.groups).reduce((m, [g, x]) => m + pick(g, x), 0), 0);
+  const others = (f: 'ok' | 'err') => (g: string, x: GroupTick) => (g === victim ? 0 : x[f]);
+  const mine = (f: 'ok' | 'err') => (g: string, x: GroupTick) => (g === victim ? x[f] : 0);
+  const start = r.ticks[0]?.t ?? tCut;
+  const end = r.ticks.at(-1)?.t ?? tUp;
+
+  const othersOps = sum(0, Infinity, others('ok')) + sum(0, Infinity, others('err'));
+  const othersErr = sum(0, Infinity, others('err'));
+  const rate = (ok: number, ms: number) => Math.round(ok / Math.max(ms / 1000, 0.001));
+  const othersRateBefore = rate(sum(start, tCut, others('ok')), tCut - start - tickMs);
+  const othersRateCut = rate(sum(tCut, tUp, others('ok')), tUp - tCut - tickMs);
+  // Packets already on the wire at the cut may still land: judge from 200 ms in.
+  const victimOkCut = sum(tCut + 200, tUp, mine('ok'));
+  const victimErrCut = sum(tCut, tUp + r.commandTimeoutMs, mine('err'));
+  // Commands sent while the link was down time out up to one command timeout after it returned.
+  const settled = (tRecovered ?? end) + r.commandTimeoutMs;
+  const victimErrAfter = sum(settled, Infinity, mine('err'));
+  const victimOkAfter = sum(settled, Infinity, mine('ok'));
+  const firstOk = r.ticks.find((t) => t.t > tUp && t.groups[victim]!.lastOk.some((x) => x > tUp));
+  const firstOkS = firstOk ? secs(Math.min(...firstOk.groups[victim]!.lastOk.filter((x) => x > tUp)) - tUp) : null;
+  const recoveryS = tRecovered ? secs(tRecovered - tUp) : null;
+
+  const replies = [...r.before, ...r.after];
+  const leaks = replies.flatMap((x) => foreignAddresses(x.reply ?? x.error ?? '', PROXIES).map((a) => `${x.proxy} RESP${x.protocol} ${x.command}: ${a}`));
+  const failed = replies.filter((x) => x.error !== undefined && !x.error.startsWith('MOVED '));
+  const moved = replies.filter((x) => x.error?.startsWith('MOVED ')).length;
+  const redisNamed = leaks.filter((l) => l.includes(REDIS_IP)).length;
+
+  const checks: Check[] = [
+    check(
+      'CLUSTER NODES/SLOTS/SHARDS/REPLICAS, INFO replication, ROLE and MOVED through every proxy name only proxy addresses (before and after the cut)',
+      leaks.length === 0 && failed.length === 0 && moved >= PROXIES.length,
+      leaks.length > 0 ? `${leaks.length} foreign: ${leaks.slice(0, 4).join('; ')}` : failed.length > 0 ? `${failed.length} failed: ${failed.slice(0, 2).map((f) => `${f.proxy} ${f.command}: ${f.error}`).join('; ')}` : `${replies.length} replies (RESP2 and RESP3, ${moved} MOVED), every address one of the 6 proxies, ${REDIS_IP} nowhere`,
+    ),
+    check(
+      `clients of the other slots unaffected (errors ≤ ${OTHERS_ERROR_RATE * 100}% of their ops, still served during the cut)`,
+      othersErr <= OTHERS_ERROR_RATE * othersOps && othersRateCut > 0,
+      `${othersErr} errors in ${othersOps} ops; ${othersRateBefore} ops/s before the cut, ${othersRateCut} during`,
+    ),
+    check(
+      "the cut proxy's slots unreachable while its link is down (clients see errors, nothing gets through another way)",
+      victimOkCut === 0 && victimErrCut > 0,
+      `${victimOkCut} ops through from 200 ms after the cut to link up, ${victimErrCut} errors`,
+    ),
+    check(
+      `every client of the cut proxy's slots served again within ${RECOVERY_BOUND_S} s of link up, then without errors`,
+      recoveryS !== null && recoveryS <= RECOVERY_BOUND_S && victimErrAfter === 0 && victimOkAfter > 0,
+      recoveryS === null ? 'not within the wait' : `first op ${firstOkS} s, every worker ${recoveryS} s after link up; afterwards ${victimOkAfter} ops, ${victimErrAfter} errors`,
+    ),
+    check('every proxy process still running (its host was cut off, not its process)', r.proxiesAlive === PROXIES.length, `${r.proxiesAlive} of ${PROXIES.length}`),
+  ];
+  return {
+    figures: {
+      'hosts (namespaces)': `redis ${REDIS_IP} ×6 nodes, proxies ${PROXY_IPS[0]}–${PROXY_IPS.at(-1)}, client ${CLIENT_IP}`,
+      'cut proxy': victim,
+      'cut.s': secs(tUp - tCut),
+      'addresses.replies checked': replies.length,
+      'addresses.foreign': leaks.length,
+      'addresses.redis named': redisNamed,
+      'others.ops': othersOps,
+      'others.errors': othersErr,
+      'others.ops/s before cut': othersRateBefore,
+      'others.ops/s during cut': othersRateCut,
+      'cut slots.ops through during cut': victimOkCut,
+      'cut slots.errors during cut': victimErrCut,
+      'recovery.first op s': firstOkS,
+      'recovery.all workers s': recoveryS,
+      'cut slots.errors after recovery': victimErrAfter,
+      'client errors seen': Object.entries(r.errors).map(([m, n]) => `${n}× ${m}`).join('; ') || 'none',
+    },
+    checks,
+  };
+}
+
+function secs(ms: number): number {
+  return Math.round(ms / 100) / 10;
+}

@@ -82,7 +82,9 @@ export const partition: Scenario = {
     try {
       return await partitionRun(ctx, lab, dir, children);
     } finally {
+      const t = Date.now();
       await cleanup();
+      ctx.log(`processes stopped and namespaces removed in ${secs(Date.now() - t)} s`);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.off('exit', onExit);
@@ -94,6 +96,18 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
   const scale = ctx.quick ? SCALE.quick : SCALE.full;
   const t0 = Date.now();
 
+  const clientOpts: ClientOptions = {
+    proxies: PROXIES,
+    keysPerGroup: scale.keysPerGroup,
+    workersPerGroup: scale.workersPerGroup,
+    commandTimeoutMs: 1000,
+    tickMs: 250,
+    pauseMs: 5,
+    readyTimeoutMs: 120_000,
+  };
+  // The proxy addresses are fixed, so the client host starts loading while Redis starts; it waits for the proxies.
+  const client = new Child('client', [...lab.exec('cli'), process.execPath, CLIENT, JSON.stringify(clientOpts)]);
+  children.push(client);
   const redis = new Child('redis host', [...lab.exec('redis'), process.execPath, CLUSTER_HOST, REDIS_IP, '3', '1']);
   children.push(redis);
   const { seeds } = await redis.next<Message & { seeds: string[] }>('ready', 90_000);
@@ -113,20 +127,10 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
     return p;
   });
 
-  const clientOpts: ClientOptions = {
-    proxies: PROXIES,
-    keysPerGroup: scale.keysPerGroup,
-    workersPerGroup: scale.workersPerGroup,
-    commandTimeoutMs: 1000,
-    tickMs: 250,
-    pauseMs: 5,
-    readyTimeoutMs: 30_000,
-  };
-  const client = new Child('client', [...lab.exec('cli'), process.execPath, CLIENT, JSON.stringify(clientOpts)]);
-  children.push(client);
-  const before = await client.next<Message & { replies: InspectedReply[] }>('inspect', 45_000);
+  const before = await client.next<Message & { replies: InspectedReply[]; waitedMs: number; tookMs: number }>('inspect', 45_000);
+  ctx.log(`client: every proxy answered PING after ${secs(before.waitedMs)} s of waiting; inspection took ${secs(before.tookMs)} s`);
   const ready = await client.next<Message & { groups: Record<string, string[]> }>('ready', 30_000);
-  ctx.log(`6 proxies and the client answering after ${secs(Date.now() - t0)} s`);
+  ctx.log(`6 proxies and the client answering after ${secs(Date.now() - t0)} s (${JSON.stringify({ keysMs: ready.keysMs, clusterMs: ready.clusterMs })})`);
 
   // Cut the proxy of one master: its slots have no other way in.
   const victim = Object.keys(ready.groups).sort()[0]!;
@@ -155,9 +159,11 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
   const tRecovered = await recoveredAt();
   ctx.log(tRecovered ? `victim's slots served again ${secs(tRecovered - tUp)} s after link up` : 'victim slots NOT served again');
   await delay(scale.steadyMs);
+  const tStop = Date.now();
   client.send('stop');
   const done = await client.next<Message & { inspect: InspectedReply[]; errors: Record<string, number> }>('done', 30_000);
   const proxiesAlive = proxies.filter((p) => p.running).length;
+  ctx.log(`workload stopped and second inspection done in ${secs(Date.now() - tStop)} s`);
 
   return judge({ before: before.replies, after: done.inspect, errors: done.errors, ticks: ticks(), victim, tCut, tUp, tRecovered, proxiesAlive, commandTimeoutMs: clientOpts.commandTimeoutMs });
 }

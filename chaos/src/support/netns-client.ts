@@ -135,8 +135,12 @@ interface Group {
 }
 
 async function main(): Promise<void> {
+  const t0 = Date.now();
   await waitProxies();
-  emit({ type: 'inspect', replies: await inspect() });
+  let t1 = Date.now();
+  const replies = await inspect();
+  emit({ type: 'inspect', replies, waitedMs: t1 - t0, tookMs: Date.now() - t1 });
+  t1 = Date.now();
 
   // Group keys by the proxy of the master that owns their slot, as the client sees it.
   const first = new Redis({ ...hostPort(opts.proxies[0]!), protocol: 2, maxRetriesPerRequest: 0, commandTimeout: 5000 });
@@ -150,6 +154,7 @@ async function main(): Promise<void> {
     if (g.keys.length < opts.keysPerGroup) g.keys.push(key);
   }
 
+  const t2 = Date.now();
   const cluster = new Cluster(opts.proxies.map(hostPort), {
     redisOptions: { commandTimeout: opts.commandTimeoutMs, connectTimeout: 2000 },
     slotsRefreshTimeout: 2000,
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
     }
   };
   const workers = [...groups.values()].flatMap((g) => Array.from({ length: opts.workersPerGroup }, (_, w) => worker(g, w)));
-  emit({ type: 'ready', groups: Object.fromEntries([...groups].map(([a, g]) => [a, g.keys])) });
+  emit({ type: 'ready', groups: Object.fromEntries([...groups].map(([a, g]) => [a, g.keys])), keysMs: t2 - t1, clusterMs: Date.now() - t2 });
 
   const report = () => {
     emit({ type: 'tick', t: Date.now(), groups: Object.fromEntries([...groups].map(([a, g]) => [a, { ok: g.ok, err: g.err, lastOk: [...g.lastOk] }])) });

@@ -10,7 +10,9 @@
  *    to its keys;
  * 3. `{ type: 'tick', t, groups }` every `tickMs`: per group, ops ok / failed in the tick and each
  *    worker's last success (ms since epoch);
- * 4. on a `stop` line on stdin: `{ type: 'done', inspect, errors }` (a second inspection, after
+ * 4. on a `probe <addr>` line on stdin: `{ type: 'probe', addr, t }` once a fresh connection to
+ *    `addr` gets PONG (`t` null after 60 s);
+ * 5. on a `stop` line on stdin: `{ type: 'done', inspect, errors }` (a second inspection, after
  *    the fault) and exit.
  */
 import net from 'node:net';
@@ -56,15 +58,27 @@ function plain(v: unknown): unknown {
 }
 
 /** True once `addr` answers PING with PONG (a proxy answers only after reaching its Redis node). */
-function pings(addr: string): Promise<boolean> {
+function pings(addr: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(hostPort(addr));
     const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-    s.setTimeout(1000, () => done(false));
+    s.setTimeout(timeoutMs, () => done(false));
     s.once('error', () => done(false));
     s.once('connect', () => s.write('PING\r\n'));
     s.once('data', (b) => done(b.toString().startsWith('+PONG')));
   });
+}
+
+/** Fresh connections to `addr` until one gets PONG: when the proxy host serves again, apart from the client's old connections. */
+async function probe(addr: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let tries = 1;
+  while (!(await pings(addr, 500))) {
+    if (Date.now() > deadline) return emit({ type: 'probe', addr, t: null, tries });
+    tries++;
+    await delay(50);
+  }
+  emit({ type: 'probe', addr, t: Date.now(), tries });
 }
 
 async function waitProxies(): Promise<void> {
@@ -193,7 +207,11 @@ async function main(): Promise<void> {
 
   await new Promise<void>((resolve) => {
     const rl = createInterface({ input: process.stdin });
-    rl.on('line', (l) => l.trim() === 'stop' && resolve());
+    rl.on('line', (l) => {
+      const [verb, arg] = l.trim().split(' ');
+      if (verb === 'stop') resolve();
+      if (verb === 'probe' && arg) void probe(arg);
+    });
     rl.on('close', resolve);
   });
   running = false;

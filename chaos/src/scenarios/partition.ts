@@ -13,6 +13,7 @@ import type { ClientOptions, InspectedReply } from '../support/netns-client.js';
 const CLI = fileURLToPath(new URL('../../../packages/host/dist/cli.js', import.meta.url));
 const CLUSTER_HOST = fileURLToPath(new URL('../support/netns-cluster.js', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../support/netns-client.js', import.meta.url));
+const EXIT_WITH_PARENT = new URL('../support/exit-with-parent.js', import.meta.url).href;
 
 /** All Redis nodes share one address (their own host); each proxy has its own, so a leak shows by IP alone. */
 const REDIS_IP = '198.18.0.10';
@@ -62,7 +63,7 @@ export const partition: Scenario = {
       ...PROXY_IPS.map((address, i) => ({ role: `p${i + 1}`, address })),
       { role: 'cli', address: CLIENT_IP },
     ];
-    const lab = NetnsLab.create(hosts);
+    const lab = new NetnsLab(hosts);
     const dir = mkdtempSync(path.join(tmpdir(), 'slotrelay-chaos-netns-'));
     const children: Child[] = [];
     const cleanup = async () => {
@@ -80,6 +81,7 @@ export const partition: Scenario = {
     process.once('SIGTERM', onSignal);
     process.once('exit', onExit);
     try {
+      lab.build();
       return await partitionRun(ctx, lab, dir, children);
     } finally {
       const t = Date.now();
@@ -122,7 +124,7 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
     c.clusterMembers = [...PROXIES];
     const file = path.join(dir, `proxy-${i + 1}.json`);
     writeFileSync(file, JSON.stringify({ ...config, connections: [c] }, null, 2));
-    const p = new Child(`proxy ${i + 1}`, [...lab.exec(`p${i + 1}`), process.execPath, CLI, '--config', file]);
+    const p = new Child(`proxy ${i + 1}`, [...lab.exec(`p${i + 1}`), process.execPath, '--import', EXIT_WITH_PARENT, CLI, '--config', file]);
     children.push(p);
     return p;
   });

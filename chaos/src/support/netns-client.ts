@@ -43,6 +43,18 @@ export interface InspectedReply {
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as ClientOptions;
 const emit = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
+process.stdout.on('error', () => process.exit(0)); // EPIPE: the runner is gone
+
+let askStop = (): void => {};
+const stopAsked = new Promise<void>((resolve) => (askStop = resolve));
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (l) => {
+  const [verb, arg] = l.trim().split(' ');
+  if (verb === 'stop') askStop();
+  if (verb === 'probe' && arg) void probe(arg);
+});
+// stdin closed: the runner is gone (even by SIGKILL), nobody reads the report.
+commands.on('close', () => process.exit(0));
 
 function hostPort(addr: string): { host: string; port: number } {
   const at = addr.lastIndexOf(':');
@@ -205,15 +217,7 @@ async function main(): Promise<void> {
   };
   const tick = setInterval(report, opts.tickMs);
 
-  await new Promise<void>((resolve) => {
-    const rl = createInterface({ input: process.stdin });
-    rl.on('line', (l) => {
-      const [verb, arg] = l.trim().split(' ');
-      if (verb === 'stop') resolve();
-      if (verb === 'probe' && arg) void probe(arg);
-    });
-    rl.on('close', resolve);
-  });
+  await stopAsked;
   running = false;
   await Promise.all(workers);
   clearInterval(tick);

@@ -99,11 +99,18 @@ export function sweepStaleNamespaces(): string[] {
   return stale;
 }
 
-/** A switch namespace and the host namespaces plugged into it. Always {@link NetnsLab.destroy} it. */
+/** A switch namespace and the host namespaces plugged into it. Always {@link NetnsLab.destroy} it once built. */
 export class NetnsLab {
   private readonly made: string[] = [];
 
-  private constructor(readonly hosts: readonly NetnsHost[]) {}
+  /** Checks the plan; nothing is made until {@link NetnsLab.build}. */
+  constructor(readonly hosts: readonly NetnsHost[]) {
+    for (const h of hosts) {
+      // The root namespace must never see these addresses; a typo must not leak a real one either.
+      if (!h.address.startsWith('198.18.') && !h.address.startsWith('198.19.')) throw new Error(`netns: ${h.address} is outside 198.18.0.0/15`);
+      if (!/^[a-z0-9]{1,8}$/.test(h.role) || h.role === 'net') throw new Error(`netns: bad role ${JSON.stringify(h.role)}`);
+    }
+  }
 
   /** The namespace of host `role` (or of the switch, `net`). */
   static ns(role: string): string {
@@ -112,23 +119,19 @@ export class NetnsLab {
 
   /**
    * Make the switch and one namespace per host, each with `lo` up and `eth0` holding its address.
-   * On any failure, whatever was made is removed before the error is thrown.
+   * Each namespace is recorded as soon as it exists, so {@link NetnsLab.destroy} (also from a
+   * signal handler registered before this call) removes a half-built lab; on a failure here it
+   * is removed before the error is thrown.
    */
-  static create(hosts: readonly NetnsHost[]): NetnsLab {
-    for (const h of hosts) {
-      // The root namespace must never see these addresses; a typo must not leak a real one either.
-      if (!h.address.startsWith('198.18.') && !h.address.startsWith('198.19.')) throw new Error(`netns: ${h.address} is outside 198.18.0.0/15`);
-      if (!/^[a-z0-9]{1,8}$/.test(h.role) || h.role === 'net') throw new Error(`netns: bad role ${JSON.stringify(h.role)}`);
-    }
-    const lab = new NetnsLab(hosts);
+  build(): void {
     try {
       const sw = NetnsLab.ns('net');
-      lab.add(sw);
+      this.add(sw);
       ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
       ip(['-n', sw, 'link', 'set', 'br0', 'up']);
-      for (const h of hosts) {
+      for (const h of this.hosts) {
         const ns = NetnsLab.ns(h.role);
-        lab.add(ns);
+        this.add(ns);
         ip(['-n', sw, 'link', 'add', `v${h.role}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
         ip(['-n', sw, 'link', 'set', `v${h.role}`, 'master', 'br0', 'up']);
         ip(['-n', ns, 'link', 'set', 'lo', 'up']);
@@ -136,10 +139,9 @@ export class NetnsLab {
         ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
       }
     } catch (e) {
-      lab.destroy();
+      this.destroy();
       throw new Error(`netns: cannot build the network: ${errorText(e)}`);
     }
-    return lab;
   }
 
   private add(ns: string): void {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ const CLI = fileURLToPath(new URL('../../../packages/host/dist/cli.js', import.m
 const CLUSTER_HOST = fileURLToPath(new URL('../support/netns-cluster.js', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../support/netns-client.js', import.meta.url));
 const EXIT_WITH_PARENT = new URL('../support/exit-with-parent.js', import.meta.url).href;
+const AWAIT_CONFIG = new URL('../support/await-config.js', import.meta.url).href;
 
 /** All Redis nodes share one address (their own host); each proxy has its own, so a leak shows by IP alone. */
 const REDIS_IP = '198.18.0.10';
@@ -107,9 +108,16 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
     pauseMs: 5,
     readyTimeoutMs: 120_000,
   };
-  // The proxy addresses are fixed, so the client host starts loading while Redis starts; it waits for the proxies.
+  // Every address is fixed in advance, so the client and the proxies load while Redis starts; the
+  // client waits for the proxies, each proxy (await-config) for its config file.
   const client = new Child('client', [...lab.exec('cli'), process.execPath, CLIENT, JSON.stringify(clientOpts)]);
   children.push(client);
+  const files = PROXIES.map((_, i) => path.join(dir, `proxy-${i + 1}.json`));
+  const proxies = files.map((file, i) => {
+    const p = new Child(`proxy ${i + 1}`, [...lab.exec(`p${i + 1}`), process.execPath, '--import', EXIT_WITH_PARENT, '--import', AWAIT_CONFIG, CLI, '--config', file]);
+    children.push(p);
+    return p;
+  });
   const redis = new Child('redis host', [...lab.exec('redis'), process.execPath, CLUSTER_HOST, REDIS_IP, '3', '1']);
   children.push(redis);
   const { seeds } = await redis.next<Message & { seeds: string[] }>('ready', 90_000);
@@ -118,15 +126,13 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
   // Each proxy: its own host, its own config file naming only its own connection.
   const config = fleetConfig(seeds.slice(0, 2), PROXY_PORT, PROXIES.length);
   config.log = { level: 'info' };
-  const proxies = config.connections.map((c, i) => {
+  config.connections.forEach((c, i) => {
     c.localAddress = PROXY_IPS[i]!;
     c.localPort = PROXY_PORT;
     c.clusterMembers = [...PROXIES];
-    const file = path.join(dir, `proxy-${i + 1}.json`);
-    writeFileSync(file, JSON.stringify({ ...config, connections: [c] }, null, 2));
-    const p = new Child(`proxy ${i + 1}`, [...lab.exec(`p${i + 1}`), process.execPath, '--import', EXIT_WITH_PARENT, CLI, '--config', file]);
-    children.push(p);
-    return p;
+    // Whole or not at all: the proxy reads the file as soon as it exists.
+    writeFileSync(`${files[i]}.tmp`, JSON.stringify({ ...config, connections: [c] }, null, 2));
+    renameSync(`${files[i]}.tmp`, files[i]!);
   });
 
   const before = await client.next<Message & { replies: InspectedReply[]; waitedMs: number; tookMs: number }>('inspect', 45_000);

@@ -8,8 +8,8 @@
  * 2. `{ type: 'ready', groups }` — an ioredis Cluster workload runs: `workersPerGroup` workers per
  *    master, each writing keys of that master's slots; `groups` maps each master's proxy address
  *    to its keys;
- * 3. `{ type: 'tick', t, groups }` every `tickMs`: per group, ops ok / failed in the tick and each
- *    worker's last success (ms since epoch);
+ * 3. `{ type: 'tick', t, groups }` every `tickMs`: per group, ops ok / failed in the tick and, per
+ *    worker, when its current run of successes began (ms since epoch; 0 after a failure);
  * 4. on a `probe <addr>` line on stdin: `{ type: 'probe', addr, t }` once a fresh connection to
  *    `addr` gets PONG (`t` null after 60 s);
  * 5. on a `stop` line on stdin: `{ type: 'done', inspect, errors }` (a second inspection, after
@@ -157,22 +157,21 @@ interface Group {
   keys: string[];
   ok: number;
   err: number;
-  lastOk: number[];
+  okSince: number[];
 }
 
 async function main(): Promise<void> {
   const t0 = Date.now();
   await waitProxies();
-  let t1 = Date.now();
+  const t1 = Date.now();
   const replies = await inspect();
   emit({ type: 'inspect', replies, waitedMs: t1 - t0, tookMs: Date.now() - t1 });
-  t1 = Date.now();
 
   // Group keys by the proxy of the master that owns their slot, as the client sees it.
   const first = new Redis({ ...hostPort(opts.proxies[0]!), protocol: 2, maxRetriesPerRequest: 0, commandTimeout: 5000 });
   const ranges = masterRanges(await first.call('CLUSTER', 'SLOTS'));
   const groups = new Map<string, Group>();
-  for (const r of ranges) if (!groups.has(r.master)) groups.set(r.master, { keys: [], ok: 0, err: 0, lastOk: Array(opts.workersPerGroup).fill(0) });
+  for (const r of ranges) if (!groups.has(r.master)) groups.set(r.master, { keys: [], ok: 0, err: 0, okSince: Array(opts.workersPerGroup).fill(0) });
   const candidates = await keysWithSlots(first, 'chaos:partition:', opts.keysPerGroup * groups.size * 4);
   first.disconnect();
   for (const { key, slot } of candidates) {
@@ -180,7 +179,6 @@ async function main(): Promise<void> {
     if (g.keys.length < opts.keysPerGroup) g.keys.push(key);
   }
 
-  const t2 = Date.now();
   const cluster = new Cluster(opts.proxies.map(hostPort), {
     redisOptions: { commandTimeout: opts.commandTimeoutMs, connectTimeout: 2000 },
     slotsRefreshTimeout: 2000,
@@ -199,9 +197,10 @@ async function main(): Promise<void> {
       try {
         await cluster.set(key, String(n));
         g.ok++;
-        g.lastOk[w] = Date.now();
+        g.okSince[w] ||= Date.now();
       } catch (e) {
         g.err++;
+        g.okSince[w] = 0;
         const m = (e instanceof Error ? e.message : String(e)).slice(0, 120);
         errors.set(m, (errors.get(m) ?? 0) + 1);
       }
@@ -209,10 +208,10 @@ async function main(): Promise<void> {
     }
   };
   const workers = [...groups.values()].flatMap((g) => Array.from({ length: opts.workersPerGroup }, (_, w) => worker(g, w)));
-  emit({ type: 'ready', groups: Object.fromEntries([...groups].map(([a, g]) => [a, g.keys])), keysMs: t2 - t1, clusterMs: Date.now() - t2 });
+  emit({ type: 'ready', groups: Object.fromEntries([...groups].map(([a, g]) => [a, g.keys])) });
 
   const report = () => {
-    emit({ type: 'tick', t: Date.now(), groups: Object.fromEntries([...groups].map(([a, g]) => [a, { ok: g.ok, err: g.err, lastOk: [...g.lastOk] }])) });
+    emit({ type: 'tick', t: Date.now(), groups: Object.fromEntries([...groups].map(([a, g]) => [a, { ok: g.ok, err: g.err, okSince: [...g.okSince] }])) });
     for (const g of groups.values()) g.ok = g.err = 0;
   };
   const tick = setInterval(report, opts.tickMs);

@@ -31,8 +31,11 @@ const PROXIES = PROXY_IPS.map((ip) => `${ip}:${PROXY_PORT}`);
  * 10 s cut with room for a loaded machine.
  */
 const RECOVERY_BOUND_S = 15;
-/** Share of ops of the unaffected slots allowed to fail (a stall past the command timeout on a loaded machine); the expectation is 0. */
-const OTHERS_ERROR_RATE = 0.005;
+/**
+ * Share of ops allowed to fail where none should (the other slots throughout, the cut slots once
+ * recovered): room for a stall past the command timeout on a loaded machine; the expectation is 0.
+ */
+const STRAY_ERROR_RATE = 0.005;
 
 const SCALE = {
   quick: { warmMs: 1500, cutMs: 3000, steadyMs: 1500, keysPerGroup: 8, workersPerGroup: 2 },
@@ -50,7 +53,17 @@ interface Tick extends Message {
   groups: Record<string, GroupTick>;
 }
 
-/** One proxy host cut off the network (link down at the switch) while clients run, then plugged back. */
+/**
+ * A multi-host fleet on one machine, in network namespaces: the six Redis nodes on one host
+ * (198.18.0.10), each proxy on its own (198.18.0.11–16, all on port 6391), the clients on another
+ * (198.18.0.100), all behind a bridge in a namespace of its own (see {@link NetnsLab}). Nothing
+ * shares a loopback, so an address the mapping took from the wrong place (a listener's bind
+ * address, a Redis address, 127.0.0.1) shows up or breaks.
+ *
+ * It checks every address-bearing reply through every proxy (RESP2 and RESP3), then, while an
+ * ioredis Cluster workload writes keys of every master's slots, pulls the cable of one master's
+ * proxy host, plugs it back, and measures what the clients see and how soon they are served again.
+ */
 export const partition: Scenario = {
   name: 'partition',
   title: 'multi-host fleet in network namespaces: one proxy host cut off, then back',
@@ -232,8 +245,8 @@ function judge(r: {
       leaks.length > 0 ? `${leaks.length} foreign: ${leaks.slice(0, 4).join('; ')}` : failed.length > 0 ? `${failed.length} failed: ${failed.slice(0, 2).map((f) => `${f.proxy} ${f.command}: ${f.error}`).join('; ')}` : `${replies.length} replies (RESP2 and RESP3, ${moved} MOVED), every address one of the 6 proxies, ${REDIS_IP} nowhere`,
     ),
     check(
-      `clients of the other slots unaffected (errors ≤ ${OTHERS_ERROR_RATE * 100}% of their ops, still served during the cut)`,
-      othersErr <= OTHERS_ERROR_RATE * othersOps && othersRateCut > 0,
+      `clients of the other slots unaffected (errors ≤ ${STRAY_ERROR_RATE * 100}% of their ops, still served during the cut)`,
+      othersErr <= STRAY_ERROR_RATE * othersOps && othersRateCut > 0,
       `${othersErr} errors in ${othersOps} ops; ${othersRateBefore} ops/s before the cut, ${othersRateCut} during`,
     ),
     check(
@@ -242,8 +255,8 @@ function judge(r: {
       `${victimOkCut} ops through from 200 ms after the cut to link up, ${victimErrCut} errors`,
     ),
     check(
-      `the cut proxy serves a new connection, and every client of its slots is served again, within ${RECOVERY_BOUND_S} s of link up, then without errors`,
-      freshS !== null && freshS <= RECOVERY_BOUND_S && recoveryS !== null && recoveryS <= RECOVERY_BOUND_S && victimErrAfter === 0 && victimOkAfter > 0,
+      `the cut proxy serves a new connection, and every client of its slots is served again, within ${RECOVERY_BOUND_S} s of link up, then without errors (≤ ${STRAY_ERROR_RATE * 100}%)`,
+      freshS !== null && freshS <= RECOVERY_BOUND_S && recoveryS !== null && recoveryS <= RECOVERY_BOUND_S && victimOkAfter > 0 && victimErrAfter <= STRAY_ERROR_RATE * (victimOkAfter + victimErrAfter),
       `new connection ${freshS ?? 'never'} s; workload: first op ${firstOkS ?? 'never'} s, every worker ${recoveryS ?? 'not within the wait'} s after link up; afterwards ${victimOkAfter} ops, ${victimErrAfter} errors`,
     ),
     check('every proxy process still running (its host was cut off, not its process)', r.proxiesAlive === PROXIES.length, `${r.proxiesAlive} of ${PROXIES.length}`),

@@ -187,9 +187,10 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
   client.send('stop');
   const done = await client.next<Message & { inspect: InspectedReply[]; errors: Record<string, number> }>('done', 30_000);
   const proxiesAlive = proxies.filter((p) => p.running).length;
+  const warnings = proxies.map((p) => warnLines(p.tail));
   ctx.log(`workload stopped and second inspection done in ${secs(Date.now() - tStop)} s`);
 
-  return judge({ before: before.replies, after: done.inspect, errors: done.errors, ticks: ticks(), victim, tCut, tUp, tRecovered, tFresh: probe.t ?? undefined, proxiesAlive, commandTimeoutMs: clientOpts.commandTimeoutMs });
+  return judge({ before: before.replies, after: done.inspect, errors: done.errors, ticks: ticks(), victim, tCut, tUp, tRecovered, tFresh: probe.t ?? undefined, proxiesAlive, victimWarnings: warnings[victimIndex]!, otherWarnings: warnings.filter((_, i) => i !== victimIndex).flat(), commandTimeoutMs: clientOpts.commandTimeoutMs });
 }
 
 function judge(r: {
@@ -204,6 +205,9 @@ function judge(r: {
   /** When a fresh connection through the cut proxy first got PONG. */
   tFresh: number | undefined;
   proxiesAlive: number;
+  /** The proxies' log lines at warn or above (messages), the cut one's and the others'. */
+  victimWarnings: string[];
+  otherWarnings: string[];
   commandTimeoutMs: number;
 }): Outcome {
   const { victim, tCut, tUp, tRecovered } = r;
@@ -282,9 +286,29 @@ function judge(r: {
       'recovery.all workers s': recoveryS,
       'cut slots.errors after recovery': victimErrAfter,
       'client errors seen': Object.entries(r.errors).map(([m, n]) => `${n}× ${m}`).join('; ') || 'none',
+      'cut proxy log (warn+)': summarize(r.victimWarnings),
+      'other proxies log (warn+)': summarize(r.otherWarnings),
     },
     checks,
   };
+}
+
+/** Messages of pino log lines at warn (40) or above. */
+function warnLines(lines: readonly string[]): string[] {
+  return lines.flatMap((l) => {
+    try {
+      const o = JSON.parse(l) as { level?: number; msg?: string };
+      return (o.level ?? 0) >= 40 ? [o.msg ?? l] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function summarize(msgs: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const m of msgs) counts.set(m.slice(0, 100), (counts.get(m.slice(0, 100)) ?? 0) + 1);
+  return [...counts].map(([m, n]) => `${n}× ${m}`).join('; ') || 'none';
 }
 
 function secs(ms: number): number {

@@ -32,7 +32,7 @@ export interface ClientOptions {
   readyTimeoutMs: number;
 }
 
-/** One reply of the inspection, made JSON-safe (maps as entry lists, buffers as strings). */
+/** One reply of the inspection, made JSON-safe (maps as flat key–value lists, as RESP2 has them; buffers as strings). */
 export interface InspectedReply {
   proxy: string;
   protocol: 2 | 3;
@@ -63,7 +63,7 @@ function hostPort(addr: string): { host: string; port: number } {
 
 function plain(v: unknown): unknown {
   if (Buffer.isBuffer(v)) return v.toString();
-  if (v instanceof Map) return [...v].map(([k, x]) => [plain(k), plain(x)]);
+  if (v instanceof Map) return [...v].flatMap(([k, x]) => [plain(k), plain(x)]);
   if (v instanceof Set || Array.isArray(v)) return [...v].map(plain);
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
   return v;

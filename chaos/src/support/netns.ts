@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 
 /** Name prefix of this process's namespaces; the pid makes it unique per run and lets a later run tell a stale one. */
 const PREFIX = `sr${process.pid}`;
-const OURS = /^sr(\d+)(net|redis|cli|p\d+)$/;
+const OURS = /^sr(\d+)(net|probe|redis|cli|p\d+)$/;
 const SUBNET_BITS = 24;
 
 /** A host plugged into the switch: `role` names it (`redis`, `cli`, `p1`…), `address` is its 198.18 address. */
@@ -58,8 +58,10 @@ export function netnsUnavailable(): string | undefined {
   } catch (e) {
     return `the ip command (iproute2) is not usable: ${errorText(e)}`;
   }
-  const probe = `${PREFIX}net`;
+  const probe = `${PREFIX}probe`;
   try {
+    // A leftover of an earlier run that had this pid would make the add fail.
+    if (listNamespaces().includes(probe)) ip(['netns', 'del', probe]);
     ip(['netns', 'add', probe]);
   } catch (e) {
     return `ip netns add failed: ${errorText(e)}`;
@@ -75,12 +77,20 @@ export function netnsUnavailable(): string | undefined {
 /**
  * Remove namespaces of this module's pattern whose owning process is gone (a run killed with
  * SIGKILL cannot clean up). Processes still inside them were started by that run (its Redis
- * nodes, proxies, clients): they are killed by PID first. Returns the names removed.
+ * nodes, proxies, clients): they are killed by PID first. Call it before building a lab: names
+ * with this process's own pid then come from an earlier run that had the same pid, and go too.
+ * Returns the names removed.
  */
 export function sweepStaleNamespaces(): string[] {
-  const stale = listNamespaces().filter((n) => {
+  let names: string[];
+  try {
+    names = listNamespaces();
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => {
     const m = OURS.exec(n);
-    return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
+    return m !== null && (Number(m[1]) === process.pid || !pidAlive(Number(m[1])));
   });
   for (const ns of stale) {
     try {

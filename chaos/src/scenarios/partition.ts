@@ -11,10 +11,12 @@ import { NetnsLab, netnsUnavailable, sweepStaleNamespaces, type NetnsHost } from
 import type { ClientOptions, InspectedReply } from '../support/netns-client.js';
 
 const CLI = fileURLToPath(new URL('../../../packages/host/dist/cli.js', import.meta.url));
-const CLUSTER_HOST = fileURLToPath(new URL('../support/netns-cluster.js', import.meta.url));
-const CLIENT = fileURLToPath(new URL('../support/netns-client.js', import.meta.url));
-const EXIT_WITH_PARENT = new URL('../support/exit-with-parent.js', import.meta.url).href;
-const AWAIT_CONFIG = new URL('../support/await-config.js', import.meta.url).href;
+// The children run the built scripts, also when this file runs from source (vitest).
+const SUPPORT = new URL('../../dist/support/', import.meta.url);
+const CLUSTER_HOST = fileURLToPath(new URL('netns-cluster.js', SUPPORT));
+const CLIENT = fileURLToPath(new URL('netns-client.js', SUPPORT));
+const EXIT_WITH_PARENT = new URL('exit-with-parent.js', SUPPORT).href;
+const AWAIT_CONFIG = new URL('await-config.js', SUPPORT).href;
 
 /** All Redis nodes share one address (their own host); each proxy has its own, so a leak shows by IP alone. */
 const REDIS_IP = '198.18.0.10';

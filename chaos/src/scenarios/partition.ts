@@ -51,6 +51,8 @@ interface GroupTick {
   okSince: number[];
 }
 interface Tick extends Message {
+  /** The tick counts ops that ended between `from` and `t`. */
+  from: number;
   t: number;
   groups: Record<string, GroupTick>;
 }
@@ -213,19 +215,21 @@ function judge(r: {
   commandTimeoutMs: number;
 }): Outcome {
   const { victim, tCut, tUp, tRecovered } = r;
-  const tickMs = r.ticks.length > 1 ? r.ticks[1]!.t - r.ticks[0]!.t : 250;
+  // Only ticks wholly inside [from, to] count.
+  const within = (from: number, to: number) => r.ticks.filter((t) => t.from >= from && t.t <= to);
   const sum = (from: number, to: number, pick: (g: string, x: GroupTick) => number) =>
-    r.ticks.filter((t) => t.t - tickMs >= from && t.t <= to).reduce((n, t) => n + Object.entries(t.groups).reduce((m, [g, x]) => m + pick(g, x), 0), 0);
+    within(from, to).reduce((n, t) => n + Object.entries(t.groups).reduce((m, [g, x]) => m + pick(g, x), 0), 0);
+  const span = (from: number, to: number) => within(from, to).reduce((ms, t) => ms + t.t - t.from, 0);
   const others = (f: 'ok' | 'err') => (g: string, x: GroupTick) => (g === victim ? 0 : x[f]);
   const mine = (f: 'ok' | 'err') => (g: string, x: GroupTick) => (g === victim ? x[f] : 0);
-  const start = r.ticks[0]?.t ?? tCut;
+  const start = r.ticks[0]?.from ?? tCut;
   const end = r.ticks.at(-1)?.t ?? tUp;
 
   const othersOps = sum(0, Infinity, others('ok')) + sum(0, Infinity, others('err'));
   const othersErr = sum(0, Infinity, others('err'));
   const rate = (ok: number, ms: number) => Math.round(ok / Math.max(ms / 1000, 0.001));
-  const othersRateBefore = rate(sum(start, tCut, others('ok')), tCut - start - tickMs);
-  const othersRateCut = rate(sum(tCut, tUp, others('ok')), tUp - tCut - tickMs);
+  const othersRateBefore = rate(sum(start, tCut, others('ok')), span(start, tCut));
+  const othersRateCut = rate(sum(tCut, tUp, others('ok')), span(tCut, tUp));
   // Packets already on the wire at the cut may still land: judge from 200 ms in.
   const victimOkCut = sum(tCut + 200, tUp, mine('ok'));
   // Commands sent while the link was down time out up to one command timeout after it returned.

@@ -8,7 +8,8 @@
  * 2. `{ type: 'ready', groups }` — an ioredis Cluster workload runs: `workersPerGroup` workers per
  *    master, each writing keys of that master's slots; `groups` maps each master's proxy address
  *    to its keys;
- * 3. `{ type: 'tick', t, groups }` every `tickMs`: per group, ops ok / failed in the tick and, per
+ * 3. `{ type: 'tick', from, t, groups }` every `tickMs`: per group, ops ok / failed between `from`
+ *    and `t` (the previous tick; timers run late on a loaded machine, so the window is said) and, per
  *    worker, when its current run of successes began (ms since epoch; 0 after a failure);
  * 4. on a `probe <addr>` line on stdin: `{ type: 'probe', addr, t }` once a fresh connection to
  *    `addr` gets PONG (`t` null after 60 s);
@@ -210,9 +211,12 @@ async function main(): Promise<void> {
   const workers = [...groups.values()].flatMap((g) => Array.from({ length: opts.workersPerGroup }, (_, w) => worker(g, w)));
   emit({ type: 'ready', groups: Object.fromEntries([...groups].map(([a, g]) => [a, g.keys])) });
 
+  let from = Date.now();
   const report = () => {
-    emit({ type: 'tick', t: Date.now(), groups: Object.fromEntries([...groups].map(([a, g]) => [a, { ok: g.ok, err: g.err, okSince: [...g.okSince] }])) });
+    const t = Date.now();
+    emit({ type: 'tick', from, t, groups: Object.fromEntries([...groups].map(([a, g]) => [a, { ok: g.ok, err: g.err, okSince: [...g.okSince] }])) });
     for (const g of groups.values()) g.ok = g.err = 0;
+    from = t;
   };
   const tick = setInterval(report, opts.tickMs);
 

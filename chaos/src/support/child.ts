@@ -16,7 +16,7 @@ export class Child {
   readonly tail: string[] = [];
   private readonly proc: ChildProcess;
   private readonly consumed = new Map<string, number>();
-  private wake: () => void = () => {};
+  private readonly waiters = new Set<() => void>();
   private exitText: string | undefined;
 
   /** Start `argv` (a namespace prefix may lead it) with stdin piped, so the child can see the parent go. */
@@ -24,7 +24,8 @@ export class Child {
     this.proc = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdin!.on('error', () => {}); // a child that exited must not take the parent with it (EPIPE)
     this.proc.on('error', (e) => this.exited(`cannot start: ${e.message}`));
-    this.proc.on('exit', (code, sig) => this.exited(`exited (${code ?? sig})`));
+    // 'close' rather than 'exit': its last output has been read by then, and goes into the error.
+    this.proc.on('close', (code, sig) => this.exited(`exited (${code ?? sig})`));
     let rest = '';
     this.proc.stdout!.on('data', (b: Buffer) => {
       const lines = (rest + b.toString()).split('\n');
@@ -45,7 +46,7 @@ export class Child {
         const m = JSON.parse(l) as Message;
         if (typeof m.type === 'string') {
           this.messages.push(m);
-          this.wake();
+          this.wakeAll();
           return;
         }
       } catch {
@@ -63,7 +64,11 @@ export class Child {
 
   private exited(text: string): void {
     this.exitText ??= text;
-    this.wake();
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   /** The PID, while the process runs. */
@@ -99,11 +104,13 @@ export class Child {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`${this.name}: no '${type}' after ${timeoutMs} ms: ${this.tail.slice(-8).join(' | ')}`);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
+        const wake = () => {
           clearTimeout(t);
+          this.waiters.delete(wake);
           resolve();
         };
+        const t = setTimeout(wake, left);
+        this.waiters.add(wake);
       });
     }
   }

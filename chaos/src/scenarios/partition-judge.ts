@@ -87,7 +87,7 @@ export function judgePartition(r: PartitionRecord): Outcome {
   const leaks = replies.flatMap((x) => foreignAddresses(x.reply ?? x.error ?? '', r.proxies).map((a) => `${x.proxy} RESP${x.protocol} ${x.command}: ${a}`));
   const failed = replies.filter((x) => x.error !== undefined && !x.error.startsWith('MOVED '));
   const moved = replies.filter((x) => x.error?.startsWith('MOVED ')).length;
-  const redisNamed = leaks.filter((l) => l.includes(r.redisIp)).length;
+  const redisNamed = replies.filter((x) => JSON.stringify(x.reply ?? x.error ?? '').includes(r.redisIp)).length;
 
   const checks: Check[] = [
     check(
@@ -119,7 +119,7 @@ export function judgePartition(r: PartitionRecord): Outcome {
       'cut.s': secs(tUp - tCut),
       'addresses.replies checked': replies.length,
       'addresses.foreign': leaks.length,
-      'addresses.redis named': redisNamed,
+      'addresses.replies naming redis': redisNamed,
       // middleware-cluster-cmds keeps `@cport`: the cluster bus is not proxied, and clients never dial it.
       'addresses.not judged': "Redis's bus port after @ in CLUSTER NODES",
       'others.ops': othersOps,

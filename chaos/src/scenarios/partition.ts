@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,25 @@ const CLIENT_IP = '198.18.0.100';
 const PROXY_PORT = 6391;
 const PROXIES = PROXY_IPS.map((ip) => `${ip}:${PROXY_PORT}`);
 
+/** The proxies' config files live in `$TMPDIR/<prefix><pid>-XXXXXX`, so a later run can tell a dead run's dir. */
+const DIR_PREFIX = 'slotrelay-chaos-netns-';
+
+/** Remove config dirs of runs that are gone (a SIGKILLed runner cannot); returns their names. */
+function sweepStaleDirs(): string[] {
+  const stale = readdirSync(tmpdir()).filter((n) => {
+    const pid = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(n)?.[1];
+    if (!pid) return false;
+    try {
+      process.kill(Number(pid), 0);
+      return Number(pid) === process.pid;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  });
+  for (const n of stale) rmSync(path.join(tmpdir(), n), { recursive: true, force: true });
+  return stale;
+}
+
 const SCALE = {
   quick: { warmMs: 1500, cutMs: 3000, steadyMs: 1500, keysPerGroup: 8, workersPerGroup: 2 },
   full: { warmMs: 5000, cutMs: 10_000, steadyMs: 5000, keysPerGroup: 32, workersPerGroup: 4 },
@@ -48,8 +67,8 @@ export const partition: Scenario = {
   async run(ctx) {
     const why = netnsUnavailable();
     if (why) return { figures: {}, checks: [], skipped: why };
-    const swept = sweepStaleNamespaces();
-    if (swept.length > 0) ctx.log(`removed stale namespaces of earlier runs: ${swept.join(' ')}`);
+    const swept = [...sweepStaleNamespaces(), ...sweepStaleDirs()];
+    if (swept.length > 0) ctx.log(`removed leftovers of earlier runs: ${swept.join(' ')}`);
 
     const hosts: NetnsHost[] = [
       { role: 'redis', address: REDIS_IP },
@@ -57,7 +76,7 @@ export const partition: Scenario = {
       { role: 'cli', address: CLIENT_IP },
     ];
     const lab = new NetnsLab(hosts);
-    const dir = mkdtempSync(path.join(tmpdir(), 'slotrelay-chaos-netns-'));
+    const dir = mkdtempSync(path.join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
     const children: Child[] = [];
     const cleanup = async () => {
       await Promise.all(children.map((c) => c.stop()));

@@ -2,6 +2,7 @@ import type { Scenario } from '../types.js';
 import { failover } from './failover.js';
 import { manyConnections } from './many-connections.js';
 import { nodeDown } from './node-down.js';
+import { partition } from './partition.js';
 import { proxyKill } from './proxy-kill.js';
 import { reshard } from './reshard.js';
 
@@ -12,4 +13,5 @@ export const scenarios: Scenario[] = [
   proxyKill,
   nodeDown,
   manyConnections,
+  partition,
 ];

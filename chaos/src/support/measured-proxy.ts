@@ -111,3 +111,42 @@ export function vmRss(pid: number): number {
     return -1;
   }
 }
+
+/** Peaks of a proxy's memory seen by `sampleMemory`, in bytes. */
+export interface MemoryPeaks {
+  rss: number;
+  arrayBuffers: number;
+  heapUsed: number;
+  samples: number;
+}
+
+/** Sample `proxy`'s rss and `memoryUsage()` every `everyMs` until `stop()`, keeping the peaks. */
+export function sampleMemory(proxy: MeasuredProxy, everyMs = 200): { stop(): Promise<MemoryPeaks> } {
+  const peaks: MemoryPeaks = { rss: 0, arrayBuffers: 0, heapUsed: 0, samples: 0 };
+  let running = true;
+  const take = async () => {
+    peaks.rss = Math.max(peaks.rss, proxy.rss());
+    try {
+      const u = await proxy.memory(false);
+      peaks.arrayBuffers = Math.max(peaks.arrayBuffers, u.arrayBuffers);
+      peaks.heapUsed = Math.max(peaks.heapUsed, u.heapUsed);
+      peaks.samples++;
+    } catch {
+      // A proxy that does not answer shows in the rss and in the scenario's own checks.
+    }
+  };
+  const loop = (async () => {
+    while (running && proxy.alive()) {
+      await take();
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      if (proxy.alive()) await take();
+      return peaks;
+    },
+  };
+}

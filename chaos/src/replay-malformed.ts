@@ -30,7 +30,7 @@ try {
   const inputs: Buffer[] = [];
   const hex = opt('--hex');
   if (hex) inputs.push(Buffer.from(hex, 'hex'));
-  for (const i of (opt('--batch') ?? '').split(',').filter(Boolean)) inputs.push(Buffer.concat(fc.sample(respBatch(keys, { megaLines: true, maxLength: 40 }), { seed: seed + Number(i), numRuns: 1 })[0]!));
+  for (const i of (opt('--batch') ?? '').split(',').filter(Boolean)) inputs.push(Buffer.concat(fc.sample(respBatch(keys, { megaLines: true, maxLength: 40, size: 'max' }), { seed: seed + Number(i), numRuns: 1 })[0]!));
   for (const j of (opt('--sample') ?? '').split(',').filter(Boolean)) inputs.push(Buffer.concat(fc.sample(respBatch(keys, { megaLines: true, maxLength: 5 }), { seed: seed + Number(j), numRuns: 1 })[0]!));
   for (const input of inputs) {
     process.stdout.write(`input (hex ${input.length <= 512 ? input.toString('hex') : '…'}):\n  "${printable(input, 2000)}"\n`);

@@ -1,5 +1,6 @@
 import type { Scenario } from '../types.js';
 import { badClients } from './bad-clients.js';
+import { hugeArgument } from './huge-argument.js';
 import { malformedInput } from './malformed-input.js';
 import { slowClients } from './slow-clients.js';
 
@@ -8,4 +9,5 @@ export const scenarios: Scenario[] = [
   slowClients,
   badClients,
   malformedInput,
+  hugeArgument,
 ];

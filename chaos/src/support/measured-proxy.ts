@@ -76,7 +76,7 @@ export class MeasuredProxy {
   }
 
   /** The proxy's own `process.memoryUsage()`, after a full GC when `gc` (what is retained, not garbage). */
-  memory(gc = false, timeoutMs = 5000): Promise<NodeJS.MemoryUsage> {
+  memory(gc = false, timeoutMs = 30_000): Promise<NodeJS.MemoryUsage> {
     if (!this.alive()) return Promise.reject(new Error('proxy is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -30,8 +30,8 @@ export function respInput(keys: readonly string[], opts: { megaLines: boolean })
 }
 
 /** A batch of inputs for one connection: the inputs (counted) and their bytes, sent together. */
-export function respBatch(keys: readonly string[], opts: { megaLines: boolean; maxLength: number }): fc.Arbitrary<Buffer[]> {
-  return fc.array(respInput(keys, opts), { minLength: 1, maxLength: opts.maxLength });
+export function respBatch(keys: readonly string[], opts: { megaLines: boolean; maxLength: number; size?: fc.SizeForArbitrary }): fc.Arbitrary<Buffer[]> {
+  return fc.array(respInput(keys, opts), { minLength: 1, maxLength: opts.maxLength, size: opts.size ?? 'small' });
 }
 
 /** Lengths a parser must reject or handle at its edges. */

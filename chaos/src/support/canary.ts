@@ -11,6 +11,8 @@ export interface CanaryFigures {
   readonly errors: number;
   /** The first few failures, for the report. */
   readonly samples: string[];
+  /** The slowest SET+GET pair, in ms. */
+  readonly maxPairMs: number;
 }
 
 /**
@@ -22,13 +24,15 @@ export class Canary {
   private verified = 0;
   private wrong = 0;
   private errors = 0;
+  private maxPairMs = 0;
   private readonly samples: string[] = [];
   private readonly loops: Promise<void>[];
   private readonly clients: Redis[];
 
-  constructor(host: string, port: number, keys: readonly string[]) {
+  /** `commandTimeoutMs`: a command slower than this counts as an error. */
+  constructor(host: string, port: number, keys: readonly string[], commandTimeoutMs = 5000) {
     // No retries and no offline queue: every failure is counted, none hidden by a retry.
-    this.clients = keys.map(() => new Redis({ host, port, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, commandTimeout: 5000 }));
+    this.clients = keys.map(() => new Redis({ host, port, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, commandTimeout: commandTimeoutMs }));
     for (const c of this.clients) c.on('error', () => {});
     this.loops = keys.map((k, i) => this.loop(this.clients[i]!, k));
   }
@@ -43,8 +47,10 @@ export class Canary {
     for (let n = 0; this.running; n++) {
       const value = `${n}:${randomBytes(8 + (n % 64)).toString('hex')}`;
       try {
+        const t0 = performance.now();
         await c.set(key, value);
         const got = await c.get(key);
+        this.maxPairMs = Math.max(this.maxPairMs, Math.round(performance.now() - t0));
         if (got === value) this.verified++;
         else {
           this.wrong++;
@@ -64,7 +70,7 @@ export class Canary {
 
   /** The figures so far, without stopping. */
   figures(): CanaryFigures {
-    return { verified: this.verified, wrong: this.wrong, errors: this.errors, samples: [...this.samples] };
+    return { verified: this.verified, wrong: this.wrong, errors: this.errors, samples: [...this.samples], maxPairMs: this.maxPairMs };
   }
 
   /** Stop every loop, close the connections, return the figures. */

@@ -25,3 +25,29 @@ export async function outgoingPeerPorts(pid: number, ownPorts: readonly number[]
   }
   return out;
 }
+
+/**
+ * How many open file descriptors of a local process (`pid`) are TCP sockets (any state but LISTEN)
+ * with the given local or remote port: e.g. a proxy's accepted client sockets (local port = its
+ * listening port) and its connections to one Redis node (remote port = the node's port).
+ */
+export async function socketFdsByPort(pid: number, port: { local?: number; remote?: number }): Promise<number> {
+  const inodes: string[] = [];
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m) inodes.push(m[1]!);
+  }
+  const matching = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const row of text.split('\n').slice(1)) {
+      const f = row.trim().split(/\s+/);
+      if (f.length < 10 || f[3] === '0A') continue; // 0A: LISTEN
+      const local = parseInt(f[1]!.split(':')[1]!, 16);
+      const remote = parseInt(f[2]!.split(':')[1]!, 16);
+      if (local === port.local || remote === port.remote) matching.add(f[9]!);
+    }
+  }
+  return inodes.filter((i) => matching.has(i)).length;
+}

@@ -62,6 +62,7 @@ export const hugeArgument: Scenario = {
       const watched = [['INFO'], ['CLUSTER'], ['GALLIUMDATA']];
       sampler = sampleMemory(proxy, 100);
       const pinger = new Pinger(proxy.host, proxy.port);
+      await pinger.ready;
       const proxied = await Promise.all(watched.map((w) => sendHuge(proxy!.host, proxy!.port, w, size)));
       const { maxMs: pingMaxMs, answered: pings } = await pinger.stop();
       peaks = await sampler.stop();
@@ -150,6 +151,9 @@ class Pinger {
   private answered = 0;
   private readonly client: Redis;
   private readonly loop: Promise<void>;
+  private firstPong!: () => void;
+  /** Resolves once the first PING was answered (or failed), so the measured phase starts connected. */
+  readonly ready = new Promise<void>((r) => { this.firstPong = r; });
 
   constructor(host: string, port: number) {
     const client = new Redis({ host, port, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
@@ -161,9 +165,10 @@ class Pinger {
         const t0 = performance.now();
         if ((await client.ping().catch(() => null)) === 'PONG') this.answered++;
         this.max = Math.max(this.max, performance.now() - t0);
+        this.firstPong();
         await sleep(100);
       }
-    })().catch(() => {});
+    })().catch(() => {}).finally(() => this.firstPong());
   }
 
   /** Stop; resolves with the slowest PING in ms, and how many were answered PONG. */

@@ -16,16 +16,19 @@ import {
 } from '@slotrelay/core';
 import { rewriteAddressArgs } from './address-args.js';
 import { type Rewritten, type UnknownNode, describeUnknown, mapRedisResolver, mapResolver } from './resolver.js';
+import { NodeEndpoints } from './node-endpoints.js';
 import { isErrorType } from './resp-values.js';
 import { type ReplyKind, type ReplyRewriteOptions, replyKindOf, rewriteExecReply, rewriteReply } from './rewrite-reply.js';
-import { ExecMark, QueuedMark, Transaction } from './transaction.js';
+import { SCRIPT_COMMANDS, rewriteExecScripts, rewriteScriptReply } from './script-replies.js';
+import { ExecMark, QueuedMark, ScriptMark, Transaction } from './transaction.js';
 
 /** A rewrite of one reply's bytes under some options (one of `rewriteReply`, `rewriteExecReply`). */
 type ReplyRewrite = (bytes: Buffer, o: ReplyRewriteOptions) => Rewritten<Buffer>;
 
 /** Commands whose requests this middleware reads: the address-bearing ones, and MULTI/EXEC bookkeeping. */
-const COMMANDS = ['CLUSTER', 'INFO', 'ROLE', 'MIGRATE', 'REPLICAOF', 'SLAVEOF', 'MULTI', 'EXEC', 'DISCARD', 'RESET'] as const;
+const COMMANDS = ['CLUSTER', 'INFO', 'ROLE', 'MIGRATE', 'REPLICAOF', 'SLAVEOF', 'MULTI', 'EXEC', 'DISCARD', 'RESET', ...SCRIPT_COMMANDS] as const;
 const OWN: ReadonlySet<string> = new Set(COMMANDS);
+const SCRIPTS: ReadonlySet<string> = new Set(SCRIPT_COMMANDS);
 
 /**
  * Keeps Redis addresses from reaching clients through command replies, and maps proxy addresses in
@@ -33,7 +36,10 @@ const OWN: ReadonlySet<string> = new Set(COMMANDS);
  * - replies of CLUSTER NODES / SLOTS / SHARDS / REPLICAS / SLAVES, INFO and ROLE name proxies (RESP2
  *   and RESP3, wire types kept), also when the command was queued in MULTI: the EXEC request is
  *   marked with the places of those replies in its array (`Transaction`);
- * - MIGRATE, CLUSTER MEET and REPLICAOF/SLAVEOF naming a proxy are sent to Redis naming its node.
+ * - MIGRATE, CLUSTER MEET and REPLICAOF/SLAVEOF naming a proxy are sent to Redis naming its node;
+ * - the reply of a script (EVAL, EVALSHA, FCALL and their _RO forms) that names a node endpoint is
+ *   rewritten when it is exactly a CLUSTER NODES / SLOTS / SHARDS / REPLICAS or INFO reply, and
+ *   refused with an error otherwise (`script-replies.ts`).
  *
  * A reply naming a node the address map does not know triggers a (coalesced) rescan and is rewritten
  * afterwards, later replies waiting; a node still unknown is hidden — never passed on — and logged.
@@ -76,7 +82,7 @@ export class ClusterCmdsMiddleware implements Middleware {
             open = true;
             continue;
           case 'EXEC':
-            if (tx !== null && tx.kinds.size > 0) s.mark(f, new ExecMark(tx));
+            if (tx !== null && (tx.kinds.size > 0 || tx.scripts)) s.mark(f, new ExecMark(tx));
             tx = null;
             open = false;
             continue;
@@ -102,6 +108,12 @@ export class ClusterCmdsMiddleware implements Middleware {
 
   /** A CLUSTER / INFO / ROLE / MIGRATE / REPLICAOF / SLAVEOF request. */
   private onRequest(s: SessionContext, f: Frame, tx: Transaction | null): void {
+    if (SCRIPTS.has(f.command!)) {
+      // Only the reply is looked at: its shape is the script's choice.
+      if (tx !== null) tx.scripts = true;
+      s.mark(f, tx !== null ? ScriptMark.queued : ScriptMark.direct);
+      return;
+    }
     const args = f.args();
     const mapped = rewriteAddressArgs(args, mapRedisResolver(this.topology.current));
     if (mapped !== null) {
@@ -119,6 +131,10 @@ export class ClusterCmdsMiddleware implements Middleware {
   }
 
   private onReply(s: SessionContext, f: Frame, m: unknown): Buffer | Promise<Buffer> | undefined {
+    if (m instanceof ScriptMark) {
+      if (m.queued && QueuedMark.isQueued(f.bytes())) return undefined;
+      return this.rewrite(s, f, 'script', (bytes, o) => this.logged(s, rewriteScriptReply(bytes, o, this.endpoints())), true);
+    }
     if (m instanceof QueuedMark) {
       if (QueuedMark.isQueued(f.bytes())) return undefined;
       const kind = m.kind;
@@ -134,7 +150,9 @@ export class ClusterCmdsMiddleware implements Middleware {
           s.log.warn({ found: r.byShape }, 'EXEC reply: a counted place did not hold the expected reply; matched by shape');
           warned = true;
         }
-        return r;
+        if (!tx.scripts) return r;
+        const g = this.logged(s, rewriteExecScripts(r.value, o, this.endpoints()));
+        return { value: g.value, changed: r.changed || g.changed, unknown: [...r.unknown, ...g.unknown] };
       });
     }
     if (typeof m === 'string') {
@@ -144,9 +162,22 @@ export class ClusterCmdsMiddleware implements Middleware {
     return undefined;
   }
 
-  /** Rewrite with the current map; if a node is unknown, rescan first (the reply waits, later ones with it). */
-  private rewrite(s: SessionContext, f: Frame, what: string, fn: ReplyRewrite): Buffer | Promise<Buffer> | undefined {
-    if (isErrorType(f.type)) return undefined;
+  /** The node endpoints of the current map (a script reply that names one is rewritten or refused). */
+  private endpoints(): NodeEndpoints {
+    return NodeEndpoints.of(this.topology.current);
+  }
+
+  private logged(s: SessionContext, r: Rewritten<Buffer>): Rewritten<Buffer> {
+    if (r.changed) s.log.info({ rewritten: r.value[0] !== 0x2d }, "a script's reply named a Redis node: rewritten or refused");
+    return r;
+  }
+
+  /**
+   * Rewrite with the current map; if a node is unknown, rescan first (the reply waits, later ones
+   * with it). Error replies pass, unless `errors` (a script can return any error text).
+   */
+  private rewrite(s: SessionContext, f: Frame, what: string, fn: ReplyRewrite, errors = false): Buffer | Promise<Buffer> | undefined {
+    if (isErrorType(f.type) && !errors) return undefined;
     const current = this.topology.current;
     const first = fn(f.bytes(), this.options(current, true));
     if (first.unknown.length === 0) return first.changed ? first.value : undefined;

@@ -18,6 +18,8 @@ export class Transaction {
   private skew = 0;
   /** The places may be off (a nested MULTI, two commands on one index): check every element. */
   verifyAll = false;
+  /** A script ran in the transaction: every element of the EXEC array is checked for node endpoints. */
+  scripts = false;
 
   /** A request of the transaction that Redis will not see (answered before this middleware). */
   dropped(): void {
@@ -55,4 +57,14 @@ export class QueuedMark {
 /** Mark of the EXEC that ends a transaction holding address-bearing commands. */
 export class ExecMark {
   constructor(readonly tx: Transaction) {}
+}
+
+/**
+ * Mark of a script request (EVAL, FCALL …). Queued in MULTI its reply is normally `+QUEUED` and the
+ * real one sits in the EXEC array (`Transaction.scripts`).
+ */
+export class ScriptMark {
+  static readonly direct = new ScriptMark(false);
+  static readonly queued = new ScriptMark(true);
+  private constructor(readonly queued: boolean) {}
 }

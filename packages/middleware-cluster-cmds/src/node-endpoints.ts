@@ -1,0 +1,115 @@
+import { type AddressMap, type RespNode, RespType } from '@slotrelay/core';
+import { numberOf, textOf } from './resp-values.js';
+
+/**
+ * Every Redis node endpoint an address map knows, for finding one in a reply whose shape is not a
+ * known address-bearing one (a script's return value). A node is known by its IP and its announced
+ * hostname, each with its client port, TLS port and bus port: the bus port names the node as surely
+ * as the client port does.
+ *
+ * It finds an endpoint written as Redis writes one — `host:port` (IPv6 bare or `[host]:port`),
+ * INFO's `ip=host,port=p` and `master_host:host` / `master_port:p` — anywhere in a string, and a
+ * host and one of its ports as two elements of one array or map (ROLE, SLOTS and SHARDS entries).
+ * A script that splits or encodes an address can still return it: see the README's Limits.
+ */
+export class NodeEndpoints {
+  private static readonly cache = new WeakMap<AddressMap, NodeEndpoints>();
+  private static readonly none = new NodeEndpoints([]);
+  /** host → its ports. */
+  private readonly ports = new Map<string, Set<number>>();
+  /** The hosts as bytes, for the quick search. */
+  private readonly needles: Buffer[] = [];
+
+  private constructor(nodes: AddressMap['nodes']) {
+    for (const n of nodes) {
+      for (const host of [n.ip, n.hostname]) {
+        if (host === '' || host === '?') continue;
+        let set = this.ports.get(host);
+        if (set === undefined) {
+          set = new Set();
+          this.ports.set(host, set);
+          this.needles.push(Buffer.from(host, 'latin1'));
+        }
+        for (const p of [n.port, n.tlsPort, n.tcpPort, n.cport]) if (p > 0) set.add(p);
+      }
+    }
+  }
+
+  /** The endpoints of `map`'s nodes (built once per map). */
+  static of(map: AddressMap | null): NodeEndpoints {
+    if (map === null) return NodeEndpoints.none;
+    let e = NodeEndpoints.cache.get(map);
+    if (e === undefined) {
+      e = new NodeEndpoints(map.nodes);
+      NodeEndpoints.cache.set(map, e);
+    }
+    return e;
+  }
+
+  /**
+   * The quick test, on raw reply bytes: false when no node host occurs in them at all, so the reply
+   * cannot name an endpoint and need not be decoded.
+   */
+  mayName(bytes: Buffer): boolean {
+    for (const n of this.needles) if (bytes.includes(n)) return true;
+    return false;
+  }
+
+  /** True when the decoded value names a node endpoint anywhere in it. */
+  namesEndpoint(node: RespNode): boolean {
+    const text = textOf(node) ?? (node.type === RespType.Error || node.type === RespType.BlobError ? errorText(node) : null);
+    if (text !== null && this.inText(text)) return true;
+    if (node.attributes && this.inAggregate(node.attributes)) return true;
+    return node.items ? this.inAggregate(node.items) : false;
+  }
+
+  private inAggregate(items: readonly RespNode[]): boolean {
+    const hosts = new Set<string>();
+    const numbers = new Set<number>();
+    for (const item of items) {
+      if (this.namesEndpoint(item)) return true;
+      const t = textOf(item);
+      if (t !== null && this.ports.has(t)) hosts.add(t);
+      const n = numberOf(item);
+      if (n !== null) numbers.add(n);
+    }
+    for (const h of hosts) for (const p of this.ports.get(h)!) if (numbers.has(p)) return true;
+    return false;
+  }
+
+  private inText(text: string): boolean {
+    for (const [host, ports] of this.ports) {
+      for (let i = text.indexOf(host); i >= 0; i = text.indexOf(host, i + 1)) {
+        if (i > 0 && isHostByte(text.charCodeAt(i - 1))) continue;
+        const port = portAfter(text, i + host.length);
+        if (port !== null && ports.has(port)) return true;
+      }
+    }
+    return false;
+  }
+}
+
+/** The separators Redis writes between a host and its port. */
+const SEPARATORS = [':', ']:', ',port=', '\r\nmaster_port:'];
+
+/** The port written right after a host at `at`, or null. */
+function portAfter(text: string, at: number): number | null {
+  for (const sep of SEPARATORS) {
+    if (!text.startsWith(sep, at)) continue;
+    let j = at + sep.length;
+    const from = j;
+    while (j < text.length && text.charCodeAt(j) >= 0x30 && text.charCodeAt(j) <= 0x39) j++;
+    if (j > from && j - from <= 5) return Number(text.slice(from, j));
+  }
+  return null;
+}
+
+/** A byte that continues a host name or address: a match preceded by one is part of a longer name. */
+function isHostByte(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d;
+}
+
+function errorText(node: RespNode): string | null {
+  if (node.type === RespType.Error) return node.text ?? null;
+  return node.data ? node.data.toString('latin1') : null;
+}

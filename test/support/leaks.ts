@@ -53,12 +53,19 @@ export function leaksIn(reply: Buffer, nodes: readonly RedisEndpoint[]): string[
   return found;
 }
 
+/** A host then its port as neighbours, or a host and a `…port` key's value in one map. */
 function walk(n: RespNode, nodes: readonly RedisEndpoint[], found: string[]): void {
   const items = n.items ?? [];
-  const texts = new Set(items.map((i) => i.data?.toString('latin1') ?? i.text ?? ''));
+  const texts = items.map((i) => i.data?.toString('latin1') ?? i.text ?? '');
   for (const node of nodes) {
-    if (!texts.has(node.host)) continue;
-    for (const p of [node.port, node.cport]) if (texts.has(String(p))) found.push(`[${node.host}, ${p}] in one aggregate`);
+    const ports = [node.port, node.cport].map(String);
+    texts.forEach((t, i) => {
+      if (t !== node.host) return;
+      if (ports.includes(texts[i + 1] ?? '')) found.push(`[${t}, ${texts[i + 1]}] side by side`);
+      for (let k = 0; k + 1 < texts.length && texts.length % 2 === 0; k += 2) {
+        if (/port/i.test(texts[k]!) && ports.includes(texts[k + 1]!)) found.push(`${t} and ${texts[k]}=${texts[k + 1]} in one map`);
+      }
+    });
   }
   for (const i of items) walk(i, nodes, found);
 }

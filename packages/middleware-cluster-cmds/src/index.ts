@@ -28,7 +28,20 @@ export {
 } from './rewrite-reply.js';
 export { shapeFit, type ShapeFit } from './reply-shapes.js';
 export { NodeEndpoints } from './node-endpoints.js';
-export { SCRIPT_COMMANDS, SCRIPT_ADDRESS_ERROR, guardScriptNode, rewriteScriptReply, rewriteExecScripts } from './script-replies.js';
+export {
+  SCRIPT_COMMANDS,
+  GUARDED_COMMANDS,
+  SCRIPT_ADDRESS_ERROR,
+  REPLY_ADDRESS_ERROR,
+  ADDRESS_CONFIG_PARAMS,
+  SCRIPT_GUARD,
+  REPLY_GUARD,
+  guardNode,
+  guardReply,
+  guardExecReply,
+  rewriteConfigGet,
+  type GuardOptions,
+} from './address-guard.js';
 export {
   mapResolver,
   mapRedisResolver,

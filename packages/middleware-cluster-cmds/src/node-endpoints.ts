@@ -1,4 +1,5 @@
 import { type AddressMap, type RespNode, RespType } from '@slotrelay/core';
+import type { NodeResolver } from './resolver.js';
 import { numberOf, textOf } from './resp-values.js';
 
 /**
@@ -9,14 +10,17 @@ import { numberOf, textOf } from './resp-values.js';
  *
  * It finds an endpoint written as Redis writes one — `host:port` (IPv6 bare or `[host]:port`),
  * INFO's `ip=host,port=p` and `master_host:host` / `master_port:p` — anywhere in a string, and a
- * host and one of its ports as two elements of one array or map (ROLE, SLOTS and SHARDS entries).
+ * host and one of its ports as neighbours in an array (ROLE, SLOTS entries) or in one map under a
+ * port key (SHARDS entries).
  * A script that splits or encodes an address can still return it: see the README's Limits.
  */
 export class NodeEndpoints {
   private static readonly cache = new WeakMap<AddressMap, NodeEndpoints>();
   private static readonly none = new NodeEndpoints([]);
-  /** host → its ports. */
+  /** host → its ports (client, TLS, bus). */
   private readonly ports = new Map<string, Set<number>>();
+  /** host → its client ports (plain and TLS): those a proxy stands in for. */
+  private readonly clientPorts = new Map<string, Set<number>>();
   /** The hosts as bytes, for the quick search. */
   private readonly needles: Buffer[] = [];
 
@@ -25,12 +29,16 @@ export class NodeEndpoints {
       for (const host of [n.ip, n.hostname]) {
         if (host === '' || host === '?') continue;
         let set = this.ports.get(host);
-        if (set === undefined) {
+        let client = this.clientPorts.get(host);
+        if (set === undefined || client === undefined) {
           set = new Set();
+          client = new Set();
           this.ports.set(host, set);
+          this.clientPorts.set(host, client);
           this.needles.push(Buffer.from(host, 'latin1'));
         }
-        for (const p of [n.port, n.tlsPort, n.tcpPort, n.cport]) if (p > 0) set.add(p);
+        for (const p of [n.port, n.tlsPort, n.tcpPort]) if (p > 0) client.add(p);
+        for (const p of [...client, n.cport]) if (p > 0) set.add(p);
       }
     }
   }
@@ -63,18 +71,61 @@ export class NodeEndpoints {
     return node.items ? this.inAggregate(node.items) : false;
   }
 
+  /**
+   * A host and its port as neighbours (`[ip, port, …]` of ROLE and SLOTS), or as values of one map
+   * whose port key (`port`, `tls-port` …) holds one of the host's ports (SHARDS). Other numbers next
+   * to a host (a replication offset) are not taken for ports.
+   */
   private inAggregate(items: readonly RespNode[]): boolean {
-    const hosts = new Set<string>();
-    const numbers = new Set<number>();
-    for (const item of items) {
+    let hosts: string[] | null = null;
+    let mapPorts: number[] | null = null;
+    const mapLike = items.length % 2 === 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       if (this.namesEndpoint(item)) return true;
       const t = textOf(item);
-      if (t !== null && this.ports.has(t)) hosts.add(t);
-      const n = numberOf(item);
-      if (n !== null) numbers.add(n);
+      if (t !== null && this.ports.has(t)) {
+        const next = numberOf(items[i + 1]);
+        if (next !== null && this.ports.get(t)!.has(next)) return true;
+        (hosts ??= []).push(t);
+      }
+      if (mapLike && i % 2 === 1 && /port/i.test(textOf(items[i - 1]) ?? '')) {
+        const n = numberOf(item);
+        if (n !== null) (mapPorts ??= []).push(n);
+      }
     }
-    for (const h of hosts) for (const p of this.ports.get(h)!) if (numbers.has(p)) return true;
-    return false;
+    if (hosts === null || mapPorts === null) return false;
+    return hosts.some((h) => mapPorts!.some((p) => this.ports.get(h)!.has(p)));
+  }
+
+  /**
+   * `text` with every `host:port` (or `[host]:port`) of a node's client port replaced by the address
+   * of the proxy in front of it (`resolve`), as CLIENT LIST's `laddr=` becomes the address the client
+   * connected to. Endpoints no proxy fronts, and bus ports, stay: the caller checks again.
+   */
+  rewriteText(text: string, resolve: NodeResolver): string {
+    let out = text;
+    for (const [host, ports] of this.clientPorts) {
+      let from = 0;
+      for (let i = out.indexOf(host); i >= 0; i = out.indexOf(host, from)) {
+        from = i + 1;
+        if (i > 0 && isHostByte(out.charCodeAt(i - 1))) continue;
+        const bracket = out[i - 1] === '[' && out.startsWith(']:', i + host.length);
+        const sep = bracket ? ']:' : ':';
+        if (!out.startsWith(sep, i + host.length)) continue;
+        const at = i + host.length + sep.length;
+        let j = at;
+        while (j < out.length && out.charCodeAt(j) >= 0x30 && out.charCodeAt(j) <= 0x39) j++;
+        const port = Number(out.slice(at, j));
+        if (j === at || !ports.has(port)) continue;
+        const proxy = resolve(null, host, port);
+        if (proxy === undefined) continue;
+        const start = bracket ? i - 1 : i;
+        out = out.slice(0, start) + proxy.text + out.slice(j);
+        from = start + proxy.text.length;
+      }
+    }
+    return out;
   }
 
   private inText(text: string): boolean {

@@ -1,3 +1,4 @@
+import type { GuardOptions } from './address-guard.js';
 import type { ReplyKind } from './rewrite-reply.js';
 
 const QUEUED = Buffer.from('+QUEUED\r\n', 'latin1');
@@ -18,8 +19,13 @@ export class Transaction {
   private skew = 0;
   /** The places may be off (a nested MULTI, two commands on one index): check every element. */
   verifyAll = false;
-  /** A script ran in the transaction: every element of the EXEC array is checked for node endpoints. */
-  scripts = false;
+  /** A script or introspection command was queued: every element of the EXEC array is guarded so. */
+  guard: GuardOptions | null = null;
+
+  /** A guarded command was queued; an introspection command's guard (text rewrites) wins over a script's. */
+  guarded(g: GuardOptions): void {
+    if (this.guard === null || g.text) this.guard = g;
+  }
 
   /** A request of the transaction that Redis will not see (answered before this middleware). */
   dropped(): void {
@@ -60,11 +66,13 @@ export class ExecMark {
 }
 
 /**
- * Mark of a script request (EVAL, FCALL …). Queued in MULTI its reply is normally `+QUEUED` and the
- * real one sits in the EXEC array (`Transaction.scripts`).
+ * Mark of a request whose reply is guarded: a script's (EVAL, FCALL …), a CONFIG GET, or another
+ * introspection command's. Queued in MULTI its reply is normally `+QUEUED` and the real one sits in
+ * the EXEC array (`Transaction.guard`).
  */
-export class ScriptMark {
-  static readonly direct = new ScriptMark(false);
-  static readonly queued = new ScriptMark(true);
-  private constructor(readonly queued: boolean) {}
+export class GuardMark {
+  constructor(
+    readonly what: 'script' | 'config' | 'reply',
+    readonly queued: boolean,
+  ) {}
 }

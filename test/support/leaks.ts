@@ -30,8 +30,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /**
  * Where a reply names a Redis node endpoint (client or bus port), written independently of the
  * proxy's own search: `host:port` anywhere in its bytes, INFO's `ip=host,port=p`, `master_port:p`
- * and `tcp_port:p` lines, CLIENT LIST's `laddr=host:p`, and a host and its port as elements of one
- * array or map (ROLE, SLOTS, SHARDS entries). Empty when it names none.
+ * and `tcp_port:p` lines, CLIENT LIST's `laddr=host:p`, a host and its port side by side (ROLE,
+ * SLOTS) or in one map under a port key (SHARDS), and a map's port key holding a node's client port
+ * (CONFIG GET). Empty when it names none.
  */
 export function leaksIn(reply: Buffer, nodes: readonly RedisEndpoint[]): string[] {
   const text = reply.toString('latin1');
@@ -59,6 +60,10 @@ function walk(n: RespNode, nodes: readonly RedisEndpoint[], found: string[]): vo
   const texts = items.map((i) => i.data?.toString('latin1') ?? i.text ?? '');
   for (const node of nodes) {
     const ports = [node.port, node.cport].map(String);
+    // A map's port key holding a node's port names it even without the host (CONFIG GET port).
+    for (let k = 0; k + 1 < texts.length && texts.length % 2 === 0; k += 2) {
+      if (/port/i.test(texts[k]!) && String(node.port) === texts[k + 1]) found.push(`${texts[k]}=${texts[k + 1]} in a map`);
+    }
     texts.forEach((t, i) => {
       if (t !== node.host) return;
       if (ports.includes(texts[i + 1] ?? '')) found.push(`[${t}, ${texts[i + 1]}] side by side`);

@@ -102,7 +102,7 @@ export class ClusterCmdsMiddleware implements Middleware {
             open = false;
             continue;
           case 'MONITOR':
-            // In MULTI Redis refuses it itself (no-multi), and must, to abort the transaction.
+            // Queued in MULTI, Redis answers it with an error in the EXEC array itself.
             if (!open) s.answer(f, MONITOR_REFUSED);
             continue;
         }
@@ -152,7 +152,7 @@ export class ClusterCmdsMiddleware implements Middleware {
       return this.rewrite(s, f, m.what, (bytes, o) => {
         const e = this.endpoints();
         return this.logged(s, m.what, m.what === 'config' ? rewriteConfigGet(bytes, o, e) : guardReply(bytes, o, e, m.what === 'script' ? SCRIPT_GUARD : REPLY_GUARD));
-      }, m.what === 'script');
+      }, true);
     }
     if (m instanceof QueuedMark) {
       if (QueuedMark.isQueued(f.bytes())) return undefined;
@@ -199,7 +199,8 @@ export class ClusterCmdsMiddleware implements Middleware {
 
   /**
    * Rewrite with the current map; if a node is unknown, rescan first (the reply waits, later ones
-   * with it). Error replies pass, unless `errors` (a script can return any error text).
+   * with it). Error replies pass, unless `errors` (guarded replies: a script can return any error
+   * text, and an error may quote an argument the proxy mapped to a node).
    */
   private rewrite(s: SessionContext, f: Frame, what: string, fn: ReplyRewrite, errors = false): Buffer | Promise<Buffer> | undefined {
     if (isErrorType(f.type) && !errors) return undefined;

@@ -70,6 +70,22 @@ describe('introspection replies name proxies, not Redis nodes', () => {
     }
   });
 
+  it('an error of a guarded command names the proxy, not the node; MOVED is left to middleware-redirect', async () => {
+    const { h, self, proxy, next } = await harness();
+    h.clientSends(encodeCommand(['CLUSTER', 'MEET', '127.199.0.1', '6391']));
+    h.redisSends(`-ERR Invalid node address specified: ${self.ip}:${self.port}\r\n`);
+    await flush();
+    expect(next().toString('latin1')).toBe(`-ERR Invalid node address specified: ${proxy.text}\r\n`);
+    h.clientSends(encodeCommand(['CLUSTER', 'LINKS']));
+    h.redisSends(`-ERR bus ${self.ip}:${self.cport}\r\n`);
+    await flush();
+    expect(next().toString('latin1')).toBe(`-${REPLY_ADDRESS_ERROR}\r\n`);
+    h.clientSends(encodeCommand(['CLUSTER', 'COUNTKEYSINSLOT', '1']));
+    h.redisSends(`-MOVED 1 ${self.ip}:${self.port}\r\n`);
+    await flush();
+    expect(next().toString('latin1')).toBe(`-MOVED 1 ${self.ip}:${self.port}\r\n`);
+  });
+
   it('SLOWLOG, LATENCY, MEMORY, CLUSTER LINKS replies without node endpoints pass byte for byte', async () => {
     const { h, next } = await harness();
     const replies: Array<[string[], string]> = [

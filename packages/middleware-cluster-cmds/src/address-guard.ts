@@ -81,15 +81,19 @@ export function guardReply(bytes: Buffer, o: ReplyRewriteOptions, endpoints: Nod
   return encoded(bytes, guardNode(decodeReply(bytes), o, endpoints, g));
 }
 
-/** An EXEC reply: each element made safe as `guardNode` says. */
-export function guardExecReply(bytes: Buffer, o: ReplyRewriteOptions, endpoints: NodeEndpoints, g: GuardOptions): Rewritten<Buffer> {
+/**
+ * An EXEC reply: each element made safe as `guardNode` says; the elements at `configAt` (queued
+ * CONFIG GETs) first lose their address parameters, as `rewriteConfigGet` does.
+ */
+export function guardExecReply(bytes: Buffer, o: ReplyRewriteOptions, endpoints: NodeEndpoints, g: GuardOptions, configAt: ReadonlySet<number> = new Set()): Rewritten<Buffer> {
   const unchanged = { value: bytes, changed: false, unknown: [] };
-  if (bytes[0] !== RespType.Array || !endpoints.mayName(bytes)) return unchanged;
+  if (bytes[0] !== RespType.Array || (configAt.size === 0 && !endpoints.mayName(bytes))) return unchanged;
   const root = decodeReply(bytes);
   if (!root.items) return unchanged;
   let changed = false;
   const unknown: UnknownNode[] = [];
-  root.items = root.items.map((item) => {
+  root.items = root.items.map((item, i) => {
+    if (configAt.has(i) && dropAddressParams(item)) changed = true;
     const r = guardNode(item, o, endpoints, g);
     changed ||= r.changed;
     unknown.push(...r.unknown);
@@ -104,16 +108,22 @@ export function guardExecReply(bytes: Buffer, o: ReplyRewriteOptions, endpoints:
  */
 export function rewriteConfigGet(bytes: Buffer, o: ReplyRewriteOptions, endpoints: NodeEndpoints): Rewritten<Buffer> {
   const root = decodeReply(bytes);
-  if (!isMapLike(root)) return guardReply(bytes, o, endpoints, REPLY_GUARD);
-  const kept: RespNode[] = [];
-  for (let i = 0; i < root.items.length; i += 2) {
-    if (ADDRESS_CONFIG_PARAMS.has((textOf(root.items[i]) ?? '').toLowerCase())) continue;
-    kept.push(root.items[i]!, root.items[i + 1]!);
-  }
-  const dropped = kept.length !== root.items.length;
-  root.items = kept;
+  const dropped = dropAddressParams(root);
   const r = guardNode(root, o, endpoints, REPLY_GUARD);
   return r.changed || dropped ? encoded(bytes, { ...r, changed: true }) : { value: bytes, changed: false, unknown: [] };
+}
+
+/** Removes the `ADDRESS_CONFIG_PARAMS` pairs from a CONFIG GET value, in place; true if any was there. */
+function dropAddressParams(node: RespNode): boolean {
+  if (!isMapLike(node)) return false;
+  const kept: RespNode[] = [];
+  for (let i = 0; i < node.items.length; i += 2) {
+    if (ADDRESS_CONFIG_PARAMS.has((textOf(node.items[i]) ?? '').toLowerCase())) continue;
+    kept.push(node.items[i]!, node.items[i + 1]!);
+  }
+  if (kept.length === node.items.length) return false;
+  node.items = kept;
+  return true;
 }
 
 function encoded(bytes: Buffer, r: { node: RespNode; changed: boolean; unknown: readonly UnknownNode[] }): Rewritten<Buffer> {

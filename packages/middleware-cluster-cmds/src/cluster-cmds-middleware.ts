@@ -135,7 +135,10 @@ export class ClusterCmdsMiddleware implements Middleware {
     }
     const kind = replyKindOf(args);
     if (kind === null) {
-      if (GUARDED.has(f.command!)) this.markGuarded(s, f, tx, isConfigGet(args) ? 'config' : 'reply');
+      if (!GUARDED.has(f.command!)) return;
+      const config = isConfigGet(args);
+      if (config && tx !== null) tx.addConfigGet(f.txIndex);
+      this.markGuarded(s, f, tx, config ? 'config' : 'reply');
       return;
     }
     if (tx !== null) {
@@ -170,7 +173,7 @@ export class ClusterCmdsMiddleware implements Middleware {
           warned = true;
         }
         if (tx.guard === null) return r;
-        const g = this.logged(s, 'EXEC', guardExecReply(r.value, o, this.endpoints(), tx.guard));
+        const g = this.logged(s, 'EXEC', guardExecReply(r.value, o, this.endpoints(), tx.guard, tx.configAt));
         return { value: g.value, changed: r.changed || g.changed, unknown: [...r.unknown, ...g.unknown] };
       });
     }

@@ -22,6 +22,15 @@ export class Transaction {
   /** A script or introspection command was queued: every element of the EXEC array is guarded so. */
   guard: GuardOptions | null = null;
 
+  /** EXEC array indexes of queued CONFIG GETs (their address parameters are dropped there too). */
+  readonly configAt = new Set<number>();
+
+  /** A CONFIG GET was queued: remember its place, as `add` does. */
+  addConfigGet(txIndex: number): void {
+    const at = txIndex - this.skew;
+    if (at >= 0) this.configAt.add(at);
+  }
+
   /** A guarded command was queued; an introspection command's guard (text rewrites) wins over a script's. */
   guarded(g: GuardOptions): void {
     if (this.guard === null || g.text) this.guard = g;

@@ -119,3 +119,14 @@ describe('introspection replies name proxies, not Redis nodes', () => {
     expect(next().toString('latin1')).toBe(`+OK\r\n+QUEUED\r\n*1\r\n${bulk(`id=1 laddr=${proxy.text} fd=8\n`)}`);
   });
 });
+
+describe('CONFIG GET queued in MULTI', () => {
+  it('loses its address parameters inside the EXEC array; other elements are kept', async () => {
+    const { h, self, next } = await harness();
+    h.clientSends(encodeCommand(['MULTI']), encodeCommand(['GET', 'k']), encodeCommand(['CONFIG', 'GET', '*port*']), encodeCommand(['EXEC']));
+    h.redisSends('+OK\r\n+QUEUED\r\n+QUEUED\r\n');
+    h.redisSends(`*2\r\n${bulk('port 1')}*4\r\n${bulk('port')}${bulk(String(self.port))}${bulk('maxmemory')}${bulk('0')}`);
+    await flush();
+    expect(next().toString('latin1')).toBe(`+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n${bulk('port 1')}*2\r\n${bulk('maxmemory')}${bulk('0')}`);
+  });
+});

@@ -4,9 +4,10 @@ import { numberOf, textOf } from './resp-values.js';
 
 /**
  * Every Redis node endpoint an address map knows, for finding one in a reply whose shape is not a
- * known address-bearing one (a script's return value). A node is known by its IP and its announced
- * hostname, each with its client port, TLS port and bus port: the bus port names the node as surely
- * as the client port does.
+ * known address-bearing one (a script's return value, CLIENT LIST). A node is known by its IP and its
+ * announced hostname, each with its client port, TLS port and bus port: the bus port names the node
+ * as surely as the client port does. The upstream node and static mapping entries count even before
+ * a topology was read.
  *
  * It finds an endpoint written as Redis writes one — `host:port` (IPv6 bare or `[host]:port`),
  * INFO's `ip=host,port=p` and `master_host:host` / `master_port:p` — anywhere in a string, and a
@@ -16,7 +17,7 @@ import { numberOf, textOf } from './resp-values.js';
  */
 export class NodeEndpoints {
   private static readonly cache = new WeakMap<AddressMap, NodeEndpoints>();
-  private static readonly none = new NodeEndpoints([]);
+  private static readonly none = new NodeEndpoints(null);
   /** host → its ports (client, TLS, bus). */
   private readonly ports = new Map<string, Set<number>>();
   /** host → its client ports (plain and TLS): those a proxy stands in for. */
@@ -24,23 +25,33 @@ export class NodeEndpoints {
   /** The hosts as bytes, for the quick search. */
   private readonly needles: Buffer[] = [];
 
-  private constructor(nodes: AddressMap['nodes']) {
-    for (const n of nodes) {
-      for (const host of [n.ip, n.hostname]) {
-        if (host === '' || host === '?') continue;
-        let set = this.ports.get(host);
-        let client = this.clientPorts.get(host);
-        if (set === undefined || client === undefined) {
-          set = new Set();
-          client = new Set();
-          this.ports.set(host, set);
-          this.clientPorts.set(host, client);
-          this.needles.push(Buffer.from(host, 'latin1'));
-        }
-        for (const p of [n.port, n.tlsPort, n.tcpPort]) if (p > 0) client.add(p);
-        for (const p of [...client, n.cport]) if (p > 0) set.add(p);
-      }
+  private constructor(map: AddressMap | null) {
+    if (map === null) return;
+    for (const n of map.nodes) {
+      for (const host of [n.ip, n.hostname]) this.add(host, [n.port, n.tlsPort, n.tcpPort], n.cport);
     }
+    // Known before any topology is: the node this proxy dials and, in static mappings, every entry.
+    this.add(map.upstream.host, [map.upstream.port], 0);
+    if (map.spec.mode === 'static') for (const e of map.spec.entries) this.add(e.redis.host, [e.redis.port], 0);
+  }
+
+  private add(host: string, clientPorts: readonly number[], busPort: number): void {
+    if (host === '' || host === '?') return;
+    let all = this.ports.get(host);
+    let client = this.clientPorts.get(host);
+    if (all === undefined || client === undefined) {
+      all = new Set();
+      client = new Set();
+      this.ports.set(host, all);
+      this.clientPorts.set(host, client);
+      this.needles.push(Buffer.from(host, 'latin1'));
+    }
+    for (const p of clientPorts) {
+      if (p <= 0) continue;
+      client.add(p);
+      all.add(p);
+    }
+    if (busPort > 0) all.add(busPort);
   }
 
   /** The endpoints of `map`'s nodes (built once per map). */
@@ -48,7 +59,7 @@ export class NodeEndpoints {
     if (map === null) return NodeEndpoints.none;
     let e = NodeEndpoints.cache.get(map);
     if (e === undefined) {
-      e = new NodeEndpoints(map.nodes);
+      e = new NodeEndpoints(map);
       NodeEndpoints.cache.set(map, e);
     }
     return e;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCommand } from '@slotrelay/core';
+import { AddressMap, encodeCommand } from '@slotrelay/core';
 import { sessionHarness } from '@slotrelay/testkit';
 import { ClusterCmdsMiddleware, REPLY_ADDRESS_ERROR } from '@slotrelay/middleware-cluster-cmds';
 import { asService, flush, listenerInfo, manifest, mapFor, outputReader, stubTopology, topologyOf } from './support/fixtures.js';
@@ -128,5 +128,21 @@ describe('CONFIG GET queued in MULTI', () => {
     h.redisSends(`*2\r\n${bulk('port 1')}*4\r\n${bulk('port')}${bulk(String(self.port))}${bulk('maxmemory')}${bulk('0')}`);
     await flush();
     expect(next().toString('latin1')).toBe(`+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n${bulk('port 1')}*2\r\n${bulk('maxmemory')}${bulk('0')}`);
+  });
+});
+
+describe('a static map without a topology yet', () => {
+  it("still knows its entries' Redis addresses: CLIENT LIST laddr becomes the proxy's", async () => {
+    const entries = [
+      { redis: { host: '10.9.0.1', port: 7001 }, proxy: { host: '127.199.0.1', port: 6391 } },
+      { redis: { host: '10.9.0.2', port: 7002 }, proxy: { host: '127.199.0.1', port: 6392 } },
+    ];
+    const map = new AddressMap({ mode: 'static', entries, upstream: entries[0]!.redis }, null);
+    const h = await sessionHarness({ middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())] });
+    const next = outputReader(h.client);
+    h.clientSends(encodeCommand(['CLIENT', 'INFO']));
+    h.redisSends(bulk('id=3 addr=10.9.0.9:50000 laddr=10.9.0.1:7001 fd=8\n'));
+    await flush();
+    expect(next().toString('latin1')).toBe(bulk('id=3 addr=10.9.0.9:50000 laddr=127.199.0.1:6391 fd=8\n'));
   });
 });

@@ -1,6 +1,6 @@
 import { NEVER, map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { type Middleware, encodeCommand, encodeSimple, upstreamDialError } from '@slotrelay/core';
+import { type Middleware, encodeCommand, encodeSimple, upstreamDialError } from '@slotrelay/core/internal';
 import { sessionHarness } from '@slotrelay/testkit';
 
 const cmd = (...a: string[]) => encodeCommand(a).toString('latin1');

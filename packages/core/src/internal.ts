@@ -17,6 +17,7 @@ export { CommandTable } from './session/command-table.js';
 export { Session, CORE_COMMANDS, firstWord, type SessionOptions, type UpstreamConnector } from './session/session.js';
 export * from './middleware/contract.js';
 export * from './middleware/define.js';
+export type { FrameView } from './middleware/frame-view.js';
 export { Pipeline, type SessionFlow } from './middleware/pipeline.js';
 export { rewriteFrames, type RewriteFramesOptions } from './middleware/rewrite-frames.js';
 export * from './topology/address.js';

@@ -25,3 +25,15 @@ export async function outgoingPeerPorts(pid: number, ownPorts: readonly number[]
   }
   return out;
 }
+
+/**
+ * How many open file descriptors of a local process are sockets of any kind and state. Unlike the
+ * TCP table, this also sees a socket whose connection is over but that nobody closed (a leak).
+ */
+export async function socketFds(pid: number): Promise<number> {
+  let n = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')).startsWith('socket:')) n++;
+  }
+  return n;
+}

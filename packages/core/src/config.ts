@@ -43,6 +43,11 @@ export interface ConnectionConfig {
   /** Credentials for the proxy's own discovery connections, when Redis requires AUTH. */
   redisUsername?: string;
   redisPassword?: string;
+  /**
+   * The largest request a session holds whole (a command some middleware watches), in bytes; a
+   * larger one gets `-ERR Protocol error` and its connection closes. Default 1048576 (1 MiB).
+   */
+  maxWholeFrameBytes?: number;
 }
 
 /** The whole config file. */

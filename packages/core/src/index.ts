@@ -12,7 +12,15 @@ export { decodeReply, decodeMultibulkArgs, splitInlineArgs, toPlain, type RespNo
 export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Protocol } from './resp/encode.js';
 export { Frame, Batch, COMPLETE, STREAM, LOCAL } from './session/frame.js';
 export { CommandTable } from './session/command-table.js';
-export { Session, CORE_COMMANDS, firstWord, type SessionOptions, type UpstreamConnector } from './session/session.js';
+export {
+  Session,
+  CORE_COMMANDS,
+  CLOSE_GRACE_MS,
+  DEFAULT_MAX_WHOLE_FRAME_BYTES,
+  firstWord,
+  type SessionOptions,
+  type UpstreamConnector,
+} from './session/session.js';
 export * from './middleware/contract.js';
 export { Pipeline, type SessionFlow } from './middleware/pipeline.js';
 export { rewriteFrames, type RewriteFramesOptions } from './middleware/rewrite-frames.js';

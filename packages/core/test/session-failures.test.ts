@@ -1,9 +1,36 @@
 import { NEVER, map } from 'rxjs';
-import { describe, expect, it } from 'vitest';
-import { type Middleware, encodeCommand, encodeSimple, upstreamDialError } from '@slotrelay/core';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  CLOSE_GRACE_MS,
+  ErrorCode,
+  type Middleware,
+  NOT_ENOUGH_MEMBERS,
+  SlotrelayError,
+  encodeCommand,
+  encodeSimple,
+  upstreamDialError,
+} from '@slotrelay/core';
 import { sessionHarness } from '@slotrelay/testkit';
 
 const cmd = (...a: string[]) => encodeCommand(a).toString('latin1');
+
+const thrower: Middleware = {
+  name: 'boom',
+  commands: ['BOOM'],
+  requests: () => map((b) => {
+    for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BOOM') throw new Error('kaboom');
+    return b;
+  }),
+};
+
+const closer: Middleware = {
+  name: 'closer',
+  commands: ['BYE'],
+  requests: (s) => map((b) => {
+    for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BYE') s.close('bye');
+    return b;
+  }),
+};
 
 describe('session: failures stay inside the session', () => {
   it('malformed input: earlier replies first, then -ERR Protocol error, then close', async () => {
@@ -42,7 +69,7 @@ describe('session: failures stay inside the session', () => {
     expect(h.toClient()).toContain('did not pass the request batch on');
   });
 
-  it('no Redis: requests get a clear error, local commands still work, then the session closes', async () => {
+  it('Redis unreachable: local commands still work, the first request for Redis closes the session without a reply', async () => {
     const local: Middleware = {
       name: 'local',
       commands: ['LOCALPING'],
@@ -55,18 +82,103 @@ describe('session: failures stay inside the session', () => {
     h.clientSends(cmd('LOCALPING'));
     expect(h.toClient()).toBe('+LOCAL\r\n');
     expect(h.client.ended).toBe(false);
-    h.clientSends(cmd('GET', 'k'));
-    // The reason, but never the Redis address: clients of the fleet only ever learn proxy addresses.
-    expect(h.toClient()).toBe('+LOCAL\r\n-ERR slotrelay: cannot connect to Redis: ECONNREFUSED\r\n');
+    // An -ERR would be taken for GET's answer; a closed connection is what cluster clients retry.
+    // Nothing after the first request for Redis is served, not even a local command.
+    h.clientSends(cmd('LOCALPING') + cmd('GET', 'k') + cmd('LOCALPING'));
+    expect(h.toClient()).toBe('+LOCAL\r\n+LOCAL\r\n');
     expect(h.client.ended).toBe(true);
   });
 
-  it('Redis closing mid-request answers what was in flight with an error', async () => {
-    const h = await sessionHarness();
-    h.clientSends(cmd('BLPOP', 'q', '0'));
-    h.upstream.emit('close');
-    expect(h.toClient()).toBe('-ERR slotrelay: connection to Redis lost\r\n');
+  it('Redis unreachable while requests wait for the dial: replies due first, then the session closes without a reply', async () => {
+    const local: Middleware = {
+      name: 'local',
+      commands: ['LOCALPING'],
+      requests: (s) => map((b) => {
+        for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
+        return b;
+      }),
+    };
+    let fail!: (e: Error) => void;
+    const h = await sessionHarness({ middleware: [local], connect: new Promise((_, reject) => (fail = reject)) });
+    h.clientSends(cmd('LOCALPING') + cmd('GET', 'k'));
+    fail(upstreamDialError('127.0.0.1:7001', 'ECONNREFUSED'));
+    await h.settle();
+    expect(h.toClient()).toBe('+LOCAL\r\n');
     expect(h.client.ended).toBe(true);
+  });
+
+  it('too few cluster members is a config state, not a dead node: requests still get the clear error', async () => {
+    const err = new SlotrelayError(ErrorCode.NotEnoughMembers, `${NOT_ENOUGH_MEMBERS}: …`, NOT_ENOUGH_MEMBERS);
+    const h = await sessionHarness({ upstreamError: err });
+    h.clientSends(cmd('GET', 'k'));
+    expect(h.toClient()).toBe(`-ERR ${NOT_ENOUGH_MEMBERS}\r\n`);
+    expect(h.client.ended).toBe(true);
+  });
+
+  it('Redis closing mid-request: replies due are delivered, the rest get none, both sockets close', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('GET', 'a') + cmd('BLPOP', 'q', '0') + cmd('GET', 'b'));
+    h.redisSends('$1\r\nv\r\n');
+    h.upstream.emit('close');
+    expect(h.toClient()).toBe('$1\r\nv\r\n');
+    expect(h.client.ended).toBe(true);
+    expect(h.upstream.destroyed).toBe(true);
+  });
+
+  it("Redis's own protocol error then its close: the client gets exactly that error, no reply for what it pipelined after", async () => {
+    // An unwatched inline command goes to Redis as it is; Redis finds the unbalanced quote, answers
+    // and closes. Before, the proxy added "-ERR slotrelay: connection to Redis lost" for each of the
+    // three requests behind it.
+    const h = await sessionHarness();
+    h.clientSends('set "a b\r\n' + cmd('GET', 'k').repeat(3));
+    h.redisSends('-ERR Protocol error: unbalanced quotes in request\r\n');
+    h.upstream.emit('close');
+    expect(h.toClient()).toBe('-ERR Protocol error: unbalanced quotes in request\r\n');
+    expect(h.client.ended).toBe(true);
+  });
+});
+
+describe('session: a closing session leaves nothing half-open', () => {
+  it('after a protocol error: Redis is destroyed, the client is read again to see its FIN, then destroyed', async () => {
+    const h = await sessionHarness();
+    h.clientSends('*1\r\n$x\r\n');
+    expect(h.toClient()).toBe('-ERR Protocol error: invalid bulk length\r\n');
+    expect(h.client.ended).toBe(true);
+    expect(h.upstream.destroyed).toBe(true);
+    // Paused, the client's FIN would never be read and the socket would stay half-open.
+    expect(h.client.paused).toBe(false);
+    h.clientSends('GET k\r\n'); // what a client sends after the error is read and dropped
+    expect(h.toRedis()).toBe('');
+    expect(h.client.destroyed).toBe(false);
+    h.client.emit('end');
+    expect(h.client.destroyed).toBe(true);
+  });
+
+  it('a client that neither reads nor closes is destroyed after CLOSE_GRACE_MS', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const h = await sessionHarness({ middleware: [closer] });
+      h.clientSends(cmd('BYE'));
+      expect(h.toClient()).toBe('-ERR bye\r\n');
+      expect(h.client.ended).toBe(true);
+      expect(h.upstream.destroyed).toBe(true);
+      vi.advanceTimersByTime(CLOSE_GRACE_MS - 1);
+      expect(h.client.destroyed).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(h.client.destroyed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a middleware exception: the error, then the same close', async () => {
+    const h = await sessionHarness({ middleware: [thrower] });
+    h.clientSends(cmd('BOOM'));
+    expect(h.toClient()).toBe('-ERR slotrelay: internal error: kaboom\r\n');
+    expect(h.upstream.destroyed).toBe(true);
+    expect(h.client.paused).toBe(false);
+    h.client.emit('end');
+    expect(h.client.destroyed).toBe(true);
   });
 });
 
@@ -125,6 +237,42 @@ describe('session: bounded memory', () => {
     total += h.client.written().length;
     expect(total).toBe(`$${size}\r\n`.length + size + 2);
     expect(maxBuffered).toBeLessThan(256 * 1024 + 2 * 64 * 1024);
+  });
+
+  it('a watched request declared larger than maxWholeFrameBytes is refused as soon as it passes the hold limit, and nothing stays held', async () => {
+    const h = await sessionHarness({ session: { maxWholeFrameBytes: 1024 * 1024 } });
+    h.clientSends(`*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$${2 * 1024 * 1024}\r\n`); // core watches CLIENT
+    const piece = Buffer.alloc(16 * 1024, 0x61);
+    for (let sent = 0; sent <= 64 * 1024; sent += piece.length) h.clientSends(piece);
+    // Refused on the declared length, 80 KiB in: not after holding the whole 2 MB (or the cap's 1 MB).
+    expect(h.toClient()).toBe('-ERR Protocol error: command too large for the proxy to hold (max 1048576 bytes)\r\n');
+    expect(h.toRedis()).toBe('');
+    expect(h.session.bufferedBytes()).toBeLessThan(1024); // the error line in the client socket, no held request
+    expect(h.client.ended).toBe(true);
+  });
+
+  it('a watched request of many small arguments is refused once what it holds passes maxWholeFrameBytes', async () => {
+    const h = await sessionHarness({ session: { maxWholeFrameBytes: 256 * 1024 } });
+    const arg = cmd('x'.repeat(1000)).slice('*1\r\n'.length);
+    h.clientSends("*100000\r\n$6\r\nCLIENT\r\n");
+    let n = 0;
+    while (h.toClient() === '' && n < 1000) {
+      h.clientSends(arg.repeat(16));
+      n++;
+    }
+    expect(h.toClient()).toBe('-ERR Protocol error: command too large for the proxy to hold (max 262144 bytes)\r\n');
+    expect(n * 16 * arg.length).toBeLessThan(256 * 1024 + 16 * arg.length + 1);
+    expect(h.session.bufferedBytes()).toBeLessThan(1024); // the error line in the client socket, no held request
+  });
+
+  it('an unwatched request larger than maxWholeFrameBytes is streamed, not capped', async () => {
+    const h = await sessionHarness({ session: { maxWholeFrameBytes: 128 * 1024 } });
+    const value = 'v'.repeat(512 * 1024);
+    const set = cmd('SET', 'k', value);
+    for (let i = 0; i < set.length; i += 16 * 1024) h.clientSends(set.slice(i, i + 16 * 1024));
+    expect(h.toRedis()).toBe(set);
+    h.redisSends('+OK\r\n');
+    expect(h.toClient()).toBe('+OK\r\n');
   });
 
   it('a client that pipelines faster than Redis answers is paused once Redis stops reading', async () => {

@@ -92,6 +92,8 @@ export const configSchema = {
           clientTls: tlsClient,
           redisUsername: { type: 'string', minLength: 1 },
           redisPassword: { type: 'string', minLength: 1 },
+          // At least the 64 KiB a split frame is held anyway; a whole request has no use above 512 MB + lengths.
+          maxWholeFrameBytes: { type: 'integer', minimum: 65536, maximum: 1073741824 },
         },
       },
     },

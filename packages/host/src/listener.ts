@@ -61,6 +61,8 @@ export class Listener {
   /** Every TCP connection the server accepted and that is still open (sessions or not yet: TLS handshakes). */
   private readonly connections = new Set<Socket>();
   private parts: ListenerParts;
+  /** The last dial of this listener's Redis node failed (the outage is logged once, not per session). */
+  private upstreamDown = false;
 
   constructor(parts: ListenerParts) {
     this.parts = parts;
@@ -165,7 +167,9 @@ export class Listener {
     this.accepted++;
     const { log, pipeline } = this.parts;
     socket.on('error', () => {}); // errors before the session attaches its own handler
-    const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, this.parts.sessionOptions, reads);
+    const max = this.parts.resolved.config.maxWholeFrameBytes;
+    const options = max === undefined ? this.parts.sessionOptions : { ...this.parts.sessionOptions, maxWholeFrameBytes: max };
+    const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, options, reads);
     this.sessions.add(session);
     session.onClose(() => this.sessions.delete(session));
     session.start();
@@ -193,9 +197,17 @@ export class Listener {
     try {
       sock = await this.parts.dial(target, session.upstreamReads);
     } catch (e) {
+      if (!this.upstreamDown) {
+        this.upstreamDown = true;
+        this.parts.log.warn({ err: (e as Error).message }, 'Redis node unreachable: sessions close without a reply at their first request for it, until it answers again');
+      }
       // Our node may have moved or gone: look again so the next connection gets the new mapping.
       topology.rescan('upstream unreachable').catch(() => {});
       throw e;
+    }
+    if (this.upstreamDown) {
+      this.upstreamDown = false;
+      this.parts.log.info({ redis: wireAddress(target) }, 'Redis node reachable again');
     }
     this.targets.set(session, target);
     sock.once('close', () => {

@@ -46,6 +46,7 @@ const cases: Array<[string, (c: ReturnType<typeof good>) => unknown, RegExp]> = 
   ['a bad enum', (c) => { (c.connections[0] as Record<string, unknown>).mappings = 'magic'; return c; }, /connections\[0\]\.mappings should be one of "dynamic", "static", instead got "magic"/],
   ['an unparsable address', (c) => { c.connections[0]!.redisServers = ['localhost']; return c; }, /connections\[0\]\.redisServers\[0\] should be host:port/],
   ['an instance ID out of range', (c) => { c.connections[0]!.instanceId = 4; return c; }, /instanceId should be between 1 and 1/],
+  ['a maxWholeFrameBytes below the hold limit', (c) => { (c.connections[0] as Record<string, unknown>).maxWholeFrameBytes = 1000; return c; }, /connections\[0\]\.maxWholeFrameBytes must be >= 65536, instead got 1000/],
   ['invalid JSON', () => '{"connections": [', /is not valid JSON/],
   ['a duplicate port', (c) => ({ connections: [c.connections[0], { ...c.connections[0], name: 'b' }] }), /localPort 6391 is used by another active connection/],
   ['an unreadable TLS file', (c) => { (c.connections[0] as Record<string, unknown>).clientTls = { enabled: true, cert: '/nope/cert.pem', key: '/nope/key.pem' }; return c; }, /connections\[0\]\.clientTls\.cert file '\/nope\/cert\.pem' cannot be read: ENOENT/],

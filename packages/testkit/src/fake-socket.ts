@@ -53,8 +53,14 @@ export class FakeSocket extends EventEmitter {
 
   end(data?: Buffer | string): this {
     if (data !== undefined) this.write(data);
+    if (!this.ended) queueMicrotask(() => this.emit('finish'));
     this.ended = true;
     return this;
+  }
+
+  /** A fake hands every write over at once: once ended, it has finished. */
+  get writableFinished(): boolean {
+    return this.ended;
   }
 
   destroy(): this {

@@ -10,6 +10,8 @@ export interface HarnessOptions {
   upstreamCapacity?: number;
   /** Make the upstream connection fail with this error (or an Error with this message) instead. */
   upstreamError?: string | Error;
+  /** The upstream connection as the test settles it (e.g. a dial that fails later); overrides `upstreamError`. */
+  connect?: Promise<unknown>;
 }
 
 /**
@@ -25,6 +27,7 @@ export async function sessionHarness(o: HarnessOptions = {}) {
     { name: 'test', host: '127.0.0.1', port: 6391, tls: false },
     pipeline,
     () => {
+      if (o.connect) return o.connect.then(() => upstream.asSocket());
       const e = o.upstreamError;
       return e ? Promise.reject(typeof e === 'string' ? new Error(e) : e) : Promise.resolve(upstream.asSocket());
     },

@@ -69,6 +69,11 @@ export class RequestScanner {
     this.maxBulkBytes = this.limits.maxBulkBytes;
   }
 
+  /** Bytes the frame in progress still needs at least: the rest of the bulk string being read. */
+  get curNeeds(): number {
+    return this.state === R_BODY ? this.remaining : 0;
+  }
+
   /** True while the frame in progress is an inline command line. */
   get curInline(): boolean {
     return this.state === R_INLINE;

@@ -6,6 +6,8 @@ export interface FrameScanner {
   count: number;
   ends: Int32Array;
   inFrame: boolean;
+  /** Bytes the frame in progress is already known to still need (a declared bulk length), when the scanner tracks it. */
+  readonly curNeeds?: number;
   feed(buf: Uint8Array, pos?: number, end?: number): void;
 }
 
@@ -37,7 +39,10 @@ export class FrameReader {
     private readonly scanner: FrameScanner,
     private readonly sink: FrameSink,
     private readonly holdLimit: number,
+    /** The largest frame held whole; past it (or once a declared length says it will be) a protocol error. */
     private readonly maxHold: number,
+    /** What a frame is, for that error: `command too large for the proxy to hold (max … bytes)`. */
+    private readonly what = 'frame',
   ) {}
 
   /** Bytes held for a frame in progress. */
@@ -141,7 +146,12 @@ export class FrameReader {
           return null;
         }
       }
-      if (this.heldBytes > this.maxHold) return new ProtocolError(`frame larger than ${this.maxHold} bytes`);
+      // Checked as the frame arrives, not once it is all held: the declared length tells early.
+      if (this.heldBytes + (this.scanner.curNeeds ?? 0) > this.maxHold) {
+        this.held = []; // the session closes; the memory goes back now
+        this.heldBytes = 0;
+        return new ProtocolError(`${this.what} too large for the proxy to hold (max ${this.maxHold} bytes)`);
+      }
     }
     return null;
   }

@@ -155,6 +155,16 @@ export class InFlight {
     return n;
   }
 
+  /** Forget every request: none of them will be answered. */
+  clear(): void {
+    this.entries.fill(null);
+    this.head = 0;
+    this.slots = 0;
+    this.size = 0;
+    this.answered = 0;
+    this.allPlain = true;
+  }
+
   /** Move the plain requests counted in `size` into the ring, as one run, before an entry joins them. */
   private leaveAllPlain(): void {
     if (!this.allPlain) return;

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { type ProtocolError, clientTextOf } from '../errors.js';
+import { ErrorCode, type ProtocolError, type SlotrelayError, clientTextOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ListenerInfo, SessionContext } from '../middleware/contract.js';
 import type { Pipeline, SessionFlow } from '../middleware/pipeline.js';
@@ -23,15 +23,35 @@ export interface SessionOptions {
   maxQueuedBytes?: number;
   /** Requests awaiting replies before the client stops being read. */
   maxInFlight?: number;
+  /**
+   * The largest request the proxy holds whole (a watched command, which middleware must see whole);
+   * a larger one is a protocol error that closes the connection. Default 1 MiB. Streamed requests
+   * (every unwatched command) have no such cap.
+   */
+  maxWholeFrameBytes?: number;
 }
 
+/** Default `SessionOptions.maxWholeFrameBytes`. */
+export const DEFAULT_MAX_WHOLE_FRAME_BYTES = 1024 * 1024;
+
 /**
- * Where a session gets its Redis connection. Rejection text reaches the client as `-ERR …`. A
- * connector that can should read the socket with `session.upstreamReads`.
+ * How long a closing session waits, once its last reply is written, for the client to take it and
+ * close its side, before both sockets are destroyed: nothing stays half-open longer.
+ */
+export const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Where a session gets its Redis connection. A connector that can should read the socket with
+ * `session.upstreamReads`. A rejection with a `SlotrelayError` of code `SR_ERR_UPSTREAM` (the node is
+ * unreachable: `upstreamDialError`) closes the session without a reply once it has a request for
+ * Redis, as a client connected to that node directly would see; any other rejection (a config state
+ * such as too few cluster members) reaches the client as `-ERR …` first.
  */
 export type UpstreamConnector = (session: Session) => Promise<Socket>;
 
 const EMPTY = Buffer.alloc(0);
+/** `upstreamError` when Redis is unreachable: requests for it close the session without a reply. */
+const UNREACHABLE = Buffer.alloc(0);
 
 // Reasons to stop reading a socket; it resumes when none is left.
 const P_DRAIN = 1;
@@ -64,6 +84,12 @@ class Gate {
     if ((this.reasons & reason) === 0) return;
     this.reasons &= ~reason;
     if (this.reasons === 0) this.stream()?.resume();
+  }
+  /** Read again whatever the reasons (a closing session must see the peer's FIN). */
+  open(): void {
+    if (this.reasons === 0) return;
+    this.reasons = 0;
+    this.stream()?.resume();
   }
   get held(): boolean {
     return this.reasons !== 0;
@@ -126,6 +152,10 @@ export class Session {
   private queued = 0;
   private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
   private readonly closeHandlers: Array<() => void> = [];
+  /** The client sent its FIN ('end'). */
+  private clientEnded = false;
+  /** Destroys both sockets if a closing session's client has not closed within `CLOSE_GRACE_MS`. */
+  private closeTimer: NodeJS.Timeout | null = null;
 
   /**
    * Lent reads for the upstream socket (see `LentReads`): the next read reuses the buffer when the
@@ -153,8 +183,11 @@ export class Session {
     this.reqScanner = new RequestScanner(limits);
     this.reqScanner.watch = pipeline.table;
     this.repScanner = new ReplyScanner(limits);
-    this.reqReader = new FrameReader(this.reqScanner, this.requestSink, holdLimit, limits.maxBulkBytes + 1024);
-    this.repReader = new FrameReader(this.repScanner, this.replySink, holdLimit, limits.maxBulkBytes + 1024);
+    // A client can make the proxy hold a watched request whole: capped, or four connections sending
+    // 256 MB INFO arguments took the proxy from 81 MB to 1.1 GB (issue 13). Redis's replies are not.
+    const maxWhole = Math.max(holdLimit, options.maxWholeFrameBytes ?? DEFAULT_MAX_WHOLE_FRAME_BYTES);
+    this.reqReader = new FrameReader(this.reqScanner, this.requestSink, holdLimit, maxWhole, 'command');
+    this.repReader = new FrameReader(this.repScanner, this.replySink, holdLimit, limits.maxBulkBytes + 1024, 'reply');
     // Reads may come before `start()`: they wait in the queue for the upstream like any other.
     if (clientReads !== null) clientReads.onRead = (chunk) => this.onClientRead(chunk);
     this.clientGate = new Gate(() => this.client);
@@ -174,6 +207,8 @@ export class Session {
     if (this.clientReads === null) c.on('data', this.onClientData);
     c.on('end', () => {
       // The client half-closed: deliver what it already asked for, then close.
+      this.clientEnded = true;
+      if (this.closed) this.lingerDone();
       this.closing = true;
       this.maybeFinish();
     });
@@ -348,10 +383,13 @@ export class Session {
     for (let i = 0; i < b.count; i++) {
       const f = b.frames[i]!;
       if (this.upstreamError !== null && !f.dropped) {
-        // No Redis behind this session: every request gets the error, then the session closes.
+        this.closing = true;
+        // Redis is unreachable: the first request for it closes the session without a reply (after
+        // the replies before it), as the client would see it directly; nothing after it is served.
+        if (this.upstreamError === UNREACHABLE) break;
+        // No Redis for a reason of config: every request gets the error, then the session closes.
         if (f.expectsReply && f.kind === COMPLETE) this.answer(f, this.upstreamError);
         else f.dropped = true;
-        this.closing = true;
       }
       if (f.dropped || f.replacement !== null) {
         if (run !== null) this.sendUp(s === 0 && e === run.length ? run : run.subarray(s, e));
@@ -781,28 +819,47 @@ export class Session {
   private upstreamFailed(err: unknown): void {
     if (this.closed) return;
     const message = err instanceof Error ? err.message : String(err);
-    this.log.warn({ session: this.id, err: message }, 'no upstream for session');
-    this.upstreamError = encodeError(`ERR ${clientTextOf(err)}`);
     this.upQueue = [];
     this.upQueued = 0;
     this.clientGate.release(P_QUEUE);
-    this.answerPending(this.upstreamError);
+    // By code, not class: a connector built against another copy of core still counts.
+    if ((err as SlotrelayError | null)?.code === ErrorCode.Upstream) {
+      // Once per session, so debug: whoever dials (the listener) logs the outage once per transition.
+      this.log.debug({ session: this.id, err: message }, 'Redis unreachable: the session closes without a reply at its first request for Redis');
+      this.upstreamError = UNREACHABLE;
+      this.abandonPending(false);
+      return;
+    }
+    this.log.warn({ session: this.id, err: message }, 'no upstream for session');
+    this.upstreamError = encodeError(`ERR ${clientTextOf(err)}`);
+    if (this.inflight.answerAllRemote(this.upstreamError) > 0) this.closing = true;
+    this.flushHeadLocals();
   }
 
   private upstreamBroken(message: string): void {
     if (this.closed || this.upstreamError !== null) return;
-    this.upstreamError = encodeError(`ERR slotrelay: ${message}`);
+    this.log.debug({ session: this.id, err: message }, 'upstream lost: closing the session without a reply to the requests in flight');
+    this.upstreamError = UNREACHABLE;
     this.upstream?.destroy();
-    this.closing = true;
-    this.answerPending(this.upstreamError);
-    this.maybeFinish();
+    this.abandonPending(true);
   }
 
-  /** Every request still waiting on Redis gets `err`; the session then closes. */
-  private answerPending(err: Buffer): void {
-    if (this.inflight.answerAllRemote(err) > 0) this.closing = true;
-    this.replyStreaming = false;
-    this.flushHeadLocals();
+  /**
+   * Requests still waiting on Redis will get no reply: the replies due before them are delivered,
+   * then the session closes without a word (no `-ERR` a client would take for the command's answer:
+   * a closed connection is what cluster clients retry, as they would on a dead node directly).
+   */
+  private abandonPending(close: boolean): void {
+    // A reply cut off mid-stream: nothing more may follow it on this connection.
+    if (!this.replyStreaming) this.flushHeadLocals();
+    if (this.inflight.size > 0) {
+      this.inflight.clear();
+      close = true;
+    }
+    if (!close) return;
+    this.closing = true;
+    this.clientGate.hold(P_CLOSING);
+    this.maybeFinish();
   }
 
   private protocolFailure(err: ProtocolError): void {
@@ -818,18 +875,37 @@ export class Session {
     if (this.closed) return;
     const msg = err instanceof Error ? err.message : String(err);
     this.log.error({ session: this.id, err: msg }, 'middleware pipeline failed; closing session');
-    this.closed = true;
-    this.client.end(encodeError(`ERR slotrelay: internal error: ${msg}`));
-    this.upstream?.destroy();
-    this.finishClose();
+    this.client.write(encodeError(`ERR slotrelay: internal error: ${msg}`));
+    this.finish();
   }
 
   private maybeFinish(): void {
     if (!this.closing || this.closed || this.inflight.size > 0 || !this.writer.idle) return;
+    this.finish();
+  }
+
+  /**
+   * Close both sockets, leaving nothing half-open: Redis at once (nothing more is due from it); the
+   * client once it has our FIN and we have its own, reading (and dropping) whatever it still sends —
+   * closing with unread bytes would reset the connection and could cost the client the last reply.
+   * A client that does not close within `CLOSE_GRACE_MS` (does not read, keeps sending) is destroyed.
+   */
+  private finish(): void {
     this.closed = true;
-    this.client.end();
-    this.upstream?.end();
+    this.upstream?.destroy();
+    const c = this.client;
+    c.end();
+    c.once('finish', () => this.lingerDone());
+    this.lingerDone();
+    this.clientGate.open();
+    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
+    this.closeTimer.unref();
     this.finishClose();
+  }
+
+  /** Both FINs exchanged (or the client left): the client socket can go. */
+  private lingerDone(): void {
+    if (this.clientEnded && this.client.writableFinished) this.destroy();
   }
 
   private destroy(): void {
@@ -837,6 +913,7 @@ export class Session {
       this.closed = true;
       this.finishClose();
     }
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.client.destroy();
     this.upstream?.destroy();
   }

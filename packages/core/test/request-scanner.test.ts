@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandTable, INLINE, NO_REPLY, ProtocolError, RequestScanner, splitInlineArgs } from '@slotrelay/core';
+import { CommandTable, INLINE, NO_REPLY, ProtocolError, RequestScanner } from '@slotrelay/core';
 import { chunkings } from '@slotrelay/testkit';
 
 interface Case {
@@ -176,15 +176,4 @@ describe('RequestScanner', () => {
     expect(s.countPlain(tooBig)).toBe(0);
     expect(() => s.feed(tooBig)).toThrow('invalid bulk length');
   });
-});
-
-describe('splitInlineArgs (as sdssplitargs)', () => {
-  const split = (s: string) => splitInlineArgs(Buffer.from(s)).map((b) => b.toString('latin1'));
-  it('splits on whitespace', () => expect(split('  set  k v ')).toEqual(['set', 'k', 'v']));
-  it('keeps quoted spaces', () => expect(split('set k "hello world"')).toEqual(['set', 'k', 'hello world']));
-  it('decodes escapes in double quotes', () => expect(split('"a\\n\\x41\\"b"')).toEqual(['a\nA"b']));
-  it('keeps single quotes literal', () => expect(split("'it\\'s' x")).toEqual(["it's", 'x']));
-  it('rejects an unterminated quote', () => expect(() => split('set "k')).toThrow('unbalanced quotes in request'));
-  it('rejects a quote followed by a letter', () => expect(() => split('"a"b')).toThrow('unbalanced quotes in request'));
-  it('gives nothing for a blank line', () => expect(split(' \t ')).toEqual([]));
 });

@@ -12,20 +12,31 @@ import {
   type TopologyService,
   TopologyServiceToken,
   encodeCommand,
+  encodeError,
   rewriteFrames,
 } from '@slotrelay/core';
 import { rewriteAddressArgs } from './address-args.js';
 import { type Rewritten, type UnknownNode, describeUnknown, mapRedisResolver, mapResolver } from './resolver.js';
+import { NodeEndpoints } from './node-endpoints.js';
 import { isErrorType } from './resp-values.js';
 import { type ReplyKind, type ReplyRewriteOptions, replyKindOf, rewriteExecReply, rewriteReply } from './rewrite-reply.js';
-import { ExecMark, QueuedMark, Transaction } from './transaction.js';
+import { GUARDED_COMMANDS, REPLY_GUARD, SCRIPT_COMMANDS, SCRIPT_GUARD, guardExecReply, guardReply, rewriteConfigGet } from './address-guard.js';
+import { ExecMark, GuardMark, QueuedMark, Transaction } from './transaction.js';
 
 /** A rewrite of one reply's bytes under some options (one of `rewriteReply`, `rewriteExecReply`). */
 type ReplyRewrite = (bytes: Buffer, o: ReplyRewriteOptions) => Rewritten<Buffer>;
 
 /** Commands whose requests this middleware reads: the address-bearing ones, and MULTI/EXEC bookkeeping. */
-const COMMANDS = ['CLUSTER', 'INFO', 'ROLE', 'MIGRATE', 'REPLICAOF', 'SLAVEOF', 'MULTI', 'EXEC', 'DISCARD', 'RESET'] as const;
+const COMMANDS = [
+  'CLUSTER', 'INFO', 'ROLE', 'MIGRATE', 'REPLICAOF', 'SLAVEOF', 'MULTI', 'EXEC', 'DISCARD', 'RESET', 'MONITOR',
+  ...SCRIPT_COMMANDS, ...GUARDED_COMMANDS,
+] as const;
 const OWN: ReadonlySet<string> = new Set(COMMANDS);
+const SCRIPTS: ReadonlySet<string> = new Set(SCRIPT_COMMANDS);
+const GUARDED: ReadonlySet<string> = new Set(GUARDED_COMMANDS);
+
+/** MONITOR's lines are out of band (no middleware sees them) and on a replica name its master's endpoint. */
+const MONITOR_REFUSED = encodeError('ERR slotrelay: MONITOR is not available through the proxy (its lines name Redis nodes)');
 
 /**
  * Keeps Redis addresses from reaching clients through command replies, and maps proxy addresses in
@@ -33,7 +44,12 @@ const OWN: ReadonlySet<string> = new Set(COMMANDS);
  * - replies of CLUSTER NODES / SLOTS / SHARDS / REPLICAS / SLAVES, INFO and ROLE name proxies (RESP2
  *   and RESP3, wire types kept), also when the command was queued in MULTI: the EXEC request is
  *   marked with the places of those replies in its array (`Transaction`);
- * - MIGRATE, CLUSTER MEET and REPLICAOF/SLAVEOF naming a proxy are sent to Redis naming its node.
+ * - MIGRATE, CLUSTER MEET and REPLICAOF/SLAVEOF naming a proxy are sent to Redis naming its node;
+ * - the reply of a script (EVAL, EVALSHA, FCALL and their _RO forms) that names a node endpoint is
+ *   rewritten when it is exactly a CLUSTER NODES / SLOTS / SHARDS / REPLICAS or INFO reply, and
+ *   refused with an error otherwise; introspection replies (CLIENT LIST `laddr`, ACL LOG, CONFIG GET
+ *   …) have node endpoints replaced or dropped, and are refused if one remains; MONITOR is refused
+ *   (`address-guard.ts`, README "Every command that can name a node").
  *
  * A reply naming a node the address map does not know triggers a (coalesced) rescan and is rewritten
  * afterwards, later replies waiting; a node still unknown is hidden — never passed on — and logged.
@@ -76,7 +92,7 @@ export class ClusterCmdsMiddleware implements Middleware {
             open = true;
             continue;
           case 'EXEC':
-            if (tx !== null && tx.kinds.size > 0) s.mark(f, new ExecMark(tx));
+            if (tx !== null && (tx.kinds.size > 0 || tx.guard !== null)) s.mark(f, new ExecMark(tx));
             tx = null;
             open = false;
             continue;
@@ -84,6 +100,10 @@ export class ClusterCmdsMiddleware implements Middleware {
           case 'RESET':
             tx = null;
             open = false;
+            continue;
+          case 'MONITOR':
+            // Queued in MULTI, Redis answers it with an error in the EXEC array itself.
+            if (!open) s.answer(f, MONITOR_REFUSED);
             continue;
         }
         this.onRequest(s, f, f.txIndex >= 0 ? (tx ??= new Transaction()) : null);
@@ -102,6 +122,11 @@ export class ClusterCmdsMiddleware implements Middleware {
 
   /** A CLUSTER / INFO / ROLE / MIGRATE / REPLICAOF / SLAVEOF request. */
   private onRequest(s: SessionContext, f: Frame, tx: Transaction | null): void {
+    if (SCRIPTS.has(f.command!)) {
+      // Only the reply is looked at: its shape is the script's choice.
+      this.markGuarded(s, f, tx, 'script');
+      return;
+    }
     const args = f.args();
     const mapped = rewriteAddressArgs(args, mapRedisResolver(this.topology.current));
     if (mapped !== null) {
@@ -109,7 +134,13 @@ export class ClusterCmdsMiddleware implements Middleware {
       f.replace(encodeCommand(mapped));
     }
     const kind = replyKindOf(args);
-    if (kind === null) return;
+    if (kind === null) {
+      if (!GUARDED.has(f.command!)) return;
+      const config = isConfigGet(args);
+      if (config && tx !== null) tx.addConfigGet(f.txIndex);
+      this.markGuarded(s, f, tx, config ? 'config' : 'reply');
+      return;
+    }
     if (tx !== null) {
       tx.add(f.txIndex, kind);
       s.mark(f, new QueuedMark(kind));
@@ -119,6 +150,13 @@ export class ClusterCmdsMiddleware implements Middleware {
   }
 
   private onReply(s: SessionContext, f: Frame, m: unknown): Buffer | Promise<Buffer> | undefined {
+    if (m instanceof GuardMark) {
+      if (m.queued && QueuedMark.isQueued(f.bytes())) return undefined;
+      return this.rewrite(s, f, m.what, (bytes, o) => {
+        const e = this.endpoints();
+        return this.logged(s, m.what, m.what === 'config' ? rewriteConfigGet(bytes, o, e) : guardReply(bytes, o, e, m.what === 'script' ? SCRIPT_GUARD : REPLY_GUARD));
+      }, true);
+    }
     if (m instanceof QueuedMark) {
       if (QueuedMark.isQueued(f.bytes())) return undefined;
       const kind = m.kind;
@@ -134,7 +172,9 @@ export class ClusterCmdsMiddleware implements Middleware {
           s.log.warn({ found: r.byShape }, 'EXEC reply: a counted place did not hold the expected reply; matched by shape');
           warned = true;
         }
-        return r;
+        if (tx.guard === null) return r;
+        const g = this.logged(s, 'EXEC', guardExecReply(r.value, o, this.endpoints(), tx.guard, tx.configAt));
+        return { value: g.value, changed: r.changed || g.changed, unknown: [...r.unknown, ...g.unknown] };
       });
     }
     if (typeof m === 'string') {
@@ -144,9 +184,29 @@ export class ClusterCmdsMiddleware implements Middleware {
     return undefined;
   }
 
-  /** Rewrite with the current map; if a node is unknown, rescan first (the reply waits, later ones with it). */
-  private rewrite(s: SessionContext, f: Frame, what: string, fn: ReplyRewrite): Buffer | Promise<Buffer> | undefined {
-    if (isErrorType(f.type)) return undefined;
+  /** The node endpoints of the current map (a script reply that names one is rewritten or refused). */
+  private endpoints(): NodeEndpoints {
+    return NodeEndpoints.of(this.topology.current);
+  }
+
+  private logged(s: SessionContext, what: string, r: Rewritten<Buffer>): Rewritten<Buffer> {
+    if (r.changed) s.log.info({ reply: what, refused: r.value[0] === 0x2d }, 'a reply named a Redis node: rewritten or refused');
+    return r;
+  }
+
+  /** Marks a script or introspection request whose reply is guarded (`address-guard.ts`). */
+  private markGuarded(s: SessionContext, f: Frame, tx: Transaction | null, what: GuardMark['what']): void {
+    if (tx !== null) tx.guarded(what === 'script' ? SCRIPT_GUARD : REPLY_GUARD);
+    s.mark(f, new GuardMark(what, tx !== null));
+  }
+
+  /**
+   * Rewrite with the current map; if a node is unknown, rescan first (the reply waits, later ones
+   * with it). Error replies pass, unless `errors` (guarded replies: a script can return any error
+   * text, and an error may quote an argument the proxy mapped to a node).
+   */
+  private rewrite(s: SessionContext, f: Frame, what: string, fn: ReplyRewrite, errors = false): Buffer | Promise<Buffer> | undefined {
+    if (isErrorType(f.type) && !errors) return undefined;
     const current = this.topology.current;
     const first = fn(f.bytes(), this.options(current, true));
     if (first.unknown.length === 0) return first.changed ? first.value : undefined;
@@ -192,4 +252,9 @@ export class ClusterCmdsMiddleware implements Middleware {
     if (this.settled.map !== map) this.settled = { map, keys: new Set() };
     for (const u of unknown) this.settled.keys.add(describeUnknown(u));
   }
+}
+
+/** `CONFIG GET …`: its reply drops the address parameters. */
+function isConfigGet(args: readonly Buffer[]): boolean {
+  return args.length >= 3 && args[0]!.toString('latin1').toUpperCase() === 'CONFIG' && args[1]!.toString('latin1').toUpperCase() === 'GET';
 }

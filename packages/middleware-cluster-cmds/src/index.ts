@@ -1,7 +1,7 @@
 /**
  * @slotrelay/middleware-cluster-cmds — rewrites the replies of CLUSTER NODES / SLOTS / SHARDS /
  * REPLICAS / SLAVES, INFO and ROLE so they name slotrelay proxies (RESP2 and RESP3, also inside
- * MULTI/EXEC), and maps proxy addresses in MIGRATE / CLUSTER MEET / REPLICAOF back to Redis.
+ * MULTI/EXEC), guards script replies (EVAL, FCALL …) against node addresses, and maps proxy addresses in MIGRATE / CLUSTER MEET / REPLICAOF back to Redis.
  * Enable it with `"@slotrelay/middleware-cluster-cmds"` in the config's `middleware` list.
  */
 import { ContainerModule } from 'inversify';
@@ -27,6 +27,21 @@ export {
   type ExecRewritten,
 } from './rewrite-reply.js';
 export { shapeFit, type ShapeFit } from './reply-shapes.js';
+export { NodeEndpoints } from './node-endpoints.js';
+export {
+  SCRIPT_COMMANDS,
+  GUARDED_COMMANDS,
+  SCRIPT_ADDRESS_ERROR,
+  REPLY_ADDRESS_ERROR,
+  ADDRESS_CONFIG_PARAMS,
+  SCRIPT_GUARD,
+  REPLY_GUARD,
+  guardNode,
+  guardReply,
+  guardExecReply,
+  rewriteConfigGet,
+  type GuardOptions,
+} from './address-guard.js';
 export {
   mapResolver,
   mapRedisResolver,

@@ -1,3 +1,4 @@
+import type { GuardOptions } from './address-guard.js';
 import type { ReplyKind } from './rewrite-reply.js';
 
 const QUEUED = Buffer.from('+QUEUED\r\n', 'latin1');
@@ -18,6 +19,22 @@ export class Transaction {
   private skew = 0;
   /** The places may be off (a nested MULTI, two commands on one index): check every element. */
   verifyAll = false;
+  /** A script or introspection command was queued: every element of the EXEC array is guarded so. */
+  guard: GuardOptions | null = null;
+
+  /** EXEC array indexes of queued CONFIG GETs (their address parameters are dropped there too). */
+  readonly configAt = new Set<number>();
+
+  /** A CONFIG GET was queued: remember its place, as `add` does. */
+  addConfigGet(txIndex: number): void {
+    const at = txIndex - this.skew;
+    if (at >= 0) this.configAt.add(at);
+  }
+
+  /** A guarded command was queued; an introspection command's guard (text rewrites) wins over a script's. */
+  guarded(g: GuardOptions): void {
+    if (this.guard === null || g.text) this.guard = g;
+  }
 
   /** A request of the transaction that Redis will not see (answered before this middleware). */
   dropped(): void {
@@ -55,4 +72,16 @@ export class QueuedMark {
 /** Mark of the EXEC that ends a transaction holding address-bearing commands. */
 export class ExecMark {
   constructor(readonly tx: Transaction) {}
+}
+
+/**
+ * Mark of a request whose reply is guarded: a script's (EVAL, FCALL …), a CONFIG GET, or another
+ * introspection command's. Queued in MULTI its reply is normally `+QUEUED` and the real one sits in
+ * the EXEC array (`Transaction.guard`).
+ */
+export class GuardMark {
+  constructor(
+    readonly what: 'script' | 'config' | 'reply',
+    readonly queued: boolean,
+  ) {}
 }

@@ -36,6 +36,9 @@ describe('proxy addresses in client commands are mapped back to Redis', () => {
     ['a port that is not a number', ['CLUSTER', 'MEET', proxy.host, 'x'], null],
     ['MIGRATE with too few arguments (Redis answers the arity error)', ['MIGRATE', proxy.host, `${proxy.port}`], null],
     ['CLUSTER FORGET (no address)', ['CLUSTER', 'FORGET', target.id], null],
+    ['CLIENT KILL LADDR proxy (as CLIENT LIST shows laddr)', ['client', 'kill', 'SKIPME', 'no', 'laddr', proxy.text], ['client', 'kill', 'SKIPME', 'no', 'laddr', `${redis.host}:${redis.port}`]],
+    ['CLIENT KILL ADDR (the proxy\'s own socket: not mapped)', ['CLIENT', 'KILL', 'ADDR', proxy.text], null],
+    ['CLIENT KILL ip:port (old form, addr=)', ['CLIENT', 'KILL', proxy.text], null],
   ];
   for (const [what, args, expected] of table) {
     it(`rewriteAddressArgs: ${what}`, () => {
@@ -63,6 +66,12 @@ describe('proxy addresses in client commands are mapped back to Redis', () => {
       h.clientSends(...chunks);
       expect(next().toString('latin1'), label).toBe(expected.toString('latin1'));
     }
+  });
+
+  it('CLIENT KILL LADDR with the proxy address CLIENT LIST showed reaches Redis naming the node', async () => {
+    const h = await sessionHarness({ middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())] });
+    h.clientSends(encodeCommand(['CLIENT', 'KILL', 'LADDR', proxy.text, 'SKIPME', 'yes']));
+    expect(h.toRedis()).toBe(encodeCommand(['CLIENT', 'KILL', 'LADDR', `${redis.host}:${redis.port}`, 'SKIPME', 'yes']).toString('latin1'));
   });
 
   it('an inline command is mapped too (sent on as a multibulk)', async () => {

@@ -111,62 +111,6 @@ export function decodeMultibulkArgs(buf: Buffer, start: number, end: number): Bu
   return args;
 }
 
-/**
- * Splits one inline command line the way Redis's `sdssplitargs` does: whitespace separates
- * arguments, "double quotes" allow `\n \r \t \b \a \\ \" \xHH` escapes, 'single quotes' allow `\'`.
- * Throws `ProtocolError('unbalanced quotes in request')` like Redis.
- */
-export function splitInlineArgs(line: Buffer): Buffer[] {
-  const args: Buffer[] = [];
-  let i = 0;
-  const n = line.length;
-  const isSpace = (c: number | undefined) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0b || c === 0x0c;
-  while (true) {
-    while (i < n && isSpace(line[i])) i++;
-    if (i >= n) return args;
-    const out: number[] = [];
-    let inDq = false;
-    let inSq = false;
-    let done = false;
-    while (!done) {
-      const c = line[i];
-      if (inDq) {
-        if (i >= n) throw new ProtocolError('unbalanced quotes in request');
-        if (c === 0x5c && line[i + 1] === 0x78 && isHex(line[i + 2]) && isHex(line[i + 3])) {
-          out.push(parseInt(String.fromCharCode(line[i + 2]!, line[i + 3]!), 16));
-          i += 3;
-        } else if (c === 0x5c && i + 1 < n) {
-          i++;
-          const e = line[i]!;
-          out.push(e === 0x6e ? 10 : e === 0x72 ? 13 : e === 0x74 ? 9 : e === 0x62 ? 8 : e === 0x61 ? 7 : e);
-        } else if (c === 0x22) {
-          if (i + 1 < n && !isSpace(line[i + 1])) throw new ProtocolError('unbalanced quotes in request');
-          done = true;
-        } else out.push(c!);
-      } else if (inSq) {
-        if (i >= n) throw new ProtocolError('unbalanced quotes in request');
-        if (c === 0x5c && line[i + 1] === 0x27) {
-          i++;
-          out.push(0x27);
-        } else if (c === 0x27) {
-          if (i + 1 < n && !isSpace(line[i + 1])) throw new ProtocolError('unbalanced quotes in request');
-          done = true;
-        } else out.push(c!);
-      } else if (i >= n || isSpace(c)) {
-        done = true;
-      } else if (c === 0x22) inDq = true;
-      else if (c === 0x27) inSq = true;
-      else out.push(c!);
-      if (i < n) i++;
-    }
-    args.push(Buffer.from(out));
-  }
-}
-
-function isHex(c: number | undefined): boolean {
-  return c !== undefined && ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102));
-}
-
 /** A readable, JSON-friendly view of a node (for logs and tests): strings for text, arrays, objects for maps. */
 export function toPlain(node: RespNode): unknown {
   switch (node.type) {

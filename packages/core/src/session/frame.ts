@@ -1,4 +1,5 @@
-import { decodeMultibulkArgs, decodeReply, splitInlineArgs, type RespNode } from '../resp/decode.js';
+import { decodeMultibulkArgs, decodeReply, type RespNode } from '../resp/decode.js';
+import { splitInlineArgs } from '../resp/inline-args.js';
 import { INLINE } from '../resp/request-scanner.js';
 import type { Entry } from './in-flight.js';
 
@@ -30,7 +31,8 @@ export class Frame {
   flags = 0;
   /** Requests: the upper-case command name when it is one of the names the pipeline watches. */
   command: string | undefined = undefined;
-  /** Requests: number of arguments including the command name (0 for inline until decoded). */
+  /** Requests: number of arguments including the command name (inline lines are decoded
+   *  as Redis decodes them, `splitInlineArgs`, before the name is matched). */
   argc = 0;
   /**
    * Requests: inside MULTI, this command's position among the queued commands — its reply's index
@@ -105,7 +107,7 @@ export class Frame {
     if (this.cachedArgs) return this.cachedArgs;
     this.cached = true;
     this.cachedArgs = this.flags & INLINE
-      ? splitInlineArgs(this.buf.subarray(this.start, this.end))
+      ? splitInlineArgs(this.buf, this.start, this.end)
       : decodeMultibulkArgs(this.buf, this.start, this.end);
     return this.cachedArgs;
   }

@@ -447,12 +447,12 @@ export class Session {
       f.argc = sc.argcs[i]!;
       f.nameOff = sc.nameOffs[i]!;
       f.nameLen = sc.nameLens[i]!;
-      if (f.flags & INLINE) this.findInlineName(f);
-      const cmd = f.nameLen > 0 ? this.pipeline.table.match(f.buf, f.start + f.nameOff, f.nameLen) : undefined;
+      const cmd = f.flags & INLINE
+        ? this.matchInline(f)
+        : f.nameLen > 0 ? this.pipeline.table.match(f.buf, f.start + f.nameOff, f.nameLen) : undefined;
       if (cmd !== undefined) {
         f.command = cmd;
         batch.interesting++;
-        if (f.flags & INLINE) f.argc = f.args().length;
       }
       this.track(f, cmd);
     },
@@ -470,20 +470,20 @@ export class Session {
     onStreamEnd: () => {},
   };
 
-  private findInlineName(f: Frame): void {
-    const buf = f.buf;
-    let i = f.start;
-    const end = f.end;
-    const space = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
-    while (i < end && space(buf[i]!)) i++;
-    if (i === end) {
-      f.flags |= NO_REPLY; // Redis ignores an empty line
-      return;
+  /**
+   * The watched name an inline command spells once decoded as Redis decodes it (`"cluster" nodes`,
+   * `"\x63luster" nodes` are CLUSTER NODES), so no quoting hides a command from the middleware.
+   * Throws `ProtocolError` on unbalanced quotes, as Redis refuses the line.
+   */
+  private matchInline(f: Frame): string | undefined {
+    const args = f.args();
+    f.argc = args.length;
+    if (args.length === 0) {
+      f.flags |= NO_REPLY; // Redis ignores a blank line
+      return undefined;
     }
-    let j = i;
-    while (j < end && !space(buf[j]!)) j++;
-    f.nameOff = i - f.start;
-    f.nameLen = j - i;
+    const name = args[0]!;
+    return this.pipeline.table.match(name, 0, name.length);
   }
 
   /** Decide what reply a request expects; requests core must follow get an entry (pushed in `requestsOut`). */

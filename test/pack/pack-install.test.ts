@@ -61,17 +61,22 @@ export default new ContainerModule(({ bind }) => {
   );
 }
 
-/** Run the installed bin with a config; its exit code and stderr. */
-async function runBin(config: unknown): Promise<{ code: number; stderr: string }> {
-  const file = path.join(app, `config-${Math.random().toString(36).slice(2)}.json`);
-  fs.writeFileSync(file, JSON.stringify(config));
+/** Run the installed bin; its exit code and stderr. */
+async function runBin(args: string[]): Promise<{ code: number; stderr: string }> {
   try {
-    const r = await run(bin, ['--config', file], { cwd: app, env, timeout: 20_000 });
+    const r = await run(bin, args, { cwd: app, env, timeout: 20_000 });
     return { code: 0, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stderr: string };
     return { code: err.code, stderr: err.stderr };
   }
+}
+
+/** Run the installed bin with a config. */
+function runConfig(config: unknown): Promise<{ code: number; stderr: string }> {
+  const file = path.join(app, `config-${Math.random().toString(36).slice(2)}.json`);
+  fs.writeFileSync(file, JSON.stringify(config));
+  return runBin(['--config', file]);
 }
 
 function fleetConfig(seeds: string[], ports: number[], middleware?: string[]) {
@@ -167,21 +172,25 @@ describe('packages as published', () => {
     expect(await exited).toBe(0);
   });
 
-  it('a config naming a stage that is not installed exits 2 with the package to install', async () => {
+  it('a config naming a stage that is not installed, or the demo, exits 2 with the package to install', async () => {
     const { seeds } = inject('cluster');
     const [port] = await freePorts(1);
     const base = fleetConfig(seeds, [port!]);
-    const cmds = await runBin({ ...base, middleware: ['@slotrelay/middleware-redirect', '@slotrelay/middleware-cluster-cmds'] });
+    const cmds = await runConfig({ ...base, middleware: ['@slotrelay/middleware-redirect', '@slotrelay/middleware-cluster-cmds'] });
     expect(cmds).toEqual({
       code: 2,
       stderr: "slotrelay: config: middleware '@slotrelay/middleware-cluster-cmds' is not installed (npm install @slotrelay/middleware-cluster-cmds)\n",
     });
     // The default list names cluster-cmds and admin too.
-    expect((await runBin(base)).stderr).toContain("'@slotrelay/middleware-cluster-cmds' is not installed");
+    expect((await runConfig(base)).stderr).toContain("'@slotrelay/middleware-cluster-cmds' is not installed");
     const tls = { ...base, connections: [{ ...base.connections[0], clientTls: { enabled: true, cert: 'c.pem', key: 'k.pem' } }] };
-    expect(await runBin(tls)).toEqual({
+    expect(await runConfig(tls)).toEqual({
       code: 2,
       stderr: 'slotrelay: config: connections[0].clientTls.enabled needs @slotrelay/transport-tls (npm install @slotrelay/transport-tls)\n',
+    });
+    expect(await runBin(['demo'])).toEqual({
+      code: 2,
+      stderr: 'slotrelay: demo needs @slotrelay/local-cluster (npm install @slotrelay/local-cluster)\n',
     });
   });
 });

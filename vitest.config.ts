@@ -5,7 +5,9 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 
 // Unit tests run on the TypeScript sources; e2e tests run the built packages (npm test builds first),
 // exactly as the CLI does.
+// Vite matches aliases in order and by prefix: the subpath comes before its package.
 const sourceAliases = {
+  '@slotrelay/core/internal': fileURLToPath(new URL('./packages/core/src/internal.ts', import.meta.url)),
   '@slotrelay/core': src('core'),
   '@slotrelay/middleware-redirect': src('middleware-redirect'),
   '@slotrelay/middleware-cluster-cmds': src('middleware-cluster-cmds'),
@@ -21,7 +23,7 @@ export default defineConfig({
         resolve: { alias: sourceAliases },
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
           exclude: ['packages/local-cluster/**', 'packages/host/test/**'],
           testTimeout: 20_000,
         },

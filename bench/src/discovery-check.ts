@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { once } from 'node:events';
-import { type RespNode, parseClusterNodes, runCommands } from '@slotrelay/core';
+import { type RespNode, parseClusterNodes, runCommands } from '@slotrelay/core/internal';
 import { HOST } from './contenders.js';
 
 export interface DiscoveryCheck {

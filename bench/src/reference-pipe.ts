@@ -20,7 +20,7 @@
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { ReplyScanner, decodeReply, encodeReply, parseClusterNodes, parseHostPort, runCommands, type RespNode } from '@slotrelay/core';
+import { ReplyScanner, decodeReply, encodeReply, parseClusterNodes, parseHostPort, runCommands, type RespNode } from '@slotrelay/core/internal';
 
 const STAR = 0x2a, DOLLAR = 0x24, MINUS = 0x2d, CR = 0x0d, LF = 0x0a;
 const MAX_HELD_ERROR_LINE = 512;

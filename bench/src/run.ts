@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ClusterNode, parseClusterNodes } from '@slotrelay/core';
+import { type ClusterNode, parseClusterNodes } from '@slotrelay/core/internal';
 import { type LocalCluster, startCluster } from '@slotrelay/local-cluster';
 import { CONTENDER_LABEL, type Contender, type ContenderKey, HOST, REPO, redisDirect, startReferencePipe, startSlotrelay } from './contenders.js';
 import { checkDiscovery, query } from './discovery-check.js';

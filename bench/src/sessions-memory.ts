@@ -5,7 +5,7 @@
  */
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
-import { ReplyScanner, encodeCommand } from '@slotrelay/core';
+import { ReplyScanner, encodeCommand } from '@slotrelay/core/internal';
 import { sleep } from './child.js';
 import { HOST } from './contenders.js';
 import { query } from './discovery-check.js';

@@ -212,6 +212,14 @@ describe('networkPatchRefusal, the rule itself', () => {
     expect(networkPatchRefusal(prev, next((c) => (c.middleware = [...DEFAULT_MIDDLEWARE].reverse())))).toMatch(/may not change middleware/);
   });
 
+  it('refuses a change of middlewareConfig: what a middleware enforces (who sees masked values) is the file\'s to say', () => {
+    const masked: SlotrelayConfig = { ...structuredClone(prev), middlewareConfig: { 'mask-values': { patterns: ['user:*'], exemptUsers: [] } } };
+    const widened: SlotrelayConfig = { ...structuredClone(prev), middlewareConfig: { 'mask-values': { patterns: ['user:*'], exemptUsers: ['default'] } } };
+    expect(networkPatchRefusal(masked, widened)).toMatch(/may not change middlewareConfig/);
+    expect(networkPatchRefusal(prev, masked)).toMatch(/may not change middlewareConfig/);
+    expect(networkPatchRefusal(masked, structuredClone(masked))).toBeUndefined();
+  });
+
   it('leaves shapes the schema refuses to the schema', () => {
     expect(networkPatchRefusal(prev, 'nonsense')).toBeUndefined();
     expect(networkPatchRefusal(prev, { connections: 'nonsense' })).toBeUndefined();

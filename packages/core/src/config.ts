@@ -69,6 +69,11 @@ export interface SlotrelayConfig {
   topologyCheckIntervalMs?: number;
   /** How long shutdown waits for replies already due, ms. */
   shutdownGraceMs?: number;
+  /**
+   * Settings of middleware made with `defineMiddleware`, keyed by the middleware's name (e.g.
+   * `"mask-values": { "patterns": ["user:*:ssn"] }`); each middleware checks its own entry.
+   */
+  middlewareConfig?: Record<string, Record<string, unknown>>;
   log?: { level?: 'debug' | 'info' | 'warn' | 'error' | 'silent' };
 }
 

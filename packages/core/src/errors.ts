@@ -45,7 +45,9 @@ export function upstreamDialError(where: string, why: string): SlotrelayError {
 
 /** What a data client is told of `err`, after `-ERR ` (see `SlotrelayError.clientText`). */
 export function clientTextOf(err: unknown): string {
-  if (err instanceof SlotrelayError && err.clientText !== undefined) return err.clientText;
+  // By shape: a middleware may throw a SlotrelayError of its own copy of core.
+  const clientText = (err as { clientText?: unknown } | null)?.clientText;
+  if (err instanceof Error && typeof clientText === 'string') return clientText;
   return `slotrelay: ${err instanceof Error ? err.message : String(err)}`;
 }
 

@@ -1,33 +1,27 @@
 /**
- * @slotrelay/core — the RESP scanners, decoder and encoder, sessions, the middleware contract, the
- * cluster topology and address map, and the plain TCP transport. Everything public is exported here.
+ * @slotrelay/core — what a middleware author (and the host) needs to know: the middleware contract
+ * and `defineMiddleware`, the read side of frames and batches, `SessionContext`, the RESP encoders,
+ * coded errors, the DI tokens and the topology read API. Everything else (scanners, `Session`,
+ * `Pipeline`, transports) is behind `@slotrelay/core/internal`, for slotrelay's own packages.
  */
-export * from './errors.js';
-export * from './logger.js';
-export * from './config.js';
-export { RespType, DEFAULT_LIMITS, type RespLimits } from './resp/constants.js';
-export { ReplyScanner, NESTED_ERROR, HAS_ATTRIBUTE } from './resp/reply-scanner.js';
-export { RequestScanner, NO_REPLY, INLINE } from './resp/request-scanner.js';
-export { decodeReply, decodeMultibulkArgs, toPlain, type RespNode } from './resp/decode.js';
-export { splitInlineArgs } from './resp/inline-args.js';
-export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Protocol } from './resp/encode.js';
-export { Frame, Batch, COMPLETE, STREAM, LOCAL } from './session/frame.js';
-export { CommandTable } from './session/command-table.js';
+export { SlotrelayError, ErrorCode } from './errors.js';
+export { Logger, silentLogger } from './logger.js';
 export {
-  Session,
-  CORE_COMMANDS,
-  CLOSE_GRACE_MS,
-  DEFAULT_MAX_WHOLE_FRAME_BYTES,
-  firstWord,
-  type SessionOptions,
-  type UpstreamConnector,
-} from './session/session.js';
+  ConnectionConfig,
+  SlotrelayConfig,
+  ListenerInfoToken,
+  TopologyServiceToken,
+  type ServerTlsConfig,
+  type ClientTlsConfig,
+} from './config.js';
+export { RespType } from './resp/constants.js';
+export { decodeReply, toPlain, type RespNode } from './resp/decode.js';
+export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Protocol } from './resp/encode.js';
+export { COMPLETE, STREAM, LOCAL, type Frame, type Batch } from './session/frame.js';
 export * from './middleware/contract.js';
-export { Pipeline, type SessionFlow } from './middleware/pipeline.js';
 export { rewriteFrames, type RewriteFramesOptions } from './middleware/rewrite-frames.js';
-export * from './topology/address.js';
-export * from './topology/cluster-nodes.js';
-export * from './topology/address-map.js';
-export * from './topology/topology.js';
-export * from './transport/tcp.js';
-export { runCommands } from './transport/command.js';
+export * from './middleware/define.js';
+export { parseHostPort, wireAddress, type HostPort } from './topology/address.js';
+export type { ClusterNode } from './topology/cluster-nodes.js';
+export type { AddressMap, ProxyAddress, MappingRow, MappingSpec } from './topology/address-map.js';
+export type { Topology, TopologyService } from './topology/topology.js';

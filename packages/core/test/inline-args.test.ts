@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitInlineArgs } from '@slotrelay/core';
+import { splitInlineArgs } from '@slotrelay/core/internal';
 import { BLANK_LINES, INLINE_CASES } from './fixtures/inline-args-cases.js';
 
 const split = (line: string) => splitInlineArgs(Buffer.from(line, 'latin1')).map((b) => b.toString('latin1'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HAS_ATTRIBUTE, NESTED_ERROR, ProtocolError, ReplyScanner, RespType, decodeReply, encodeReply, toPlain } from '@slotrelay/core';
+import { HAS_ATTRIBUTE, NESTED_ERROR, ProtocolError, ReplyScanner, RespType, decodeReply, encodeReply, toPlain } from '@slotrelay/core/internal';
 import { chunkings } from '@slotrelay/testkit';
 
 interface Case {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandTable, INLINE, NO_REPLY, ProtocolError, RequestScanner } from '@slotrelay/core';
+import { CommandTable, INLINE, NO_REPLY, ProtocolError, RequestScanner } from '@slotrelay/core/internal';
 import { chunkings } from '@slotrelay/testkit';
 
 interface Case {

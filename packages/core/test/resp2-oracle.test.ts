@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import RedisParser from 'redis-parser';
-import { ReplyScanner, RespType, decodeReply, type RespNode } from '@slotrelay/core';
+import { ReplyScanner, RespType, decodeReply, type RespNode } from '@slotrelay/core/internal';
 import { prng, randomChunks } from '@slotrelay/testkit';
 
 // redis-parser is the independent RESP2 oracle (DESIGN.md): our scanner + decoder and redis-parser

@@ -9,7 +9,7 @@ import {
   encodeCommand,
   encodeSimple,
   upstreamDialError,
-} from '@slotrelay/core';
+} from '@slotrelay/core/internal';
 import { sessionHarness } from '@slotrelay/testkit';
 
 const cmd = (...a: string[]) => encodeCommand(a).toString('latin1');

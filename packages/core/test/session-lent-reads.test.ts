@@ -1,7 +1,7 @@
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LentReads, Pipeline, Session, encodeCommand, silentLogger, tcpDialer, tcpServer } from '@slotrelay/core';
+import { type LentReads, Pipeline, Session, encodeCommand, silentLogger, tcpDialer, tcpServer } from '@slotrelay/core/internal';
 
 // Both sockets of a session read into a buffer that the next read reuses (Node's `onread`), so a
 // chunk the other socket did not take at once, or one the general path keeps, must not be

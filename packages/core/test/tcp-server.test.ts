@@ -1,7 +1,7 @@
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LentReads, Pipeline, Session, encodeCommand, silentLogger, tcpDialer, tcpServer } from '@slotrelay/core';
+import { type LentReads, Pipeline, Session, encodeCommand, silentLogger, tcpDialer, tcpServer } from '@slotrelay/core/internal';
 
 // tcpServer gives each accepted socket's handle to a new socket that reads with lent reads. The new
 // socket must behave as the accepted one would have: its peer's address, FIN (half-close), the

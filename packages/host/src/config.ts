@@ -103,6 +103,7 @@ export const configSchema = {
     allowNetworkPatch: { type: 'boolean' },
     topologyCheckIntervalMs: { type: 'integer', minimum: 0 },
     shutdownGraceMs: { type: 'integer', minimum: 0 },
+    middlewareConfig: { type: 'object', additionalProperties: { type: 'object' } },
     log: {
       type: 'object',
       additionalProperties: false,

@@ -20,7 +20,7 @@ import {
   tcpDialer,
   tcpServer,
   topologySignature,
-} from '@slotrelay/core';
+} from '@slotrelay/core/internal';
 import type { TlsChange } from '@slotrelay/transport-tls';
 import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, requireTls, resolveConnection, validateConfig } from './config.js';
 import { Listener } from './listener.js';

@@ -14,7 +14,7 @@ import {
   SlotrelayError,
   type TopologyService,
   wireAddress,
-} from '@slotrelay/core';
+} from '@slotrelay/core/internal';
 import type { TlsDialer, TlsServer } from '@slotrelay/transport-tls';
 import type { ResolvedConnection } from './config.js';
 

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ContainerModule } from 'inversify';
+import { isMiddlewareModule } from '@slotrelay/core';
 import { ConfigError } from './config.js';
 import { installHint } from './optional.js';
 
@@ -13,9 +14,12 @@ export interface LoadedMiddleware {
 
 /**
  * Loads middleware packages by name, in order. A name is resolved next to the config file first (a
- * deployment's own packages), then from slotrelay's own install (the bundled middleware). Each
- * package's default export must be an inversify `ContainerModule` that binds the core `Middleware`
- * token. Every name is resolved before the first import, so a list with a missing or repeated name
+ * deployment's own packages), then from slotrelay's own install (the bundled middleware); a path
+ * (absolute, or relative to the config file) names a package folder. Each package's default export
+ * must be a `ContainerModule` that binds the core `Middleware` token — from `defineMiddleware` or
+ * inversify, from any copy of either: a package installed in its own folder has its own copies of
+ * its peer dependencies, so the module is checked by shape (`isMiddlewareModule`), never by
+ * `instanceof`, and loaded through a module of the host's own inversify. Every name is resolved before the first import, so a list with a missing or repeated name
  * runs no package's code. Throws `ConfigError` naming the package.
  */
 export async function loadMiddleware(names: readonly string[], configDir: string): Promise<LoadedMiddleware[]> {
@@ -33,10 +37,12 @@ export async function loadMiddleware(names: readonly string[], configDir: string
     } catch (e) {
       throw new ConfigError(`config: middleware '${name}' failed to load: ${(e as Error).message}`);
     }
-    if (!(mod.default instanceof ContainerModule)) {
-      throw new ConfigError(`config: middleware '${name}' should export an inversify ContainerModule as its default export`);
+    const found = mod.default;
+    if (!isMiddlewareModule(found)) {
+      throw new ConfigError(`config: middleware '${name}': ${describeExport(found)}, expected a ContainerModule (from defineMiddleware or inversify) as the default export`);
     }
-    out.push({ name, module: mod.default });
+    // Module ids are counted per copy of inversify: give the host's container one of its own.
+    out.push({ name, module: new ContainerModule((options) => found.load(options)) });
   }
   return out;
 }
@@ -59,4 +65,13 @@ function resolvePackage(name: string, configDir: string): string {
   } catch {
     throw new ConfigError(`config: middleware '${name}' cannot be found (no package or module at ${p})`);
   }
+}
+
+/** What a default export that is not a middleware module is, in a few words. */
+function describeExport(value: unknown): string {
+  if (value === undefined) return 'the package has no default export';
+  if (value === null) return 'the default export is null';
+  if (typeof value === 'function') return 'the default export is a function';
+  if (typeof value !== 'object') return `the default export is a ${typeof value}`;
+  return 'the default export is an object without load() and id';
 }

@@ -23,7 +23,8 @@ const middlewareOf = (c: { middleware?: unknown }) => c.middleware ?? DEFAULT_MI
  * Why a network patch may not move the running config `prev` to `next`, or undefined when it may.
  * Runs on the patched document before any validation, so a refused patch reads, loads, binds and
  * dials nothing. Without `"allowNetworkPatch": true` in the file config, a network patch may not
- * change `middleware` (its code would run in the proxy), add or rename a connection, or change a
+ * change `middleware` (its code would run in the proxy) or `middlewareConfig` (what a middleware
+ * enforces, e.g. who sees masked values), add or rename a connection, or change a
  * connection's `redisServers`, `clusterMembers`, `localAddress` or `localPort`. `allowNetworkPatch`
  * itself is never patchable over the network. `next` may be any JSON: shapes the schema will
  * refuse are left to it.
@@ -35,6 +36,7 @@ export function networkPatchRefusal(prev: SlotrelayConfig, next: unknown): strin
   if (prev.allowNetworkPatch === true) return undefined;
   const hint = ' (set "allowNetworkPatch": true in the config file to allow it)';
   if (!same(middlewareOf(prev), middlewareOf(next))) return `${why('change middleware')}${hint}`;
+  if (!same(prev.middlewareConfig, next.middlewareConfig)) return `${why('change middlewareConfig')}${hint}`;
   if (!Array.isArray(next.connections)) return undefined;
   const oldByName = new Map(prev.connections.map((c) => [c.name, c as unknown as Record<string, unknown>]));
   for (const [i, c] of next.connections.entries()) {

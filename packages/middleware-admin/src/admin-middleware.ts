@@ -17,7 +17,7 @@ import {
   encodeError,
   encodeReply,
   node,
-} from '@slotrelay/core';
+} from '@slotrelay/core/internal';
 import { adminAccessError, checkAdminPassword, passwordDigest } from './admin-auth.js';
 import { formatConfigJson, opsForLog, parseConfigPatch } from './config-commands.js';
 import { formatStatusCluster } from './format-status-cluster.js';

@@ -1,5 +1,5 @@
 import jsonpatch, { type Operation } from 'fast-json-patch';
-import { SECRET_FIELDS } from '@slotrelay/core';
+import { SECRET_FIELDS } from '@slotrelay/core/internal';
 
 /** What a masked secret reads as. */
 export const MASK = '********';

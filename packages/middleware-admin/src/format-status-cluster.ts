@@ -1,4 +1,4 @@
-import { type AddressMap, type HostPort, type MappingRow, normalizeHost, wireAddress } from '@slotrelay/core';
+import { type AddressMap, type HostPort, type MappingRow, normalizeHost, wireAddress } from '@slotrelay/core/internal';
 
 /** What STATUSCLUSTER reports besides the map itself. */
 export interface StatusClusterInfo {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressMap, SlotrelayError, parseClusterNodes } from '@slotrelay/core';
+import { AddressMap, SlotrelayError, parseClusterNodes } from '@slotrelay/core/internal';
 import { formatStatusCluster } from '@slotrelay/middleware-admin';
 import { HELLO3_REPLY, MEMBERS, NODES, READ_AT, adminHarness, bulk, cmd, mapOf, statusText, stubTopology, verbatim } from './support/fixtures.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMultibulkArgs, encodeCommand } from '@slotrelay/core';
+import { decodeMultibulkArgs, encodeCommand } from '@slotrelay/core/internal';
 import { chunkings, sessionHarness } from '@slotrelay/testkit';
 import { ClusterCmdsMiddleware, mapRedisResolver, rewriteAddressArgs } from '@slotrelay/middleware-cluster-cmds';
 import { asService, listenerInfo, manifest, mapFor, outputReader, stubTopology, topologyOf } from './support/fixtures.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RespType, decodeReply, encodeCommand, parseClusterNodes } from '@slotrelay/core';
+import { RespType, decodeReply, encodeCommand, parseClusterNodes } from '@slotrelay/core/internal';
 import { chunkings, sessionHarness } from '@slotrelay/testkit';
 import { ClusterCmdsMiddleware, type ReplyKind, replyKindOf } from '@slotrelay/middleware-cluster-cmds';
 import { expectNoRedisHostText, expectOneFrame, expectOnlyProxies, extract } from './support/addresses.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCommand, encodeReply, node, parseClusterNodes } from '@slotrelay/core';
+import { encodeCommand, encodeReply, node, parseClusterNodes } from '@slotrelay/core/internal';
 import { chunkings, sessionHarness } from '@slotrelay/testkit';
 import {
   ClusterCmdsMiddleware,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressMap, encodeCommand } from '@slotrelay/core';
+import { AddressMap, encodeCommand } from '@slotrelay/core/internal';
 import { sessionHarness } from '@slotrelay/testkit';
 import { ClusterCmdsMiddleware, REPLY_ADDRESS_ERROR } from '@slotrelay/middleware-cluster-cmds';
 import { asService, flush, listenerInfo, manifest, mapFor, outputReader, stubTopology, topologyOf } from './support/fixtures.js';

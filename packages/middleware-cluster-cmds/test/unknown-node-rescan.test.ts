@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AddressMap, decodeReply, encodeCommand, parseClusterNodes, toPlain } from '@slotrelay/core';
+import { type AddressMap, decodeReply, encodeCommand, parseClusterNodes, toPlain } from '@slotrelay/core/internal';
 import { chunkings, sessionHarness } from '@slotrelay/testkit';
 import { ClusterCmdsMiddleware, type ReplyKind, mapResolver, rewriteReply } from '@slotrelay/middleware-cluster-cmds';
 import { expectNoRedisHostText, expectOneFrame, expectOnlyProxies, extract } from './support/addresses.js';

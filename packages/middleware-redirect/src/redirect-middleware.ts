@@ -12,7 +12,7 @@ import {
   type TopologyService,
   encodeError,
   rewriteFrames,
-} from '@slotrelay/core';
+} from '@slotrelay/core/internal';
 import { type RedirectTarget, parseRedirect, rewriteRedirectFrame } from './redirect.js';
 
 /** At most one rescan per second when MOVED shows the map is stale (other proxies may lag behind). */

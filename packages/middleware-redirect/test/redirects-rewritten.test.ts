@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressMap, ReplyScanner, type Topology, type TopologyService, encodeCommand, parseClusterNodes, silentLogger } from '@slotrelay/core';
+import { AddressMap, ReplyScanner, type Topology, type TopologyService, encodeCommand, parseClusterNodes, silentLogger } from '@slotrelay/core/internal';
 import { chunkings, sessionHarness } from '@slotrelay/testkit';
 import { RedirectMiddleware, parseRedirect } from '@slotrelay/middleware-redirect';
 

@@ -1,4 +1,5 @@
-import { type Middleware, Pipeline, Session, type SessionOptions, silentLogger } from '@slotrelay/core';
+import { encodeCommand, type Middleware, Pipeline, Session, type SessionOptions, silentLogger } from '@slotrelay/core/internal';
+import { parseValues, type Value } from './resp-values.js';
 import { FakeSocket } from './fake-socket.js';
 
 /** Options of `sessionHarness`. */
@@ -50,5 +51,53 @@ export async function sessionHarness(o: HarnessOptions = {}) {
     toClient: () => client.written().toString('latin1'),
     /** Let promises (deferred replies) settle. */
     settle: () => new Promise((r) => setTimeout(r, 5)),
+  };
+}
+
+/** Something `runMiddleware` can run: a `Middleware`, or a module from `defineMiddleware` (built with `config`). */
+export type Runnable = Middleware | { create(raw?: Readonly<Record<string, unknown>>): Middleware };
+
+/** Options of `runMiddleware`. */
+export interface RunOptions {
+  /** What the client sends, pipelined in one chunk: each command as its arguments, or raw RESP bytes. */
+  clientSends: ReadonlyArray<readonly string[] | string | Buffer>;
+  /** What Redis answers, raw RESP (`'+OK\r\n'`), in order, once every request has been forwarded. */
+  redisReplies?: ReadonlyArray<string | Buffer>;
+  /** The middleware's settings (its `middlewareConfig` entry), for modules from `defineMiddleware`. */
+  config?: Readonly<Record<string, unknown>>;
+}
+
+/** What `runMiddleware` saw at both ends. */
+export interface RunResult {
+  /** The commands Redis received, each as its arguments (latin1). */
+  redisReceived: string[][];
+  /** The replies the client received, parsed (`parseValues`: errors are `{ error }`). */
+  clientReceived: Value[];
+  /** The raw bytes on each side. */
+  toRedis: string;
+  toClient: string;
+}
+
+/**
+ * Runs middleware (one, or several in pipeline order) in a real session without sockets: the client
+ * sends `clientSends`, Redis answers `redisReplies`, and the result says what each end received.
+ * Give Redis one reply per command it receives (`redisReceived` tells you which when unsure).
+ */
+export async function runMiddleware(mw: Runnable | readonly Runnable[], o: RunOptions): Promise<RunResult> {
+  const list = (Array.isArray(mw) ? mw : [mw]) as readonly Runnable[];
+  const middleware = list.map((m) => ('create' in m && typeof m.create === 'function' ? m.create(o.config) : (m as Middleware)));
+  const h = await sessionHarness({ middleware });
+  h.clientSends(Buffer.concat(o.clientSends.map((c) => (Array.isArray(c) ? encodeCommand(c) : Buffer.from(c as string | Buffer)))));
+  await h.settle();
+  for (const r of o.redisReplies ?? []) h.redisSends(r);
+  await h.settle();
+  const toRedis = h.toRedis();
+  const toClient = h.toClient();
+  h.session.close('done');
+  return {
+    redisReceived: parseValues(toRedis).map((v) => (Array.isArray(v) ? v.map(String) : [String(v)])),
+    clientReceived: parseValues(toClient),
+    toRedis,
+    toClient,
   };
 }

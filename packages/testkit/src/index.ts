@@ -1,4 +1,5 @@
-/** @slotrelay/testkit — private helpers shared by the packages' tests. */
+/** @slotrelay/testkit — test helpers for middleware authors (and slotrelay's own packages): sessions without sockets, chunk splitters, `runMiddleware`. */
 export * from './chunks.js';
 export * from './fake-socket.js';
 export * from './harness.js';
+export * from './resp-values.js';

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { type Dialer, type Logger, type ServerTlsConfig, configAddress, upstreamDialError } from '@slotrelay/core';
+import { type Dialer, type Logger, type ServerTlsConfig, configAddress, upstreamDialError } from '@slotrelay/core/internal';
 import { type TlsChange, type TlsMaterial, loadTlsMaterial, logMaterial } from './material.js';
 import { describeTlsError } from './reasons.js';
 

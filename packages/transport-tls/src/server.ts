@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
-import { type ClientTlsConfig, type Logger, type ServerFactory, configAddress } from '@slotrelay/core';
+import { type ClientTlsConfig, type Logger, type ServerFactory, configAddress } from '@slotrelay/core/internal';
 import { type TlsChange, type TlsMaterial, loadTlsMaterial, logMaterial, tlsFileError } from './material.js';
 import { describeTlsError, verifyText } from './reasons.js';
 

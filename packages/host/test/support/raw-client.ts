@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { type RespNode, ReplyScanner, decodeReply, encodeCommand, toPlain } from '@slotrelay/core';
+import { type RespNode, ReplyScanner, decodeReply, encodeCommand, toPlain } from '@slotrelay/core/internal';
 
 /**
  * A minimal RESP client over a raw socket: it sends exact bytes and hands back exact reply frames,

@@ -8,7 +8,7 @@ import {
   type TopologyService,
   encodeCommand,
   parseClusterNodes,
-} from '@slotrelay/core';
+} from '@slotrelay/core/internal';
 import { sessionHarness } from '@slotrelay/testkit';
 import { AdminMiddleware } from '@slotrelay/middleware-admin';
 

@@ -2,7 +2,7 @@
  * Reading every address (and node ID) out of a reply, per reply kind, so tests can assert that only
  * proxy addresses remain.
  */
-import { type ClusterNode, ReplyScanner, type RespNode, RespType, decodeReply, parseNodeAddress, toPlain } from '@slotrelay/core';
+import { type ClusterNode, ReplyScanner, type RespNode, RespType, decodeReply, parseNodeAddress, toPlain } from '@slotrelay/core/internal';
 import { expect } from 'vitest';
 import type { ReplyKind } from '@slotrelay/middleware-cluster-cmds';
 

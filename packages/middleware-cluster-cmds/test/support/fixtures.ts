@@ -13,7 +13,7 @@ import {
   type TopologyService,
   decodeReply,
   parseClusterNodes,
-} from '@slotrelay/core';
+} from '@slotrelay/core/internal';
 import type { FixtureEntry, FixtureManifest } from '../fixtures/capture.js';
 
 export type { FixtureEntry };

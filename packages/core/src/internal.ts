@@ -1,0 +1,36 @@
+/**
+ * `@slotrelay/core/internal` — everything core has, for the host and slotrelay's own packages: the
+ * scanners, `Session`, `Pipeline`, `CommandTable`, transports, the topology service. Not for
+ * middleware authors: these names change without notice. The author API is the main entry, whose
+ * every name is also exported here.
+ */
+export * from './errors.js';
+export * from './logger.js';
+export * from './config.js';
+export { RespType, DEFAULT_LIMITS, type RespLimits } from './resp/constants.js';
+export { ReplyScanner, NESTED_ERROR, HAS_ATTRIBUTE } from './resp/reply-scanner.js';
+export { RequestScanner, NO_REPLY, INLINE } from './resp/request-scanner.js';
+export { decodeReply, decodeMultibulkArgs, toPlain, type RespNode } from './resp/decode.js';
+export { splitInlineArgs } from './resp/inline-args.js';
+export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Protocol } from './resp/encode.js';
+export { Frame, Batch, COMPLETE, STREAM, LOCAL } from './session/frame.js';
+export { CommandTable } from './session/command-table.js';
+export {
+  Session,
+  CORE_COMMANDS,
+  CLOSE_GRACE_MS,
+  DEFAULT_MAX_WHOLE_FRAME_BYTES,
+  firstWord,
+  type SessionOptions,
+  type UpstreamConnector,
+} from './session/session.js';
+export * from './middleware/contract.js';
+export * from './middleware/define.js';
+export { Pipeline, type SessionFlow } from './middleware/pipeline.js';
+export { rewriteFrames, type RewriteFramesOptions } from './middleware/rewrite-frames.js';
+export * from './topology/address.js';
+export * from './topology/cluster-nodes.js';
+export * from './topology/address-map.js';
+export * from './topology/topology.js';
+export * from './transport/tcp.js';
+export { runCommands } from './transport/command.js';

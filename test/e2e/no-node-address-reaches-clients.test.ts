@@ -27,6 +27,10 @@ describe('no Redis node address reaches a data client (decision table)', () => {
 
   for (const protocol of [2, 3] as const) {
     for (const d of ADDRESS_DECISIONS) {
+      if (d.notRun) {
+        it.skip(`RESP${protocol} ${d.run.join(' ')}: ${d.decision} — not run: ${d.notRun}`, () => {});
+        continue;
+      }
       it(`RESP${protocol} ${d.run.join(' ')}: ${d.decision} (${d.why})`, async () => {
         const args = d.run.map((a) => (a === 'MASTER_ID' || a === 'NODE_ID' ? masterId() : a));
         for (let i = 0; i < fleet.ports.length; i++) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runMiddleware } from '@slotrelay/testkit';
+import { chunkings, runMiddleware, sessionHarness } from '@slotrelay/testkit';
 import readOnly from '../src/index.js';
 
 const NOPERM = (cmd: string) => ({ error: `NOPERM this proxy is read-only: '${cmd}' may write` });
@@ -36,5 +36,15 @@ describe('read-only', () => {
     });
     expect(r.redisReceived).toEqual([['MULTI'], ['GET', 'k'], ['SLOTRELAY-READ-ONLY-REFUSED'], ['EXEC']]);
     expect(r.clientReceived).toEqual(['OK', 'QUEUED', NOPERM('incr'), { error: 'EXECABORT Transaction discarded because of previous errors.' }]);
+  });
+
+  it('a write split at any byte is still refused whole, and nothing reaches Redis', async () => {
+    for (const { label, chunks } of chunkings(Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n'))) {
+      const h = await sessionHarness({ middleware: [readOnly.create()] });
+      h.clientSends(...chunks);
+      await h.settle();
+      expect(h.toRedis(), label).toBe('');
+      expect(h.toClient(), label).toBe("-NOPERM this proxy is read-only: 'set' may write\r\n");
+    }
   });
 });

@@ -17,7 +17,8 @@ export {
 export { RespType } from './resp/constants.js';
 export { decodeReply, toPlain, type RespNode } from './resp/decode.js';
 export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Protocol } from './resp/encode.js';
-export { COMPLETE, STREAM, LOCAL, type Frame, type Batch } from './session/frame.js';
+export { COMPLETE, STREAM, LOCAL, type Batch } from './session/frame.js';
+export type { FrameView as Frame } from './middleware/frame-view.js';
 export * from './middleware/contract.js';
 export { rewriteFrames, type RewriteFramesOptions } from './middleware/rewrite-frames.js';
 export * from './middleware/define.js';

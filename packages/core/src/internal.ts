@@ -26,6 +26,7 @@ export {
 } from './session/session.js';
 export * from './middleware/contract.js';
 export * from './middleware/define.js';
+export type { FrameView } from './middleware/frame-view.js';
 export { Pipeline, type SessionFlow } from './middleware/pipeline.js';
 export { rewriteFrames, type RewriteFramesOptions } from './middleware/rewrite-frames.js';
 export * from './topology/address.js';

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ContainerModule } from 'inversify';
 import * as core from '@slotrelay/core';
-import { defineMiddleware, isMiddlewareModule } from '@slotrelay/core';
+import { type AuthorContext, type Frame, type SessionContext, defineMiddleware, isMiddlewareModule } from '@slotrelay/core';
 
 describe('the author API (core main entry)', () => {
   it('exports at most 35 runtime names, none of the internals', () => {
@@ -26,5 +26,29 @@ describe('the author API (core main entry)', () => {
     expect(isMiddlewareModule(() => {})).toBe(false);
     expect(isMiddlewareModule({ load() {} })).toBe(false);
     expect(isMiddlewareModule(undefined)).toBe(false);
+  });
+});
+
+describe('the author types', () => {
+  it('hooks get the read-side Frame and a context with typed state and options', () => {
+    defineMiddleware<{ n: number }, { limit: number }>({
+      name: 't',
+      commands: ['GET'],
+      options: () => ({ limit: 1 }),
+      state: () => ({ n: 0 }),
+      onRequest(frame, s) {
+        expectTypeOf(frame).toEqualTypeOf<Frame>();
+        expectTypeOf(s).toEqualTypeOf<AuthorContext<{ n: number }, { limit: number }>>();
+        expectTypeOf(s.state.n).toBeNumber();
+        expectTypeOf(s).toMatchTypeOf<SessionContext>();
+        return undefined;
+      },
+    });
+  });
+
+  it('the Frame authors see has no pool internals', () => {
+    expectTypeOf<Frame>().not.toHaveProperty('entry');
+    expectTypeOf<Frame>().not.toHaveProperty('set');
+    expectTypeOf<Frame>().toHaveProperty('txIndex').toBeNumber();
   });
 });

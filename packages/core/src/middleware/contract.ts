@@ -1,6 +1,7 @@
 import type { MonoTypeOperatorFunction } from 'rxjs';
 import type { Protocol } from '../resp/encode.js';
-import type { Batch, Frame } from '../session/frame.js';
+import type { Batch } from '../session/frame.js';
+import type { FrameView as Frame } from './frame-view.js';
 import type { Logger } from '../logger.js';
 
 /** A batch of client requests (one socket chunk's worth), flowing client → Redis. */

@@ -1,7 +1,8 @@
 import { ContainerModule } from 'inversify';
 import { map } from 'rxjs';
 import { SlotrelayConfig } from '../config.js';
-import { COMPLETE, type Batch, type Frame } from '../session/frame.js';
+import { COMPLETE, type Batch } from '../session/frame.js';
+import type { FrameView as Frame } from './frame-view.js';
 import { Middleware, type SessionContext } from './contract.js';
 
 /** The session handle of a `defineMiddleware` hook: the `SessionContext`, plus this middleware's options and per-session state. */

@@ -292,13 +292,14 @@ export class Session {
       get log() {
         return (log ??= s.log.child({ middleware: middlewareName, session: s.id }));
       },
-      answer: (f, r) => s.answer(f, r),
+      // Middleware see frames as `FrameView`s; every frame handed to them is one of this session's.
+      answer: (f, r) => s.answer(f as Frame, r),
       mark(f, value) {
         if (!f.expectsReply) return; // no reply will come to carry the mark
-        ((f.entry ??= new Entry()).marks ??= [])[slot] = value;
+        (((f as Frame).entry ??= new Entry()).marks ??= [])[slot] = value;
       },
       markOf(f) {
-        return f.entry?.marks?.[slot];
+        return (f as Frame).entry?.marks?.[slot];
       },
       close: (reason) => s.close(reason),
     };

@@ -36,6 +36,9 @@ export default defineMiddleware({
 });
 `,
   );
+  // Installed by name next to a config file, as `npm install <folder>` does it: a link to the folder.
+  fs.mkdirSync(path.join(dir, 'deployment', 'node_modules'), { recursive: true });
+  fs.symlinkSync(mw, path.join(dir, 'deployment', 'node_modules', 'shout'));
   fs.writeFileSync(path.join(dir, 'not-middleware.js'), 'export default function middleware() {}\n');
 });
 
@@ -50,6 +53,14 @@ describe('a middleware package with its own copies of inversify and core', () =>
     expect(mw.map((m) => m.name)).toEqual(['shout']);
     const r = await runMiddleware(mw, { clientSends: [['ECHO', 'hi'], ['PING']], redisReplies: ['$2\r\nhi\r\n', '+PONG\r\n'] });
     expect(r.clientReceived).toEqual(['HI', 'PONG']);
+  });
+
+  it('is loaded by package name when installed (linked) next to the config file', async () => {
+    const [loaded] = await loadMiddleware(['shout'], path.join(dir, 'deployment'));
+    const container = new Container();
+    container.load(loaded!.module);
+    const r = await runMiddleware(container.getAll<Middleware>(Middleware), { clientSends: [['ECHO', 'yo']], redisReplies: ['$2\r\nyo\r\n'] });
+    expect(r.clientReceived).toEqual(['YO']);
   });
 
   it('a default export that is not a module is refused with what it is and what was expected', async () => {

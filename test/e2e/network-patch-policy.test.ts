@@ -170,7 +170,7 @@ describe('network CONFIG PATCH with "allowNetworkPatch": true in the file', () =
     const { file, marker } = markerModule(dir);
     const r = await patch(admin, [{ op: 'add', path: '/middleware', value: [file, '@slotrelay/no-such-middleware'] }]);
     expect(fs.existsSync(marker)).toBe(false);
-    expect(text(r)).toBe("-ERR config: middleware '@slotrelay/no-such-middleware' cannot be found (install the package next to the config file or with slotrelay)");
+    expect(text(r)).toBe("-ERR config: middleware '@slotrelay/no-such-middleware' is not installed (npm install @slotrelay/no-such-middleware)");
   });
 
   it('lets a patch add a listener', async () => {

@@ -1,6 +1,8 @@
 import { inject } from 'vitest';
 import { RawClient } from './raw-client.js';
 
+export { keyInSlots } from '../../packages/host/test/support/cluster.js';
+
 /** The shared cluster started by global-setup. */
 export function sharedCluster() {
   return inject('cluster');
@@ -22,16 +24,6 @@ export async function mastersWithSlots(seed: string): Promise<Array<{ host: stri
   } finally {
     c.close();
   }
-}
-
-/** A key (with `prefix`) whose slot lies in `slots`, found by asking Redis CLUSTER KEYSLOT. */
-export async function keyInSlots(client: RawClient, prefix: string, slots: Array<[number, number]>): Promise<string> {
-  for (let i = 0; i < 10_000; i++) {
-    const key = `${prefix}:${i}`;
-    const slot = (await client.call('CLUSTER', 'KEYSLOT', key)) as number;
-    if (slots.some(([lo, hi]) => slot >= lo && slot <= hi)) return key;
-  }
-  throw new Error('no key found');
 }
 
 /** The hash slot of a key (CRC16/XMODEM of the key or its `{hash tag}`, mod 16384), as Redis computes it. */

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { loadTlsMaterial } from '@slotrelay/transport-tls';
 import { Ajv, type ErrorObject } from 'ajv';
 import {
   type ConnectionConfig,
@@ -9,6 +8,7 @@ import {
   SlotrelayError,
   parseHostPort,
 } from '@slotrelay/core';
+import { importOptional, installHint } from './optional.js';
 
 /** Bad configuration: one line naming the field and the problem. The CLI prints it and exits 2. */
 export class ConfigError extends SlotrelayError {
@@ -16,6 +16,17 @@ export class ConfigError extends SlotrelayError {
     super('SR_ERR_CONFIG', message);
     this.name = 'ConfigError';
   }
+}
+
+type TransportTls = typeof import('@slotrelay/transport-tls');
+
+// Optional: loaded once here (config validation is synchronous); only a TLS config needs it.
+const transportTls = await importOptional<TransportTls>('@slotrelay/transport-tls');
+
+/** @slotrelay/transport-tls, or a `ConfigError` saying that `field` needs it installed. */
+export function requireTls(field: string): TransportTls {
+  if (!transportTls) throw new ConfigError(`config: ${field}.enabled needs @slotrelay/transport-tls ${installHint('@slotrelay/transport-tls')}`);
+  return transportTls;
 }
 
 /** The default pipeline, in order (DESIGN.md "Config"). */
@@ -161,6 +172,7 @@ export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.
     for (const side of ['serverTls', 'clientTls'] as const) {
       const tls = c[side];
       if (!tls?.enabled) continue;
+      const { loadTlsMaterial } = requireTls(`${at}.${side}`);
       if (side === 'clientTls' && (!c.clientTls!.cert || !c.clientTls!.key)) {
         throw new ConfigError(`config: ${at}.clientTls needs both cert and key when enabled`);
       }

@@ -1,7 +1,8 @@
-import { type LocalCluster, startCluster } from '@slotrelay/local-cluster';
+import type { LocalCluster } from '@slotrelay/local-cluster';
 import type { Logger, SlotrelayConfig } from '@slotrelay/core';
-import { validateConfig } from './config.js';
+import { ConfigError, validateConfig } from './config.js';
 import { Fleet } from './fleet.js';
+import { importOptional, installHint } from './optional.js';
 
 /** A running demo: a local Redis Cluster and a fleet in front of it. */
 export interface Demo {
@@ -35,7 +36,10 @@ export function fleetConfig(seeds: readonly string[], basePort: number, count: n
  * fleet in front of it on `basePort…basePort+5`. `stop()` ends both.
  */
 export async function startDemo(basePort: number, log: Logger): Promise<Demo> {
-  const cluster = await startCluster();
+  // A development tool, not a runtime dependency of the proxy: present in the repository.
+  const localCluster = await importOptional<typeof import('@slotrelay/local-cluster')>('@slotrelay/local-cluster');
+  if (!localCluster) throw new ConfigError(`demo needs @slotrelay/local-cluster ${installHint('@slotrelay/local-cluster')}`);
+  const cluster = await localCluster.startCluster();
   try {
     const config = validateConfig(fleetConfig(cluster.seeds.slice(0, 2), basePort, cluster.nodes.length));
     const fleet = await Fleet.start(config, { log });

@@ -21,8 +21,8 @@ import {
   tcpServer,
   topologySignature,
 } from '@slotrelay/core/internal';
-import { type TlsChange, createTlsDialer, createTlsServer } from '@slotrelay/transport-tls';
-import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, resolveConnection, validateConfig } from './config.js';
+import type { TlsChange } from '@slotrelay/transport-tls';
+import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, requireTls, resolveConnection, validateConfig } from './config.js';
 import { Listener } from './listener.js';
 import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
 import { type PatchSource, networkPatchRefusal } from './patch-policy.js';
@@ -260,8 +260,8 @@ export class Fleet implements FleetControl {
   private async createListener(resolved: ResolvedConnection, modules: LoadedMiddleware[]): Promise<Listener> {
     const c = resolved.config;
     const log = this.opts.log.child({ connection: c.name });
-    const tlsServer = c.clientTls?.enabled ? createTlsServer(c.clientTls, log) : undefined;
-    const tlsDialer = c.serverTls?.enabled ? createTlsDialer(c.serverTls, log) : undefined;
+    const tlsServer = c.clientTls?.enabled ? requireTls('clientTls').createTlsServer(c.clientTls, log) : undefined;
+    const tlsDialer = c.serverTls?.enabled ? requireTls('serverTls').createTlsDialer(c.serverTls, log) : undefined;
     const dial: Dialer = tlsDialer?.dial ?? tcpDialer();
     const createServer: ServerFactory = tlsServer?.factory ?? tcpServer();
     const topology = new TopologyService({

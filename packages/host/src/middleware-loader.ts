@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { ContainerModule } from 'inversify';
 import { isMiddlewareModule } from '@slotrelay/core';
 import { ConfigError } from './config.js';
+import { installHint } from './optional.js';
 
 /** A middleware package, loaded. */
 export interface LoadedMiddleware {
@@ -55,15 +56,15 @@ function resolvePackage(name: string, configDir: string): string {
       // try the next place
     }
   }
-  if (name.startsWith('.') || path.isAbsolute(name)) {
-    const p = path.resolve(configDir, name);
-    try {
-      return createRequire(path.join(configDir, 'noop.js')).resolve(p);
-    } catch {
-      // fall through to the error
-    }
+  if (!name.startsWith('.') && !path.isAbsolute(name)) {
+    throw new ConfigError(`config: middleware '${name}' is not installed ${installHint(name)}`);
   }
-  throw new ConfigError(`config: middleware '${name}' cannot be found (install the package next to the config file or with slotrelay)`);
+  const p = path.resolve(configDir, name);
+  try {
+    return createRequire(path.join(configDir, 'noop.js')).resolve(p);
+  } catch {
+    throw new ConfigError(`config: middleware '${name}' cannot be found (no package or module at ${p})`);
+  }
 }
 
 /** What a default export that is not a middleware module is, in a few words. */

@@ -3,9 +3,9 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { encodeCommand } from '@slotrelay/core';
-import { type TestFleet, startFleet } from '../../../test/support/fleet.js';
-import { type TestCerts, hasOpenssl, makeTestCerts } from '../../transport-tls/test/certs.js';
-import { captureLogger, waitFor } from '../../transport-tls/test/helpers.js';
+import { type TestFleet, startFleet } from './support/fleet.js';
+import { type TestCerts, hasOpenssl, makeTestCerts } from './support/certs.js';
+import { captureLogger, waitFor } from './support/log.js';
 
 // Security review (issue 13), TLS part: with clientTls.requireClientCert a client without a
 // certificate, or with one from another CA, is refused at the handshake and never gets to send an

@@ -41,7 +41,7 @@ async function runWith(config: unknown, env: NodeJS.ProcessEnv = {}) {
 const cases: Array<[string, (c: ReturnType<typeof good>) => unknown, RegExp]> = [
   ['a missing field', (c) => { delete (c.connections[0] as Partial<(typeof c.connections)[0]>).localPort; return c; }, /connections\[0\] is missing the required field 'localPort'/],
   ['a wrong type', (c) => { (c.connections[0] as Record<string, unknown>).localPort = '6391'; return c; }, /connections\[0\]\.localPort should be integer, instead got "6391"/],
-  ['an unknown middleware', (c) => ({ ...c, middleware: ['@slotrelay/no-such-thing'] }), /middleware '@slotrelay\/no-such-thing' cannot be found/],
+  ['an unknown middleware', (c) => ({ ...c, middleware: ['@slotrelay/no-such-thing'] }), /middleware '@slotrelay\/no-such-thing' is not installed \(npm install @slotrelay\/no-such-thing\)/],
   ['an unknown field', (c) => ({ ...c, colour: 'blue' }), /the top level has an unknown field 'colour'/],
   ['a bad enum', (c) => { (c.connections[0] as Record<string, unknown>).mappings = 'magic'; return c; }, /connections\[0\]\.mappings should be one of "dynamic", "static", instead got "magic"/],
   ['an unparsable address', (c) => { c.connections[0]!.redisServers = ['localhost']; return c; }, /connections\[0\]\.redisServers\[0\] should be host:port/],

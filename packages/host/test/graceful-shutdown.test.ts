@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { RawClient } from '../../../test/support/raw-client.js';
-import { keyInSlots } from '../../../test/support/cluster.js';
-import { freePorts } from '../../../test/support/fleet.js';
+import { RawClient } from './support/raw-client.js';
+import { keyInSlots } from './support/cluster.js';
+import { freePorts } from './support/fleet.js';
 
 const cli = path.resolve(__dirname, '../bin/slotrelay.js');
 

@@ -77,6 +77,8 @@ function pings(addr: string, timeoutMs = 1000): Promise<boolean> {
     const done = (ok: boolean) => { s.destroy(); resolve(ok); };
     s.setTimeout(timeoutMs, () => done(false));
     s.once('error', () => done(false));
+    // A proxy whose Redis node is not reachable (yet) closes without a reply, as a dead node would.
+    s.once('close', () => done(false));
     s.once('connect', () => s.write('PING\r\n'));
     s.once('data', (b) => done(b.toString().startsWith('+PONG')));
   });

@@ -206,10 +206,13 @@ export class Session {
     c.setNoDelay(true);
     if (this.clientReads === null) c.on('data', this.onClientData);
     c.on('end', () => {
-      // The client half-closed: deliver what it already asked for, then close.
+      // The client half-closed: Redis gets the FIN too (after every byte queued toward it), as it
+      // would directly. It answers what it read whole and closes, which closes the session: a
+      // request left incomplete gets no reply and keeps nothing open (issue 13).
       this.clientEnded = true;
       if (this.closed) this.lingerDone();
       this.closing = true;
+      this.endUpstream();
       this.maybeFinish();
     });
     c.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'client socket error'));
@@ -814,6 +817,13 @@ export class Session {
       this.upQueued = 0;
     }
     this.clientGate.release(P_QUEUE);
+    if (this.clientEnded) this.endUpstream();
+  }
+
+  /** Pass the client's half-close on to Redis (a no-op until the upstream is attached). */
+  private endUpstream(): void {
+    const up = this.upstream;
+    if (up !== null && !this.closed && this.upstreamError === null) up.end();
   }
 
   private upstreamFailed(err: unknown): void {

@@ -515,6 +515,17 @@ export class Session {
       }
       if (mode === 'ON') this.replyMode = REPLY_ON;
     }
+    if (this.replyMode !== REPLY_ON && cmd !== undefined && !this.inTransaction) {
+      // Pub/sub confirmations are pushes, which CLIENT REPLY OFF/SKIP does not silence (Redis sets
+      // CLIENT_PUSHING for them): the entry must wait for them, or they reach nobody (issue 13).
+      const k = PUBSUB_COMMANDS.indexOf(cmd);
+      if (k >= 0 && (f.argc > 1 || k >= 3)) {
+        if (this.replyMode === REPLY_SKIP) this.replyMode = REPLY_ON;
+        f.expectsReply = true;
+        f.entry = pubsubEntry(k, f.argc - 1);
+        return;
+      }
+    }
     if (this.replyMode === REPLY_OFF) return;
     if (this.replyMode === REPLY_SKIP) {
       this.replyMode = REPLY_ON;
@@ -540,10 +551,7 @@ export class Session {
         if (k < 0 || this.inTransaction) break;
         const n = f.argc - 1;
         if (n === 0 && k < 3) break; // SUBSCRIBE without channels: an arity error, one reply
-        const e = (f.entry = new Entry());
-        e.kind = PUBSUB;
-        e.pubsubKind = k;
-        e.expected = n > 0 ? n : -1;
+        f.entry = pubsubEntry(k, n);
       }
     }
   }
@@ -874,7 +882,9 @@ export class Session {
 
   private protocolFailure(err: ProtocolError): void {
     this.log.info({ session: this.id, client: this.clientAddress, err: err.message }, 'client protocol error');
-    this.pushLocal(encodeError(`ERR Protocol error: ${err.message}`));
+    // CLIENT REPLY OFF/SKIP silences this error too, as in Redis (addReply* checks the reply flags).
+    // Latin-1, not encodeError's UTF-8: the text may hold the raw byte Redis quotes (`got '\x11'`).
+    if (this.replyMode === REPLY_ON) this.pushLocal(Buffer.from(`-ERR Protocol error: ${err.message}\r\n`, 'latin1'));
     this.closing = true;
     this.clientGate.hold(P_CLOSING);
     this.flushHeadLocals();
@@ -933,6 +943,15 @@ export class Session {
     const hs = this.closeHandlers.splice(0);
     for (const h of hs) h();
   }
+}
+
+/** The entry of a (P|S)(UN)SUBSCRIBE with `n` channels (0: "unsubscribe all"), `k` its index in `PUBSUB_COMMANDS`. */
+function pubsubEntry(k: number, n: number): Entry {
+  const e = new Entry();
+  e.kind = PUBSUB;
+  e.pubsubKind = k;
+  e.expected = n > 0 ? n : -1;
+  return e;
 }
 
 /** The first element of an array/push frame, lower-cased, when it is a short string; else null. */

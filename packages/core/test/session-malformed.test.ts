@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { encodeCommand } from '@slotrelay/core';
+import { chunkings, sessionHarness } from '@slotrelay/testkit';
+
+const cmd = (...a: string[]) => encodeCommand(a).toString('latin1');
+
+// What the proxy answers for malformed input must be byte for byte what Redis answers (issue 13,
+// the malformed-input chaos scenario); each case below was a difference found by it.
+describe('session: malformed input answered as Redis answers it', () => {
+  it("quotes the raw byte in `expected '$'`, in Latin-1, split at every boundary", async () => {
+    const input = Buffer.from(cmd('PING') + '*1\r\n\x11\xe9\r\n', 'latin1');
+    for (const { label, chunks } of chunkings(input)) {
+      const h = await sessionHarness();
+      h.clientSends(...chunks);
+      h.redisSends('+PONG\r\n');
+      expect(h.client.written().toString('latin1'), label).toBe("+PONG\r\n-ERR Protocol error: expected '$', got '\x11'\r\n");
+      expect(h.client.ended, label).toBe(true);
+    }
+  });
+
+  it('CLIENT REPLY SKIP and OFF silence the protocol error too; the session still closes', async () => {
+    for (const mode of ['SKIP', 'OFF']) {
+      const h = await sessionHarness();
+      h.clientSends(cmd('CLIENT', 'REPLY', mode) + '*1\r\n$x\r\n');
+      expect(h.toClient(), mode).toBe('');
+      expect(h.client.ended, mode).toBe(true);
+    }
+  });
+
+  it('CLIENT REPLY OFF does not silence subscribe confirmations (pushes): they reach the client', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('CLIENT', 'REPLY', 'OFF') + cmd('SUBSCRIBE', 'ch') + cmd('PING'));
+    const confirmation = '*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n';
+    h.redisSends(confirmation);
+    expect(h.toClient()).toBe(confirmation);
+  });
+
+  it('CLIENT REPLY SKIP then SUBSCRIBE: the confirmation comes, and the next reply too', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('CLIENT', 'REPLY', 'SKIP') + cmd('SUBSCRIBE', 'ch') + cmd('UNSUBSCRIBE', 'ch') + cmd('PING'));
+    const sub = '*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n';
+    const unsub = '*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n';
+    h.redisSends(sub + unsub + '+PONG\r\n');
+    expect(h.toClient()).toBe(sub + unsub + '+PONG\r\n');
+  });
+
+  it('*-0 alone is an invalid multibulk length at once', async () => {
+    const h = await sessionHarness();
+    h.clientSends('*-0\r\n');
+    expect(h.toClient()).toBe('-ERR Protocol error: invalid multibulk length\r\n');
+  });
+});

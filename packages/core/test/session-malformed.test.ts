@@ -49,4 +49,24 @@ describe('session: malformed input answered as Redis answers it', () => {
     h.clientSends('*-0\r\n');
     expect(h.toClient()).toBe('-ERR Protocol error: invalid multibulk length\r\n');
   });
+
+  it('QUIT: Redis reads nothing after it, so nor does the proxy (no protocol error of its own)', async () => {
+    const input = Buffer.from(cmd('QUIT') + '*2\r\n$\x865\r\nHELLO\r\n' + cmd('PING'), 'latin1');
+    for (const { label, chunks } of chunkings(input)) {
+      const h = await sessionHarness();
+      h.clientSends(...chunks);
+      expect(h.toRedis(), label).toBe(cmd('QUIT'));
+      h.redisSends('+OK\r\n');
+      expect(h.toClient(), label).toBe('+OK\r\n');
+      expect(h.client.ended, label).toBe(true);
+    }
+  });
+
+  it('RESET under CLIENT REPLY SKIP gets no reply; the next command does', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('CLIENT', 'REPLY', 'SKIP') + cmd('RESET') + cmd('PING'));
+    h.redisSends('+PONG\r\n');
+    expect(h.toClient()).toBe('+PONG\r\n');
+    expect(h.session.inFlight).toBe(0);
+  });
 });

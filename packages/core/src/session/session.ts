@@ -70,7 +70,7 @@ const MESSAGE_WORDS = new Set(['message', 'pmessage', 'smessage']);
 
 /** The commands whose requests core itself must see to pair replies correctly. */
 export const CORE_COMMANDS: readonly string[] = [
-  ...PUBSUB_COMMANDS, 'CLIENT', 'HELLO', 'MONITOR', 'RESET', 'MULTI', 'EXEC', 'DISCARD',
+  ...PUBSUB_COMMANDS, 'CLIENT', 'HELLO', 'MONITOR', 'RESET', 'MULTI', 'EXEC', 'DISCARD', 'QUIT',
 ];
 
 class Gate {
@@ -152,6 +152,8 @@ export class Session {
   private queued = 0;
   private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
   private readonly closeHandlers: Array<() => void> = [];
+  /** The client sent QUIT: Redis reads nothing after it (CLIENT_CLOSE_AFTER_REPLY), nor does the session. */
+  private quit = false;
   /** The client sent its FIN ('end'). */
   private clientEnded = false;
   /** Destroys both sockets if a closing session's client has not closed within `CLOSE_GRACE_MS`. */
@@ -339,7 +341,8 @@ export class Session {
     const err2 = reader.assemble(chunk, b, err);
     this.reqIdle = reader.idle;
     if (b.count > 0) this.runRequests(b);
-    if (err2) this.protocolFailure(err2);
+    // After QUIT Redis parses nothing more: no protocol error either.
+    if (err2 && !this.quit) this.protocolFailure(err2);
   }
 
   /**
@@ -446,6 +449,10 @@ export class Session {
   private readonly requestSink: FrameSink = {
     onFrame: (batch, f, i) => {
       const sc = this.reqScanner;
+      if (this.quit) {
+        f.dropped = true; // after QUIT: Redis would never read it
+        return;
+      }
       f.flags = sc.flags[i]!;
       f.argc = sc.argcs[i]!;
       f.nameOff = sc.nameOffs[i]!;
@@ -492,6 +499,11 @@ export class Session {
   /** Decide what reply a request expects; requests core must follow get an entry (pushed in `requestsOut`). */
   private track(f: Frame, cmd: string | undefined): void {
     if (f.flags & NO_REPLY) return;
+    if (cmd === 'QUIT') {
+      // Redis answers (unless CLIENT REPLY silences it), closes, and reads nothing after it.
+      this.quit = true;
+      this.closing = true;
+    }
     // Transaction state holds whether or not the client wants replies (CLIENT REPLY OFF).
     if (cmd === 'MULTI') {
       // A nested MULTI is an error that leaves the open transaction as it is.
@@ -502,7 +514,15 @@ export class Session {
     } else if (this.inTransaction) {
       f.txIndex = this.queued++;
     }
-    if (cmd === 'RESET') this.replyMode = REPLY_ON;
+    if (cmd === 'RESET') {
+      // RESET clears CLIENT REPLY OFF before it answers, but a SKIP already in force silences it.
+      const skipped = this.replyMode === REPLY_SKIP;
+      this.replyMode = REPLY_ON;
+      if (skipped) {
+        this.resetState();
+        return;
+      }
+    }
     if (cmd === 'CLIENT' && f.argc === 3 && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
       const mode = f.args()[2]!.toString('latin1').toUpperCase();
       if (mode === 'OFF') {
@@ -761,12 +781,15 @@ export class Session {
     const ok = t !== RespType.Error && t !== RespType.BlobError;
     if (e.core & E_HELLO && ok && (e.protover === 2 || e.protover === 3)) this.protocol = e.protover;
     if (e.core & E_MONITOR && t === RespType.SimpleString) this.monitor = true;
-    if (e.core & E_RESET && ok) {
-      this.protocol = 2;
-      this.monitor = false;
-      for (const s of this.subs) s.clear();
-      this.subscribed = 0;
-    }
+    if (e.core & E_RESET && ok) this.resetState();
+  }
+
+  /** What RESET resets of the state core follows. */
+  private resetState(): void {
+    this.protocol = 2;
+    this.monitor = false;
+    for (const s of this.subs) s.clear();
+    this.subscribed = 0;
   }
 
   /** Queue a reply of the proxy's own behind everything in flight. */

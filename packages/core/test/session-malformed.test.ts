@@ -69,4 +69,25 @@ describe('session: malformed input answered as Redis answers it', () => {
     expect(h.toClient()).toBe('+PONG\r\n');
     expect(h.session.inFlight).toBe(0);
   });
+
+  it('RESP2 with a subscription: Redis rejects MULTI and CLIENT REPLY without effect, so they change no state', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('SUBSCRIBE', 'ch') + cmd('MULTI') + cmd('CLIENT', 'REPLY', 'SKIP') + cmd('PING'));
+    expect(h.session.inTransaction).toBe(false);
+    h.clientSends(cmd('UNSUBSCRIBE') + cmd('MULTI'));
+    expect(h.session.inFlight).toBe(6); // each gets a reply: none was skipped
+    const rejected = (c: string) => `-ERR Can't execute '${c}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n`;
+    const replies = [
+      '*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n',
+      rejected('multi'),
+      rejected('client|reply'),
+      '*2\r\n$4\r\npong\r\n$0\r\n\r\n',
+      '*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n',
+      '+OK\r\n',
+    ];
+    h.redisSends(replies.join(''));
+    expect(h.toClient()).toBe(replies.join(''));
+    expect(h.session.inFlight).toBe(0);
+    expect(h.session.inTransaction).toBe(true); // the MULTI after the last UNSUBSCRIBE counts
+  });
 });

@@ -151,6 +151,13 @@ export class Session {
   /** Commands queued since MULTI (the next one's EXEC array index). */
   private queued = 0;
   private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
+  /**
+   * The subscriptions and protocol as Redis will have them when it reads the next request (the
+   * request side's view, ahead of the replies): in RESP2 with a subscription, Redis rejects every
+   * command but (P|S)(UN)SUBSCRIBE, PING, QUIT and RESET, with no effect (no MULTI, no CLIENT REPLY).
+   */
+  private readonly reqSubs: Array<Set<string>> = [new Set(), new Set(), new Set()];
+  private reqProtocol = 2;
   private readonly closeHandlers: Array<() => void> = [];
   /** The client sent QUIT: Redis reads nothing after it (CLIENT_CLOSE_AFTER_REPLY), nor does the session. */
   private quit = false;
@@ -499,6 +506,9 @@ export class Session {
   /** Decide what reply a request expects; requests core must follow get an entry (pushed in `requestsOut`). */
   private track(f: Frame, cmd: string | undefined): void {
     if (f.flags & NO_REPLY) return;
+    if (cmd !== undefined && cmd !== 'QUIT' && cmd !== 'RESET' && this.reqProtocol === 2 && !PUBSUB_COMMANDS.includes(cmd) && this.reqSubscribed()) {
+      cmd = undefined; // rejected in the pub/sub context: one error reply, no effect (processCommand)
+    }
     if (cmd === 'QUIT') {
       // Redis answers (unless CLIENT REPLY silences it), closes, and reads nothing after it.
       this.quit = true;
@@ -518,11 +528,14 @@ export class Session {
       // RESET clears CLIENT REPLY OFF before it answers, but a SKIP already in force silences it.
       const skipped = this.replyMode === REPLY_SKIP;
       this.replyMode = REPLY_ON;
+      for (const set of this.reqSubs) set.clear();
+      this.reqProtocol = 2;
       if (skipped) {
         this.resetState();
         return;
       }
     }
+    if (cmd !== undefined && !this.inTransaction) this.trackRequestState(f, cmd);
     if (cmd === 'CLIENT' && f.argc === 3 && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
       const mode = f.args()[2]!.toString('latin1').toUpperCase();
       if (mode === 'OFF') {
@@ -782,6 +795,30 @@ export class Session {
     if (e.core & E_HELLO && ok && (e.protover === 2 || e.protover === 3)) this.protocol = e.protover;
     if (e.core & E_MONITOR && t === RespType.SimpleString) this.monitor = true;
     if (e.core & E_RESET && ok) this.resetState();
+  }
+
+  private reqSubscribed(): boolean {
+    const [a, b, c] = this.reqSubs;
+    return a!.size + b!.size + c!.size > 0;
+  }
+
+  /** Follow, on the request side, what the pub/sub context of Redis depends on (see `reqSubs`). */
+  private trackRequestState(f: Frame, cmd: string): void {
+    if (cmd === 'HELLO') {
+      const v = f.argc > 1 ? f.args()[1]!.toString('latin1') : '';
+      if (v === '2' || v === '3') this.reqProtocol = Number(v);
+      return;
+    }
+    const k = PUBSUB_COMMANDS.indexOf(cmd);
+    if (k < 0 || f.argc < 1) return;
+    const set = this.reqSubs[k % 3]!;
+    const args = f.args();
+    if (k >= 3 && args.length === 1) set.clear();
+    for (let i = 1; i < args.length; i++) {
+      const ch = args[i]!.toString('latin1');
+      if (k < 3) set.add(ch);
+      else set.delete(ch);
+    }
   }
 
   /** What RESET resets of the state core follows. */

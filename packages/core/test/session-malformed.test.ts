@@ -90,4 +90,12 @@ describe('session: malformed input answered as Redis answers it', () => {
     expect(h.session.inFlight).toBe(0);
     expect(h.session.inTransaction).toBe(true); // the MULTI after the last UNSUBSCRIBE counts
   });
+
+  it('RESET, MULTI, EXEC, DISCARD, MONITOR with arguments are arity errors: no effect', async () => {
+    const h = await sessionHarness();
+    // \r is a space to sdssplitargs: RESET with two arguments, which must not turn replies back on.
+    h.clientSends(cmd('CLIENT', 'REPLY', 'OFF') + 'RESET\rEXISTS k\r\n' + cmd('MULTI', 'x') + cmd('PING'));
+    expect(h.session.inFlight).toBe(0);
+    expect(h.session.inTransaction).toBe(false);
+  });
 });

@@ -506,6 +506,9 @@ export class Session {
   /** Decide what reply a request expects; requests core must follow get an entry (pushed in `requestsOut`). */
   private track(f: Frame, cmd: string | undefined): void {
     if (f.flags & NO_REPLY) return;
+    // With arguments these are arity errors: one error reply, no effect (`RESET\rEXISTS k` is RESET
+    // with two arguments to Redis's sdssplitargs, for which \r is a space).
+    if (f.argc !== 1 && (cmd === 'RESET' || cmd === 'MULTI' || cmd === 'EXEC' || cmd === 'DISCARD' || cmd === 'MONITOR')) cmd = undefined;
     if (cmd !== undefined && cmd !== 'QUIT' && cmd !== 'RESET' && this.reqProtocol === 2 && !PUBSUB_COMMANDS.includes(cmd) && this.reqSubscribed()) {
       cmd = undefined; // rejected in the pub/sub context: one error reply, no effect (processCommand)
     }

@@ -98,4 +98,15 @@ describe('session: malformed input answered as Redis answers it', () => {
     expect(h.session.inFlight).toBe(0);
     expect(h.session.inTransaction).toBe(false);
   });
+
+  it("a watched command's arguments are decoded as framed: the byte after a header's CR skipped", async () => {
+    const input = Buffer.from('*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\rxOFF\r\n' + cmd('PING'), 'latin1');
+    for (const { label, chunks } of chunkings(input)) {
+      const h = await sessionHarness();
+      h.clientSends(...chunks);
+      expect(h.toClient(), label).toBe('');
+      expect(h.session.inFlight, label).toBe(0); // CLIENT REPLY OFF, then a PING with no reply
+      expect(h.toRedis(), label).toBe(input.toString('latin1'));
+    }
+  });
 });

@@ -33,4 +33,15 @@ describe('session: the client half-closes', () => {
     expect(h.toClient()).toBe('$-1\r\n');
     expect(h.client.ended).toBe(true);
   });
+
+  it('after a protocol error the client is still read, and its FIN reaches Redis (a blocked command ends)', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('BLPOP', 'q', '0') + '*1\r\n$x\r\n');
+    expect(h.client.paused).toBe(false);
+    h.client.emit('end');
+    expect(h.upstream.ended).toBe(true);
+    h.upstream.emit('close'); // Redis closes a blocked client on its FIN, without a reply
+    expect(h.toClient()).toBe('');
+    expect(h.client.ended).toBe(true);
+  });
 });

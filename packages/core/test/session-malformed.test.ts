@@ -109,4 +109,10 @@ describe('session: malformed input answered as Redis answers it', () => {
       expect(h.toRedis(), label).toBe(input.toString('latin1'));
     }
   });
+
+  it('CLIENT REPLY inside MULTI is queued, not applied', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('CLIENT', 'REPLY', 'OFF') + cmd('MULTI') + cmd('CLIENT', 'REPLY', 'ON') + cmd('PING'));
+    expect(h.session.inFlight).toBe(0);
+  });
 });

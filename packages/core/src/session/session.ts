@@ -539,7 +539,8 @@ export class Session {
       }
     }
     if (cmd !== undefined && !this.inTransaction) this.trackRequestState(f, cmd);
-    if (cmd === 'CLIENT' && f.argc === 3 && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
+    // Inside MULTI, CLIENT REPLY is queued, not applied (its effect at EXEC is not followed).
+    if (cmd === 'CLIENT' && f.argc === 3 && !this.inTransaction && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
       const mode = f.args()[2]!.toString('latin1').toUpperCase();
       if (mode === 'OFF') {
         this.replyMode = REPLY_OFF;
@@ -948,8 +949,10 @@ export class Session {
     // CLIENT REPLY OFF/SKIP silences this error too, as in Redis (addReply* checks the reply flags).
     // Latin-1, not encodeError's UTF-8: the text may hold the raw byte Redis quotes (`got '\x11'`).
     if (this.replyMode === REPLY_ON) this.pushLocal(Buffer.from(`-ERR Protocol error: ${err.message}\r\n`, 'latin1'));
+    // The client is still read (what it sends dropped, as `closing`), not paused: its FIN must reach
+    // Redis, which then answers what it read whole and closes — a reply the session waits for and
+    // Redis never sends (a command blocked, a reply mode not followed) must not hang the connection.
     this.closing = true;
-    this.clientGate.hold(P_CLOSING);
     this.flushHeadLocals();
   }
 

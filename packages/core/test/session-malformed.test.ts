@@ -115,4 +115,10 @@ describe('session: malformed input answered as Redis answers it', () => {
     h.clientSends(cmd('CLIENT', 'REPLY', 'OFF') + cmd('MULTI') + cmd('CLIENT', 'REPLY', 'ON') + cmd('PING'));
     expect(h.session.inFlight).toBe(0);
   });
+
+  it('SSUBSCRIBE does not count as a subscription on the request side (it may fail with MOVED)', async () => {
+    const h = await sessionHarness();
+    h.clientSends(cmd('SSUBSCRIBE', 'elsewhere') + cmd('MULTI'));
+    expect(h.session.inTransaction).toBe(true);
+  });
 });

@@ -814,7 +814,9 @@ export class Session {
       return;
     }
     const k = PUBSUB_COMMANDS.indexOf(cmd);
-    if (k < 0 || f.argc < 1) return;
+    // Not SSUBSCRIBE: it fails when a channel is not this node's (MOVED, CROSSSLOT), which the
+    // request side cannot know; counting it would ignore a MULTI that Redis then runs.
+    if (k < 0 || k % 3 === 2 || f.argc < 1) return;
     const set = this.reqSubs[k % 3]!;
     const args = f.args();
     if (k >= 3 && args.length === 1) set.clear();

@@ -105,9 +105,11 @@ export const malformedInput: Scenario = {
       let compared = 0;
       for (let j = 0; j < sampleSize && proxy.alive(); j++) {
         const input = Buffer.concat(fc.sample(sample, { seed: sampleSeed + j, numRuns: 1 })[0]!);
-        await redis.del(...fuzzKeys);
+        // The whole node, not only the fuzz keys: a mangled key (`DEL fz3}b`) a side created must
+        // not be there for the other (the canary has stopped).
+        await redis.flushall();
         const direct = await exchange(node.host, node.port, input, HUNG_MS);
-        await redis.del(...fuzzKeys);
+        await redis.flushall();
         const proxied = await exchange(proxy.host, proxy.port, input, HUNG_MS);
         compared++;
         const d = normalizeReply(direct.reply);
@@ -139,8 +141,9 @@ export const malformedInput: Scenario = {
  * Redis closed (`hang`); it sends every byte Redis sent and then more errors (`-ERR slotrelay:
  * connection to Redis lost` after QUIT or after a protocol error that Redis found first, or a
  * protocol error of its own in a later frame); both end with a protocol error but with other texts; the input has a `*`/`$`
- * header whose `\r` is not followed by `\n` (Redis skips that byte unchecked, so it reads on where
- * the proxy rejects); anything else.
+ * header whose `\r` is not followed by `\n` (Redis skips that byte unchecked; so does the proxy's
+ * request scanner since issue 13, kept as a kind should it regress); anything else. No difference is
+ * accepted: the list of justified exceptions is empty.
  */
 type MismatchKind = 'hang' | 'extraErrors' | 'protocolErrorText' | 'headerCrNotLf' | 'other';
 

@@ -20,6 +20,10 @@ const cases: Case[] = [
   { name: 'empty inline line', frame: '\r\n', flags: INLINE },
   { name: 'zero-length multibulk', frame: '*0\r\n', flags: NO_REPLY },
   { name: 'negative multibulk', frame: '*-10\r\n', flags: NO_REPLY },
+  // string2ll's range: LLONG_MIN is a number, so Redis skips the header (ll <= 0) as for *-1.
+  { name: 'LLONG_MIN multibulk', frame: '*-9223372036854775808\r\n', flags: NO_REPLY },
+  // Redis skips the byte after a header's CR unchecked (qb_pos = newline + 2), and the 2 after a bulk.
+  { name: 'a header CR followed by another byte', frame: '*1\rx$4\r-PING\r\n', argc: 1, command: 'PING' },
 ];
 
 function scanAll(chunks: Buffer[]) {
@@ -62,12 +66,51 @@ describe('RequestScanner', () => {
     ['an out of range multibulk length', '*20000000000\r\n', 'invalid multibulk length'],
     ['a negative bulk length', '*1\r\n$-1\r\n', 'invalid bulk length'],
     ['a non-numeric bulk length', '*1\r\n$x\r\n', 'invalid bulk length'],
+    // string2ll (util.c): "-0", leading zeros, a '+', past LLONG_MIN are no numbers.
+    ['a "-0" multibulk length', '*-0\r\n', 'invalid multibulk length'],
+    ['a multibulk length with a leading zero', '*01\r\n$4\r\nPING\r\n', 'invalid multibulk length'],
+    ['a multibulk length with a plus sign', '*+1\r\n$4\r\nPING\r\n', 'invalid multibulk length'],
+    ['a multibulk length below LLONG_MIN', '*-9223372036854775809\r\n', 'invalid multibulk length'],
+    ['a multibulk length of 20 digits', '*-10000000000000000000\r\n', 'invalid multibulk length'],
+    ['a bulk length with a leading zero', '*1\r\n$04\r\nPING\r\n', 'invalid bulk length'],
+    ['a "-0" bulk length', '*1\r\n$-0\r\n', 'invalid bulk length'],
+    // Redis checks the '$' once the header line is whole, and quotes the raw byte, CR and LF as spaces.
+    ['a control byte where $ belongs', '*1\r\n\x11\r\n', "expected '$', got '\x11'"],
+    ['a high byte where $ belongs', '*1\r\n\xe9x\r\n', "expected '$', got '\xe9'"],
+    ['a CR where $ belongs', '*1\r\n\r\n', "expected '$', got ' '"],
+    ['an LF where $ belongs', '*1\r\n\n\r\n', "expected '$', got ' '"],
+    ['a header CR followed by a digit', '*1\rc4\r\n', "expected '$', got '4'"],
   ];
   for (const [what, input, message] of bad) {
     it(`rejects ${what}: "${message}"`, () => {
-      for (const { label, chunks } of chunkings(Buffer.from(input))) {
+      for (const { label, chunks } of chunkings(Buffer.from(input, 'latin1'))) {
         const s = new RequestScanner();
         expect(() => chunks.forEach((c) => s.feed(c)), label).toThrow(new ProtocolError(message));
+      }
+    });
+  }
+
+  // Where Redis has not seen the whole header line yet (no CR, or no byte after it), it waits: so
+  // must the proxy, or it answers an error Redis would not (the client may still close first).
+  const waits: Array<[string, string]> = [
+    ['a bulk type byte alone', '*1\r\nX'],
+    ['a bulk header without the byte after its CR', '*1\r\nX\r'],
+    ['a multibulk header without the byte after its CR', '*abc\r'],
+    ['a NUL in an inline line (strchr stops there: the line never ends)', 'A\0B\r\nPING\r\n'],
+    ['a NUL in a multibulk header', '*1\0\r\n$4\r\nPING\r\n'],
+    ['a NUL where $ belongs', '*1\r\n\0\r\n$4\r\nPING\r\n'],
+  ];
+  for (const [what, input] of waits) {
+    it(`waits on ${what}`, () => {
+      for (const { label, chunks } of chunkings(Buffer.from(input, 'latin1'))) {
+        const s = new RequestScanner();
+        let n = 0;
+        for (const c of chunks) {
+          s.feed(c);
+          n += s.count;
+        }
+        expect(n, label).toBe(0);
+        expect(s.inFrame, label).toBe(true);
       }
     });
   }
@@ -82,6 +125,12 @@ describe('RequestScanner', () => {
   it('limits an inline request to 64 KB', () => {
     const s = new RequestScanner();
     expect(() => s.feed(Buffer.alloc(70 * 1024, 0x61))).toThrow('too big inline request');
+  });
+
+  it('a line stuck at a NUL is too big past 64 KB, as Redis counts its buffer', () => {
+    expect(() => new RequestScanner().feed(Buffer.concat([Buffer.from('A\0'), Buffer.alloc(70 * 1024, 0x0a)]))).toThrow('too big inline request');
+    expect(() => new RequestScanner().feed(Buffer.concat([Buffer.from('*1\0'), Buffer.alloc(70 * 1024, 0x0a)]))).toThrow('too big mbulk count string');
+    expect(() => new RequestScanner().feed(Buffer.concat([Buffer.from('*1\r\n$\0'), Buffer.alloc(70 * 1024, 0x0a)]))).toThrow('too big bulk count string');
   });
 
   it('limits a count header line to 64 KB', () => {

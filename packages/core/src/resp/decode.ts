@@ -100,15 +100,28 @@ function readNode(buf: Buffer, r: { pos: number }, end: number): RespNode {
 export function decodeMultibulkArgs(buf: Buffer, start: number, end: number): Buffer[] {
   const r = { pos: start };
   if (buf[r.pos++] !== RespType.Array) throw new ProtocolError("expected '*'");
-  const n = readInt(buf, r, end);
+  const n = requestHeader(buf, r, end);
   const args: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     if (buf[r.pos++] !== RespType.BulkString) throw new ProtocolError("expected '$'");
-    const len = readInt(buf, r, end);
+    const len = requestHeader(buf, r, end);
     args.push(buf.subarray(r.pos, r.pos + len));
     r.pos += len + 2;
   }
   return args;
+}
+
+/**
+ * A request's count or length, framed as the request scanner (and Redis) frames it: the byte after
+ * the CR is skipped unchecked (`*1\rx$4\r-PING\r\n` is PING to Redis).
+ */
+function requestHeader(buf: Buffer, r: { pos: number }, end: number): number {
+  const cr = buf.indexOf(13, r.pos);
+  if (cr < 0 || cr + 1 >= end) throw new ProtocolError('unterminated line');
+  const n = Number(buf.toString('latin1', r.pos, cr));
+  if (!Number.isSafeInteger(n)) throw new ProtocolError(`not an integer: ${buf.toString('latin1', r.pos, cr)}`);
+  r.pos = cr + 2;
+  return n;
 }
 
 /** A readable, JSON-friendly view of a node (for logs and tests): strings for text, arrays, objects for maps. */

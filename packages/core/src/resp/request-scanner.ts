@@ -1,7 +1,8 @@
 import { ProtocolError } from '../errors.js';
 import { DEFAULT_LIMITS, type RespLimits } from './constants.js';
 import { lengthEnd, parsed } from './length.js';
-import { describeByte } from './reply-scanner.js';
+
+const TOO_BIG_INLINE = 'too big inline request';
 
 /** Request flag: Redis sends no reply to this frame (`*0`, `*-1`, an empty inline line). */
 export const NO_REPLY = 1;
@@ -16,6 +17,11 @@ const R_BULK_TYPE = 4;
 const R_BULK_NUM = 5;
 const R_BULK_LF = 6;
 const R_BODY = 7;
+/** After a NUL inside a line: Redis's `strchr` stops there, so the line never ends (see `feed`). */
+const R_STUCK = 8;
+
+/** `string2ll`'s bound for a negative number, digit by digit: -9223372036854775808 is LLONG_MIN. */
+const LLONG_MIN_DIGITS = [9, 2, 2, 3, 3, 7, 2, 0, 3, 6, 8, 5, 4, 7, 7, 5, 8, 0, 8];
 
 /**
  * Finds where each client request ends without decoding it: arrays of bulk strings
@@ -55,6 +61,14 @@ export class RequestScanner {
   private num = 0;
   private neg = false;
   private digits = 0;
+  /** The line is not a number by `string2ll`'s rules (a stray byte, a leading zero, a lone '-'). */
+  private notNum = false;
+  /** A 19-digit negative number compared with LLONG_MIN so far: <0 less, 0 equal, >0 greater. */
+  private cmpMin = 0;
+  /** The byte where a bulk header's '$' should be (checked once its line is whole, as Redis does). */
+  private typeByte = 0;
+  /** What a line stuck at a NUL is reported as once it passes the inline limit. */
+  private stuckError = '';
   private lineBytes = 0;
   private argIndex = 0;
   private remaining = 0;
@@ -76,7 +90,7 @@ export class RequestScanner {
 
   /** True while the frame in progress is an inline command line. */
   get curInline(): boolean {
-    return this.state === R_INLINE;
+    return this.state === R_INLINE || (this.state === R_STUCK && this.stuckError === TOO_BIG_INLINE);
   }
 
   /**
@@ -143,11 +157,17 @@ export class RequestScanner {
           break;
         }
         case R_INLINE: {
+          // Redis finds the end of the line with strchr: a NUL stops it, and the line never ends.
           const start = pos;
-          while (pos < end && buf[pos] !== 10) pos++;
+          let c = 0;
+          while (pos < end && (c = buf[pos]!) !== 10 && c !== 0) pos++;
           this.lineBytes += pos - start;
+          if (pos < end && c === 0) {
+            state = this.stick(TOO_BIG_INLINE);
+            break;
+          }
           if (pos === end) {
-            if (this.lineBytes > this.limits.maxInlineBytes) throw new ProtocolError('too big inline request');
+            if (this.lineBytes > this.limits.maxInlineBytes) throw new ProtocolError(TOO_BIG_INLINE);
             break;
           }
           pos++;
@@ -158,28 +178,37 @@ export class RequestScanner {
           state = R_START;
           break;
         }
+        case R_STUCK: {
+          // Redis waits for the rest of a line that cannot end, until the client closes or its
+          // buffer passes the inline limit: the same here.
+          this.lineBytes += end - pos;
+          pos = end;
+          if (this.lineBytes > this.limits.maxInlineBytes) throw new ProtocolError(this.stuckError);
+          break;
+        }
         case R_MB_NUM:
         case R_BULK_NUM: {
           const c = buf[pos++]!;
-          if (c >= 48 && c <= 57) {
-            this.num = this.num * 10 + (c - 48);
-            this.digits++;
-          } else if (c === 13) {
+          if (c === 13) {
             state = state === R_MB_NUM ? R_MB_LF : R_BULK_LF;
             break;
-          } else if (c === 0x2d && this.digits === 0 && !this.neg) {
-            this.neg = true;
-          } else {
-            this.digits = 99; // not a number: reported once the line ends, as Redis does
           }
+          if (c === 0) {
+            state = this.stick(state === R_MB_NUM ? 'too big mbulk count string' : 'too big bulk count string');
+            this.lineBytes++;
+            break;
+          }
+          this.numByte(c);
           if (++this.lineBytes > this.limits.maxInlineBytes) {
             throw new ProtocolError(state === R_MB_NUM ? 'too big mbulk count string' : 'too big bulk count string');
           }
           break;
         }
         case R_MB_LF: {
-          if (buf[pos++] !== 10) throw new ProtocolError('invalid multibulk length');
-          if (this.digits === 0 || this.digits > 18) throw new ProtocolError('invalid multibulk length');
+          // Redis skips the byte after the CR unchecked (qb_pos = newline + 2), and so must the
+          // proxy: framing the bytes it forwards as Redis does keeps replies paired.
+          pos++;
+          if (!this.isNum()) throw new ProtocolError('invalid multibulk length');
           const n = this.neg ? -this.num : this.num;
           if (n > this.limits.maxElements) throw new ProtocolError('invalid multibulk length');
           if (n <= 0) {
@@ -193,15 +222,23 @@ export class RequestScanner {
           break;
         }
         case R_BULK_TYPE: {
+          // Like Redis, the '$' is checked once the header line is whole (CR and one more byte).
           const c = buf[pos++]!;
-          if (c !== 0x24) throw new ProtocolError(`expected '$', got ${describeByte(c)}`);
-          state = R_BULK_NUM;
           this.beginNum();
+          this.typeByte = c;
+          if (c === 13) {
+            state = R_BULK_LF;
+          } else {
+            this.lineBytes = 1;
+            state = c === 0 ? this.stick('too big bulk count string') : R_BULK_NUM;
+          }
           break;
         }
         case R_BULK_LF: {
-          if (buf[pos++] !== 10) throw new ProtocolError('invalid bulk length');
-          if (this.digits === 0 || this.digits > 18 || this.neg) throw new ProtocolError('invalid bulk length');
+          pos++;
+          const t = this.typeByte;
+          if (t !== 0x24) throw new ProtocolError(`expected '$', got '${String.fromCharCode(t === 13 || t === 10 ? 32 : t)}'`);
+          if (!this.isNum() || this.neg) throw new ProtocolError('invalid bulk length');
           if (this.num > this.limits.maxBulkBytes) throw new ProtocolError('invalid bulk length');
           if (this.argIndex === 0) this.curNameOff = base + pos - this.frameStart;
           this.remaining = this.num + 2;
@@ -270,7 +307,46 @@ export class RequestScanner {
     this.num = 0;
     this.neg = false;
     this.digits = 0;
+    this.notNum = false;
+    this.cmpMin = 0;
     this.lineBytes = 0;
+  }
+
+  /**
+   * One byte of a count or length line, checked by `string2ll`'s rules (util.c): an optional '-',
+   * then "0" alone or a first digit 1–9, digits only, fewer than 21 bytes in all, within long long.
+   */
+  private numByte(c: number): void {
+    if (this.notNum) return;
+    if (c === 0x2d && this.digits === 0 && !this.neg) {
+      this.neg = true;
+      return;
+    }
+    if (c < 48 || c > 57 || (this.digits === 1 && this.num === 0) || (c === 48 && this.digits === 0 && this.neg)) {
+      this.notNum = true; // reported once the line ends, as Redis does
+      return;
+    }
+    const k = this.digits++;
+    if (k >= 19) {
+      this.notNum = true; // 20 digits: beyond long long, or (positive) beyond every limit anyway
+      return;
+    }
+    if (this.cmpMin === 0) this.cmpMin = c - 48 - LLONG_MIN_DIGITS[k]!;
+    this.num = this.num * 10 + (c - 48);
+  }
+
+  /** The line just ended holds a number `string2ll` accepts. */
+  private isNum(): boolean {
+    if (this.notNum || this.digits === 0) return false;
+    // 19 digits: beyond LLONG_MAX when positive (then beyond every limit: rejected by the caller's
+    // range check, as `num` is huge), beyond LLONG_MIN when negative and greater than its digits.
+    return !(this.neg && this.digits === 19 && this.cmpMin > 0);
+  }
+
+  /** A NUL in a line: nothing completes until the client closes or `maxInlineBytes` is passed. */
+  private stick(error: string): number {
+    this.stuckError = error;
+    return R_STUCK;
   }
 
   private complete(pos: number, flags: number, argc: number): void {

@@ -70,7 +70,7 @@ const MESSAGE_WORDS = new Set(['message', 'pmessage', 'smessage']);
 
 /** The commands whose requests core itself must see to pair replies correctly. */
 export const CORE_COMMANDS: readonly string[] = [
-  ...PUBSUB_COMMANDS, 'CLIENT', 'HELLO', 'MONITOR', 'RESET', 'MULTI', 'EXEC', 'DISCARD',
+  ...PUBSUB_COMMANDS, 'CLIENT', 'HELLO', 'MONITOR', 'RESET', 'MULTI', 'EXEC', 'DISCARD', 'QUIT',
 ];
 
 class Gate {
@@ -151,7 +151,16 @@ export class Session {
   /** Commands queued since MULTI (the next one's EXEC array index). */
   private queued = 0;
   private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
+  /**
+   * The subscriptions and protocol as Redis will have them when it reads the next request (the
+   * request side's view, ahead of the replies): in RESP2 with a subscription, Redis rejects every
+   * command but (P|S)(UN)SUBSCRIBE, PING, QUIT and RESET, with no effect (no MULTI, no CLIENT REPLY).
+   */
+  private readonly reqSubs: Array<Set<string>> = [new Set(), new Set(), new Set()];
+  private reqProtocol = 2;
   private readonly closeHandlers: Array<() => void> = [];
+  /** The client sent QUIT: Redis reads nothing after it (CLIENT_CLOSE_AFTER_REPLY), nor does the session. */
+  private quit = false;
   /** The client sent its FIN ('end'). */
   private clientEnded = false;
   /** Destroys both sockets if a closing session's client has not closed within `CLOSE_GRACE_MS`. */
@@ -206,10 +215,13 @@ export class Session {
     c.setNoDelay(true);
     if (this.clientReads === null) c.on('data', this.onClientData);
     c.on('end', () => {
-      // The client half-closed: deliver what it already asked for, then close.
+      // The client half-closed: Redis gets the FIN too (after every byte queued toward it), as it
+      // would directly. It answers what it read whole and closes, which closes the session: a
+      // request left incomplete gets no reply and keeps nothing open (issue 13).
       this.clientEnded = true;
       if (this.closed) this.lingerDone();
       this.closing = true;
+      this.endUpstream();
       this.maybeFinish();
     });
     c.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'client socket error'));
@@ -337,7 +349,8 @@ export class Session {
     const err2 = reader.assemble(chunk, b, err);
     this.reqIdle = reader.idle;
     if (b.count > 0) this.runRequests(b);
-    if (err2) this.protocolFailure(err2);
+    // After QUIT Redis parses nothing more: no protocol error either.
+    if (err2 && !this.quit) this.protocolFailure(err2);
   }
 
   /**
@@ -444,6 +457,10 @@ export class Session {
   private readonly requestSink: FrameSink = {
     onFrame: (batch, f, i) => {
       const sc = this.reqScanner;
+      if (this.quit) {
+        f.dropped = true; // after QUIT: Redis would never read it
+        return;
+      }
       f.flags = sc.flags[i]!;
       f.argc = sc.argcs[i]!;
       f.nameOff = sc.nameOffs[i]!;
@@ -490,6 +507,17 @@ export class Session {
   /** Decide what reply a request expects; requests core must follow get an entry (pushed in `requestsOut`). */
   private track(f: Frame, cmd: string | undefined): void {
     if (f.flags & NO_REPLY) return;
+    // With arguments these are arity errors: one error reply, no effect (`RESET\rEXISTS k` is RESET
+    // with two arguments to Redis's sdssplitargs, for which \r is a space).
+    if (f.argc !== 1 && (cmd === 'RESET' || cmd === 'MULTI' || cmd === 'EXEC' || cmd === 'DISCARD' || cmd === 'MONITOR')) cmd = undefined;
+    if (cmd !== undefined && cmd !== 'QUIT' && cmd !== 'RESET' && this.reqProtocol === 2 && !PUBSUB_COMMANDS.includes(cmd) && this.reqSubscribed()) {
+      cmd = undefined; // rejected in the pub/sub context: one error reply, no effect (processCommand)
+    }
+    if (cmd === 'QUIT') {
+      // Redis answers (unless CLIENT REPLY silences it), closes, and reads nothing after it.
+      this.quit = true;
+      this.closing = true;
+    }
     // Transaction state holds whether or not the client wants replies (CLIENT REPLY OFF).
     if (cmd === 'MULTI') {
       // A nested MULTI is an error that leaves the open transaction as it is.
@@ -500,8 +528,20 @@ export class Session {
     } else if (this.inTransaction) {
       f.txIndex = this.queued++;
     }
-    if (cmd === 'RESET') this.replyMode = REPLY_ON;
-    if (cmd === 'CLIENT' && f.argc === 3 && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
+    if (cmd === 'RESET') {
+      // RESET clears CLIENT REPLY OFF before it answers, but a SKIP already in force silences it.
+      const skipped = this.replyMode === REPLY_SKIP;
+      this.replyMode = REPLY_ON;
+      for (const set of this.reqSubs) set.clear();
+      this.reqProtocol = 2;
+      if (skipped) {
+        this.resetState();
+        return;
+      }
+    }
+    if (cmd !== undefined && !this.inTransaction) this.trackRequestState(f, cmd);
+    // Inside MULTI, CLIENT REPLY is queued, not applied (its effect at EXEC is not followed).
+    if (cmd === 'CLIENT' && f.argc === 3 && !this.inTransaction && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
       const mode = f.args()[2]!.toString('latin1').toUpperCase();
       if (mode === 'OFF') {
         this.replyMode = REPLY_OFF;
@@ -512,6 +552,17 @@ export class Session {
         return;
       }
       if (mode === 'ON') this.replyMode = REPLY_ON;
+    }
+    if (this.replyMode !== REPLY_ON && cmd !== undefined && !this.inTransaction) {
+      // Pub/sub confirmations are pushes, which CLIENT REPLY OFF/SKIP does not silence (Redis sets
+      // CLIENT_PUSHING for them): the entry must wait for them, or they reach nobody (issue 13).
+      const k = PUBSUB_COMMANDS.indexOf(cmd);
+      if (k >= 0 && (f.argc > 1 || k >= 3)) {
+        if (this.replyMode === REPLY_SKIP) this.replyMode = REPLY_ON;
+        f.expectsReply = true;
+        f.entry = pubsubEntry(k, f.argc - 1);
+        return;
+      }
     }
     if (this.replyMode === REPLY_OFF) return;
     if (this.replyMode === REPLY_SKIP) {
@@ -538,10 +589,7 @@ export class Session {
         if (k < 0 || this.inTransaction) break;
         const n = f.argc - 1;
         if (n === 0 && k < 3) break; // SUBSCRIBE without channels: an arity error, one reply
-        const e = (f.entry = new Entry());
-        e.kind = PUBSUB;
-        e.pubsubKind = k;
-        e.expected = n > 0 ? n : -1;
+        f.entry = pubsubEntry(k, n);
       }
     }
   }
@@ -751,12 +799,41 @@ export class Session {
     const ok = t !== RespType.Error && t !== RespType.BlobError;
     if (e.core & E_HELLO && ok && (e.protover === 2 || e.protover === 3)) this.protocol = e.protover;
     if (e.core & E_MONITOR && t === RespType.SimpleString) this.monitor = true;
-    if (e.core & E_RESET && ok) {
-      this.protocol = 2;
-      this.monitor = false;
-      for (const s of this.subs) s.clear();
-      this.subscribed = 0;
+    if (e.core & E_RESET && ok) this.resetState();
+  }
+
+  private reqSubscribed(): boolean {
+    const [a, b, c] = this.reqSubs;
+    return a!.size + b!.size + c!.size > 0;
+  }
+
+  /** Follow, on the request side, what the pub/sub context of Redis depends on (see `reqSubs`). */
+  private trackRequestState(f: Frame, cmd: string): void {
+    if (cmd === 'HELLO') {
+      const v = f.argc > 1 ? f.args()[1]!.toString('latin1') : '';
+      if (v === '2' || v === '3') this.reqProtocol = Number(v);
+      return;
     }
+    const k = PUBSUB_COMMANDS.indexOf(cmd);
+    // Not SSUBSCRIBE: it fails when a channel is not this node's (MOVED, CROSSSLOT), which the
+    // request side cannot know; counting it would ignore a MULTI that Redis then runs.
+    if (k < 0 || k % 3 === 2 || f.argc < 1) return;
+    const set = this.reqSubs[k % 3]!;
+    const args = f.args();
+    if (k >= 3 && args.length === 1) set.clear();
+    for (let i = 1; i < args.length; i++) {
+      const ch = args[i]!.toString('latin1');
+      if (k < 3) set.add(ch);
+      else set.delete(ch);
+    }
+  }
+
+  /** What RESET resets of the state core follows. */
+  private resetState(): void {
+    this.protocol = 2;
+    this.monitor = false;
+    for (const s of this.subs) s.clear();
+    this.subscribed = 0;
   }
 
   /** Queue a reply of the proxy's own behind everything in flight. */
@@ -815,6 +892,13 @@ export class Session {
       this.upQueued = 0;
     }
     this.clientGate.release(P_QUEUE);
+    if (this.clientEnded) this.endUpstream();
+  }
+
+  /** Pass the client's half-close on to Redis (a no-op until the upstream is attached). */
+  private endUpstream(): void {
+    const up = this.upstream;
+    if (up !== null && !this.closed && this.upstreamError === null) up.end();
   }
 
   private upstreamFailed(err: unknown): void {
@@ -865,9 +949,13 @@ export class Session {
 
   private protocolFailure(err: ProtocolError): void {
     this.log.info({ session: this.id, client: this.clientAddress, err: err.message }, 'client protocol error');
-    this.pushLocal(encodeError(`ERR Protocol error: ${err.message}`));
+    // CLIENT REPLY OFF/SKIP silences this error too, as in Redis (addReply* checks the reply flags).
+    // Latin-1, not encodeError's UTF-8: the text may hold the raw byte Redis quotes (`got '\x11'`).
+    if (this.replyMode === REPLY_ON) this.pushLocal(Buffer.from(`-ERR Protocol error: ${err.message}\r\n`, 'latin1'));
+    // The client is still read (what it sends dropped, as `closing`), not paused: its FIN must reach
+    // Redis, which then answers what it read whole and closes — a reply the session waits for and
+    // Redis never sends (a command blocked, a reply mode not followed) must not hang the connection.
     this.closing = true;
-    this.clientGate.hold(P_CLOSING);
     this.flushHeadLocals();
   }
 
@@ -924,6 +1012,15 @@ export class Session {
     const hs = this.closeHandlers.splice(0);
     for (const h of hs) h();
   }
+}
+
+/** The entry of a (P|S)(UN)SUBSCRIBE with `n` channels (0: "unsubscribe all"), `k` its index in `PUBSUB_COMMANDS`. */
+function pubsubEntry(k: number, n: number): Entry {
+  const e = new Entry();
+  e.kind = PUBSUB;
+  e.pubsubKind = k;
+  e.expected = n > 0 ? n : -1;
+  return e;
 }
 
 /** The first element of an array/push frame, lower-cased, when it is a short string; else null. */

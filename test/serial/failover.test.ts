@@ -147,7 +147,9 @@ describe('failover of a killed master behind a dynamic fleet', () => {
           const t = String(await raw.call('CLUSTER', 'NODES'));
           const dead = fields(t, victim.id);
           const promoted = fields(t, victimReplicaId);
-          return dead?.[2]!.split(',').includes('fail') && promoted?.[2]!.split(',').includes('master') && t;
+          // Redis retries its bus link to the dead node every cron tick, so the link reads
+          // 'connected' while a connect is in progress: wait for a moment it reads 'disconnected'.
+          return dead?.[2]!.split(',').includes('fail') && dead[7] === 'disconnected' && promoted?.[2]!.split(',').includes('master') && t;
         }, 10_000, 100);
         expect(text.trim().split('\n')).toHaveLength(6);
         const ports = portsIn(text.replace(/@\d+/g, ''));

@@ -20,6 +20,9 @@ const HUNG_MS = 3000;
  * `seed` figure): batch i of the fuzz phase is `fc.sample(respBatch(…), { seed: seed + i, numRuns: 1 })`,
  * sample j of the comparison uses seed `sampleSeed + j`.
  */
+/** The seed of quick runs: the CI run that found the CLIENT REPLY SKIP + empty request divergence (fixed). */
+const QUICK_SEED = 1009318134;
+
 export const malformedInput: Scenario = {
   name: 'malformed-input',
   title: 'fuzzed RESP (truncated, bad lengths, nesting, garbage, 1 MB inline lines) to a proxy: no crash, canary intact, replies byte-equal to Redis',
@@ -28,7 +31,8 @@ export const malformedInput: Scenario = {
     const checks: Check[] = [];
     const target = ctx.quick ? 20_000 : 1_000_000;
     const sampleSize = ctx.quick ? 100 : 500;
-    const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 30);
+    // Quick runs (CI) use one fixed seed, so CI is reproducible; full runs draw a new one each time.
+    const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : ctx.quick ? QUICK_SEED : Math.floor(Math.random() * 2 ** 30);
     const sampleSeed = (seed + 0x40000000) % 2 ** 31;
     figures.seed = seed;
     figures.sampleSeed = sampleSeed;

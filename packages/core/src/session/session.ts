@@ -506,7 +506,12 @@ export class Session {
 
   /** Decide what reply a request expects; requests core must follow get an entry (pushed in `requestsOut`). */
   private track(f: Frame, cmd: string | undefined): void {
-    if (f.flags & NO_REPLY) return;
+    if (f.flags & NO_REPLY) {
+      // An empty request (a blank line, `*0`, `*-1`) still resets the client in Redis
+      // (resetClient), which ends a pending CLIENT REPLY SKIP outside a transaction.
+      if (this.replyMode === REPLY_SKIP && !this.inTransaction) this.replyMode = REPLY_ON;
+      return;
+    }
     // With arguments these are arity errors: one error reply, no effect (`RESET\rEXISTS k` is RESET
     // with two arguments to Redis's sdssplitargs, for which \r is a space).
     if (f.argc !== 1 && (cmd === 'RESET' || cmd === 'MULTI' || cmd === 'EXEC' || cmd === 'DISCARD' || cmd === 'MONITOR')) cmd = undefined;

@@ -186,7 +186,7 @@ describe('networkPatchRefusal, the rule itself', () => {
     name,
     active: true,
     type: 'RedisCluster',
-    redisServers: ['10.0.0.1:7000'],
+    redisServers: ['127.100.0.1:7000'],
     mappings: 'dynamic',
     clusterMembers: ['p1:6391', 'p2:6391'],
     instanceId: 1,

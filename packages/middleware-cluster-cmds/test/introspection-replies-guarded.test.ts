@@ -134,15 +134,15 @@ describe('CONFIG GET queued in MULTI', () => {
 describe('a static map without a topology yet', () => {
   it("still knows its entries' Redis addresses: CLIENT LIST laddr becomes the proxy's", async () => {
     const entries = [
-      { redis: { host: '10.9.0.1', port: 7001 }, proxy: { host: '127.199.0.1', port: 6391 } },
-      { redis: { host: '10.9.0.2', port: 7002 }, proxy: { host: '127.199.0.1', port: 6392 } },
+      { redis: { host: '127.109.0.1', port: 7001 }, proxy: { host: '127.199.0.1', port: 6391 } },
+      { redis: { host: '127.109.0.2', port: 7002 }, proxy: { host: '127.199.0.1', port: 6392 } },
     ];
     const map = new AddressMap({ mode: 'static', entries, upstream: entries[0]!.redis }, null);
     const h = await sessionHarness({ middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())] });
     const next = outputReader(h.client);
     h.clientSends(encodeCommand(['CLIENT', 'INFO']));
-    h.redisSends(bulk('id=3 addr=10.9.0.9:50000 laddr=10.9.0.1:7001 fd=8\n'));
+    h.redisSends(bulk('id=3 addr=127.109.0.9:50000 laddr=127.109.0.1:7001 fd=8\n'));
     await flush();
-    expect(next().toString('latin1')).toBe(bulk('id=3 addr=10.9.0.9:50000 laddr=127.199.0.1:6391 fd=8\n'));
+    expect(next().toString('latin1')).toBe(bulk('id=3 addr=127.109.0.9:50000 laddr=127.199.0.1:6391 fd=8\n'));
   });
 });

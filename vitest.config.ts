@@ -31,7 +31,12 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts', 'test/pack/**/*.test.ts', 'packages/host/test/**/*.test.ts', 'packages/local-cluster/test/**/*.test.ts'],
+          include: [
+            'test/e2e/**/*.test.ts',
+            'test/pack/**/*.test.ts',
+            'packages/host/test/**/*.test.ts',
+            'packages/local-cluster/test/**/*.test.ts',
+          ],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -32,7 +32,9 @@ if (values.help || !values.other) {
 }
 const other = path.resolve(values.other);
 if (!fs.existsSync(path.join(other, 'packages', 'host', 'dist', 'cli.js'))) {
-  process.stderr.write(`ab: ${other} has no built slotrelay (packages/host/dist/cli.js); run npm ci and npm run build there\n`);
+  process.stderr.write(
+    `ab: ${other} has no built slotrelay (packages/host/dist/cli.js); run npm ci and npm run build there\n`,
+  );
   process.exit(2);
 }
 const pipeline = Number(values.pipeline);
@@ -62,14 +64,21 @@ try {
       const run = await runRedisBenchmark(HOST, c.port, shape);
       const perMillion = (cpuSeconds(c.child!.pid) - before) / ((2 * shape.requests) / 1e6);
       cpu.get(name)!.push(perMillion);
-      const ops = Object.entries(run.tests).map(([t, v]) => `${t} ${Math.round(v.rps).toLocaleString('en-US')}/s`).join(', ');
+      const ops = Object.entries(run.tests)
+        .map(([t, v]) => `${t} ${Math.round(v.rps).toLocaleString('en-US')}/s`)
+        .join(', ');
       process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${ops}, ${perMillion.toFixed(3)} CPU-s per million\n`);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const ref = median(cpu.get('B reference pipe')!);
-  process.stdout.write(`\n-c ${shape.clients} -P ${shape.pipeline} -n ${shape.requests}, ${rounds} rounds: median CPU-seconds per million requests\n\n`);
-  for (const [name, xs] of cpu) process.stdout.write(`  ${median(xs).toFixed(3)}  (${(median(xs) / ref).toFixed(3)} × the reference pipe)  ${name}\n`);
+  process.stdout.write(
+    `\n-c ${shape.clients} -P ${shape.pipeline} -n ${shape.requests}, ${rounds} rounds: median CPU-seconds per million requests\n\n`,
+  );
+  for (const [name, xs] of cpu)
+    process.stdout.write(
+      `  ${median(xs).toFixed(3)}  (${(median(xs) / ref).toFixed(3)} × the reference pipe)  ${name}\n`,
+    );
 } finally {
   for (const c of started) await c.stop();
   await cluster.stop();

@@ -23,7 +23,11 @@ export interface Child {
   stop(graceMs?: number): Promise<string>;
 }
 
-export function startChild(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStdout?: (s: string) => void } = {}): Child {
+export function startChild(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStdout?: (s: string) => void } = {},
+): Child {
   const proc = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (proc.pid === undefined) throw new Error(`cannot start ${cmd}`);
   running.add(proc);
@@ -84,7 +88,12 @@ export function canConnect(host: string, port: number, timeoutMs = 1000): Promis
 }
 
 /** Poll (every 100 ms, up to `timeoutMs`) until every port accepts connections; fail early if the child exits. */
-export async function waitListening(child: Child, host: string, ports: readonly number[], timeoutMs = 20_000): Promise<void> {
+export async function waitListening(
+  child: Child,
+  host: string,
+  ports: readonly number[],
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: string | null = null;
   void child.exited.then((how) => (exited = how));
@@ -92,7 +101,10 @@ export async function waitListening(child: Child, host: string, ports: readonly 
     if (exited !== null) throw new Error(`process ${child.pid} exited (${exited}) before listening:\n${child.tail()}`);
     const ok = await Promise.all(ports.map((p) => canConnect(host, p)));
     if (ok.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`process ${child.pid}: ports ${ports.join(',')} not listening after ${timeoutMs} ms:\n${child.tail()}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `process ${child.pid}: ports ${ports.join(',')} not listening after ${timeoutMs} ms:\n${child.tail()}`,
+      );
     await sleep(100);
   }
 }

@@ -37,10 +37,18 @@ export function redisDirect(masterPort: number, nodePorts: readonly number[]): C
 }
 
 /** Starts the reference pipe on `count` free ports (it must discover exactly `count` nodes). */
-export async function startReferencePipe(seed: string, count: number, nodeArgs: readonly string[] = []): Promise<Contender> {
+export async function startReferencePipe(
+  seed: string,
+  count: number,
+  nodeArgs: readonly string[] = [],
+): Promise<Contender> {
   const base = await freePortRange(count);
   const script = path.join(REPO, 'bench', 'dist', 'reference-pipe.js');
-  const child = startChild(process.execPath, [...nodeArgs, script, '--seed', seed, '--base-port', String(base), '--host', HOST], { cwd: REPO });
+  const child = startChild(
+    process.execPath,
+    [...nodeArgs, script, '--seed', seed, '--base-port', String(base), '--host', HOST],
+    { cwd: REPO },
+  );
   const ports = Array.from({ length: count }, (_, i) => base + i);
   try {
     await waitListening(child, HOST, ports);
@@ -56,14 +64,21 @@ export async function startReferencePipe(seed: string, count: number, nodeArgs: 
  * file, default middleware, `--log-level warn`. `nodeArgs` go to node (e.g. `--cpu-prof`); `repo`
  * is the checkout whose build runs (another one for an A/B of two builds).
  */
-export async function startSlotrelay(seeds: readonly string[], count: number, nodeArgs: readonly string[] = [], repo = REPO): Promise<Contender> {
+export async function startSlotrelay(
+  seeds: readonly string[],
+  count: number,
+  nodeArgs: readonly string[] = [],
+  repo = REPO,
+): Promise<Contender> {
   const base = await freePortRange(count);
   const config = validateConfig(fleetConfig(seeds.slice(0, 2), base, count, HOST));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slotrelay-bench-'));
   const file = path.join(dir, 'slotrelay.json');
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
   const cli = path.join(repo, 'packages', 'host', 'bin', 'slotrelay.js');
-  const child = startChild(process.execPath, [...nodeArgs, cli, '--config', file, '--log-level', 'warn'], { cwd: repo });
+  const child = startChild(process.execPath, [...nodeArgs, cli, '--config', file, '--log-level', 'warn'], {
+    cwd: repo,
+  });
   const ports = Array.from({ length: count }, (_, i) => base + i);
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   try {

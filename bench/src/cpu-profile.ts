@@ -66,11 +66,19 @@ export function summarizeProfile(file: string, root: string, topN = 25): Profile
     .slice(0, topN)
     .map(({ frame, us }) => ({
       functionName: frame.functionName || '(anonymous)',
-      location: frame.url ? `${frame.url.startsWith(prefix) ? frame.url.slice(prefix.length) : frame.url}:${frame.lineNumber + 1}` : '',
+      location: frame.url
+        ? `${frame.url.startsWith(prefix) ? frame.url.slice(prefix.length) : frame.url}:${frame.lineNumber + 1}`
+        : '',
       selfMs: Math.round(us / 100) / 10,
       percent: busy > 0 ? Math.round((us / busy) * 1000) / 10 : 0,
     }));
-  return { file, totalMs: Math.round(total / 1000), idleMs: Math.round(idle / 1000), busyMs: Math.round(busy / 1000), top };
+  return {
+    file,
+    totalMs: Math.round(total / 1000),
+    idleMs: Math.round(idle / 1000),
+    busyMs: Math.round(busy / 1000),
+    top,
+  };
 }
 
 export function profileTable(s: ProfileSummary): string {

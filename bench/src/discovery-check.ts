@@ -17,11 +17,20 @@ export interface DiscoveryCheck {
 }
 
 /** Opens a connection to HOST:port and hands `use` a function that sends commands and awaits their replies. */
-export async function withConnection<T>(port: number, use: (send: (...commands: ReadonlyArray<ReadonlyArray<string | number>>) => Promise<RespNode[]>) => Promise<T>, timeoutMs = 5000): Promise<T> {
+export async function withConnection<T>(
+  port: number,
+  use: (send: (...commands: ReadonlyArray<ReadonlyArray<string | number>>) => Promise<RespNode[]>) => Promise<T>,
+  timeoutMs = 5000,
+): Promise<T> {
   const sock = net.connect({ host: HOST, port });
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([once(sock, 'connect'), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`connect to ${port} timed out`)), timeoutMs)))]);
+    await Promise.race([
+      once(sock, 'connect'),
+      new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`connect to ${port} timed out`)), timeoutMs)),
+      ),
+    ]);
     return await use((...commands) => runCommands(sock, commands, timeoutMs));
   } finally {
     clearTimeout(timer);
@@ -30,7 +39,11 @@ export async function withConnection<T>(port: number, use: (send: (...commands: 
 }
 
 /** Sends commands (pipelined) on a fresh connection to HOST:port; one reply per command. */
-export function query(port: number, commands: ReadonlyArray<ReadonlyArray<string | number>>, timeoutMs = 5000): Promise<RespNode[]> {
+export function query(
+  port: number,
+  commands: ReadonlyArray<ReadonlyArray<string | number>>,
+  timeoutMs = 5000,
+): Promise<RespNode[]> {
   return withConnection(port, (send) => send(...commands), timeoutMs);
 }
 
@@ -39,7 +52,11 @@ const portOf = (addr: string) => Number(addr.slice(addr.lastIndexOf(':') + 1));
 export async function checkDiscovery(port: number, ports: readonly number[]): Promise<DiscoveryCheck> {
   const own = new Set(ports);
   const verdict = (seen: number[]) =>
-    seen.length === 0 ? 'no addresses' : seen.every((p) => own.has(p)) ? 'proxy addresses' : `Redis addresses (ports ${[...new Set(seen.filter((p) => !own.has(p)))].join(',')})`;
+    seen.length === 0
+      ? 'no addresses'
+      : seen.every((p) => own.has(p))
+        ? 'proxy addresses'
+        : `Redis addresses (ports ${[...new Set(seen.filter((p) => !own.has(p)))].join(',')})`;
   let nodes = 'error';
   let slots = 'error';
   let moved = 'no MOVED seen';
@@ -80,5 +97,10 @@ export async function checkDiscovery(port: number, ports: readonly number[]): Pr
   }
   const idsAgree = [...slotIds].every((id) => nodeIds.has(id));
   if (!idsAgree) slots += ' (node IDs not in CLUSTER NODES)';
-  return { ok: nodes === 'proxy addresses' && slots === 'proxy addresses' && moved === 'proxy addresses' && idsAgree, nodes, slots, moved };
+  return {
+    ok: nodes === 'proxy addresses' && slots === 'proxy addresses' && moved === 'proxy addresses' && idsAgree,
+    nodes,
+    slots,
+    moved,
+  };
 }

@@ -42,7 +42,22 @@ export async function runRedisBenchmark(
   tests = 'set,get',
   timeoutMs = 300_000,
 ): Promise<BenchmarkRun> {
-  const args = ['-h', host, '-p', String(port), '--cluster', '--csv', '-t', tests, '-c', String(shape.clients), '-P', String(shape.pipeline), '-n', String(shape.requests)];
+  const args = [
+    '-h',
+    host,
+    '-p',
+    String(port),
+    '--cluster',
+    '--csv',
+    '-t',
+    tests,
+    '-c',
+    String(shape.clients),
+    '-P',
+    String(shape.pipeline),
+    '-n',
+    String(shape.requests),
+  ];
   let out = '';
   const started = Date.now();
   const child = startChild(BENCHMARK_BIN, args, { onStdout: (s) => (out += s) });
@@ -51,7 +66,10 @@ export async function runRedisBenchmark(
   clearTimeout(timer);
   const wallMs = Date.now() - started;
   const cmd = `${BENCHMARK_BIN} ${args.join(' ')}`;
-  if (how !== '0') throw new Error(`${cmd}: exited ${how}${Date.now() - started >= timeoutMs ? ` (time limit ${timeoutMs} ms)` : ''}:\n${child.tail().trim()}`);
+  if (how !== '0')
+    throw new Error(
+      `${cmd}: exited ${how}${Date.now() - started >= timeoutMs ? ` (time limit ${timeoutMs} ms)` : ''}:\n${child.tail().trim()}`,
+    );
   const run = parseBenchmarkOutput(out);
   const want = tests.split(',').map((t) => t.toUpperCase());
   const missing = want.filter((t) => !run.tests[t]);

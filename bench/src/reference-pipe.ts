@@ -20,9 +20,21 @@
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { ReplyScanner, decodeReply, encodeReply, parseClusterNodes, parseHostPort, runCommands, type RespNode } from '@slotrelay/core/internal';
+import {
+  ReplyScanner,
+  decodeReply,
+  encodeReply,
+  parseClusterNodes,
+  parseHostPort,
+  runCommands,
+  type RespNode,
+} from '@slotrelay/core/internal';
 
-const STAR = 0x2a, DOLLAR = 0x24, MINUS = 0x2d, CR = 0x0d, LF = 0x0a;
+const STAR = 0x2a,
+  DOLLAR = 0x24,
+  MINUS = 0x2d,
+  CR = 0x0d,
+  LF = 0x0a;
 const MAX_HELD_ERROR_LINE = 512;
 
 interface Target {
@@ -41,7 +53,11 @@ interface PipeState {
 }
 
 const { values } = parseArgs({
-  options: { seed: { type: 'string' }, 'base-port': { type: 'string' }, host: { type: 'string', default: '127.0.0.1' } },
+  options: {
+    seed: { type: 'string' },
+    'base-port': { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
 });
 if (!values.seed || !values['base-port']) {
   process.stderr.write('usage: reference-pipe --seed host:port --base-port N [--host 127.0.0.1]\n');
@@ -60,7 +76,9 @@ async function discover(): Promise<Target[]> {
     await once(sock, 'connect');
     const [reply] = await runCommands(sock, [['CLUSTER', 'NODES']], 5000);
     if (!reply?.data) throw new Error(`CLUSTER NODES on ${values.seed} failed: ${reply?.text ?? 'no reply'}`);
-    const nodes = parseClusterNodes(reply.data.toString('utf8')).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const nodes = parseClusterNodes(reply.data.toString('utf8')).sort((a, b) =>
+      a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
     return nodes.map((n, i) => ({ id: n.id, host: n.ip || seed.host, port: n.port, proxyPort: basePort + i }));
   } finally {
     sock.destroy();
@@ -237,7 +255,9 @@ async function main(): Promise<void> {
       });
     }),
   );
-  process.stdout.write(`reference-pipe: ${targets.map((t) => `${proxyHost}:${t.proxyPort} -> ${t.host}:${t.port}`).join(', ')}\n`);
+  process.stdout.write(
+    `reference-pipe: ${targets.map((t) => `${proxyHost}:${t.proxyPort} -> ${t.host}:${t.port}`).join(', ')}\n`,
+  );
 }
 
 process.on('SIGTERM', () => process.exit(0));

@@ -88,7 +88,10 @@ export function median(xs: readonly number[]): number | null {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export function summarize(runs: readonly RunRecord[], shapes: readonly LoadShape[]): Record<ContenderKey, Record<string, ShapeSummary>> {
+export function summarize(
+  runs: readonly RunRecord[],
+  shapes: readonly LoadShape[],
+): Record<ContenderKey, Record<string, ShapeSummary>> {
   const out = {} as Record<ContenderKey, Record<string, ShapeSummary>>;
   for (const k of KEYS) {
     out[k] = {};
@@ -98,7 +101,11 @@ export function summarize(runs: readonly RunRecord[], shapes: readonly LoadShape
       for (const t of TESTS) {
         const xs = ok.map((r) => r.tests[t]).filter((x): x is TestResult => !!x);
         if (xs.length === 0) continue;
-        tests[t] = { rps: median(xs.map((x) => x.rps))!, p50Ms: median(xs.map((x) => x.p50Ms))!, p99Ms: median(xs.map((x) => x.p99Ms))! };
+        tests[t] = {
+          rps: median(xs.map((x) => x.rps))!,
+          p50Ms: median(xs.map((x) => x.p50Ms))!,
+          p99Ms: median(xs.map((x) => x.p99Ms))!,
+        };
       }
       const med = (f: (r: RunRecord) => number | null) => median(ok.map(f).filter((x): x is number => x !== null));
       out[k][shape.name] = {
@@ -114,7 +121,8 @@ export function summarize(runs: readonly RunRecord[], shapes: readonly LoadShape
   return out;
 }
 
-const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null && b > 0 ? Math.round((a / b) * 1000) / 1000 : null);
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a != null && b != null && b > 0 ? Math.round((a / b) * 1000) / 1000 : null;
 
 export function ratios(s: Record<ContenderKey, ContenderSummary>, shapes: readonly LoadShape[]): Ratios {
   const r: Ratios = { opsCoverA: {}, opsCoverB: {}, opsBoverA: {}, cpuCoverB: {} };
@@ -145,7 +153,8 @@ function shortRuns(res: Results): string[] {
     for (const shape of res.shapes) {
       for (const t of TESTS) {
         const rps = res.summary[k].shapes[shape.name]?.tests[t]?.rps;
-        if (rps && shape.requests / rps < 2) out.push(`${k} ${shapeLabel(shape)} ${t} (${(shape.requests / rps).toFixed(2)} s)`);
+        if (rps && shape.requests / rps < 2)
+          out.push(`${k} ${shapeLabel(shape)} ${t} (${(shape.requests / rps).toFixed(2)} s)`);
       }
     }
   }
@@ -159,12 +168,19 @@ export function shapeLabel(s: LoadShape): string {
 export function markdown(res: Results): string {
   const m = res.machine;
   const s = res.summary;
-  const flag = (k: ContenderKey, shape: string) => (s[k].shapes[shape]?.runs && !s[k].shapes[shape]!.throughContender ? ' ⚠' : '');
+  const flag = (k: ContenderKey, shape: string) =>
+    s[k].shapes[shape]?.runs && !s[k].shapes[shape]!.throughContender ? ' ⚠' : '';
   const out: string[] = [];
   out.push(`## slotrelay bench ${res.startedAt}${res.quick ? ' (QUICK smoke run: numbers mean nothing)' : ''}`);
   out.push('');
-  out.push(`${m.cpuModel}, ${m.cores} cores, ${m.memTotalMB} MB; node ${m.node}; ${m.redisServer.replace(/ sha=.*/, '')}; ${m.redisBenchmark}; load average at start ${m.loadAverage.join(' ')}.`);
-  out.push(`${res.rounds} round(s), contenders interleaved A,B,C in each; \`redis-benchmark --cluster -t set,get\`, ` + res.shapes.map((x) => `${shapeLabel(x)} -n ${x.requests.toLocaleString('en-US')}`).join(', ') + '. Medians over rounds.');
+  out.push(
+    `${m.cpuModel}, ${m.cores} cores, ${m.memTotalMB} MB; node ${m.node}; ${m.redisServer.replace(/ sha=.*/, '')}; ${m.redisBenchmark}; load average at start ${m.loadAverage.join(' ')}.`,
+  );
+  out.push(
+    `${res.rounds} round(s), contenders interleaved A,B,C in each; \`redis-benchmark --cluster -t set,get\`, ` +
+      res.shapes.map((x) => `${shapeLabel(x)} -n ${x.requests.toLocaleString('en-US')}`).join(', ') +
+      '. Medians over rounds.',
+  );
   out.push('');
   out.push('### Throughput, ops/s');
   out.push('');
@@ -173,7 +189,9 @@ export function markdown(res: Results): string {
   for (const shape of res.shapes) {
     for (const t of TESTS) {
       const v = (k: ContenderKey) => `${int(s[k].shapes[shape.name]?.tests[t]?.rps)}${flag(k, shape.name)}`;
-      out.push(`| ${shapeLabel(shape)} | ${t} | ${v('A')} | ${v('B')} | ${v('C')} | ${fix(res.ratios.opsCoverA[shape.name]?.[t], 2)} | ${fix(res.ratios.opsCoverB[shape.name]?.[t], 2)} | ${fix(res.ratios.opsBoverA[shape.name]?.[t], 2)} |`);
+      out.push(
+        `| ${shapeLabel(shape)} | ${t} | ${v('A')} | ${v('B')} | ${v('C')} | ${fix(res.ratios.opsCoverA[shape.name]?.[t], 2)} | ${fix(res.ratios.opsCoverB[shape.name]?.[t], 2)} | ${fix(res.ratios.opsBoverA[shape.name]?.[t], 2)} |`,
+      );
     }
   }
   out.push('');
@@ -198,7 +216,9 @@ export function markdown(res: Results): string {
   for (const shape of res.shapes) {
     const sys = (k: 'B' | 'C') => {
       const x = s[k].shapes[shape.name];
-      return x?.readsPerThousand != null && x.writesPerThousand != null ? `${fix(x.readsPerThousand, 0)} + ${fix(x.writesPerThousand, 0)}` : '–';
+      return x?.readsPerThousand != null && x.writesPerThousand != null
+        ? `${fix(x.readsPerThousand, 0)} + ${fix(x.writesPerThousand, 0)}`
+        : '–';
     };
     out.push(
       `| ${shapeLabel(shape)} | ${fix(s.B.shapes[shape.name]?.cpuSecondsPerMillion, 2)}${flag('B', shape.name)} | ${fix(s.C.shapes[shape.name]?.cpuSecondsPerMillion, 2)}${flag('C', shape.name)} | ${fix(res.ratios.cpuCoverB[shape.name], 2)} | ${sys('B')} | ${sys('C')} |`,
@@ -215,13 +235,27 @@ export function markdown(res: Results): string {
   const n = mC?.sessions ?? mB?.sessions ?? 0;
   out.push('| | B ref pipe | C slotrelay | C/B |');
   out.push('|---|---:|---:|---:|');
-  out.push(`| peak RSS over the runs (VmHWM) | ${mb(s.B.peakRssBytes)} | ${mb(s.C.peakRssBytes)} | ${fix(ratio(s.C.peakRssBytes, s.B.peakRssBytes), 2)} |`);
-  out.push(`| RSS of a fresh process, warmed up | ${mb(mB?.rssBefore)} | ${mb(mC?.rssBefore)} | ${fix(ratio(mC?.rssBefore, mB?.rssBefore), 2)} |`);
-  out.push(`| RSS with ${n} idle sessions | ${mb(mB?.rssIdle)} | ${mb(mC?.rssIdle)} | ${fix(ratio(mC?.rssIdle, mB?.rssIdle), 2)} |`);
-  out.push(`| RSS peak, ${n} sessions × ${mC?.pipelineDepth ?? mB?.pipelineDepth ?? '?'} GETs in flight | ${mb(mB?.rssPipeliningPeak)} | ${mb(mC?.rssPipeliningPeak)} | ${fix(ratio(mC?.rssPipeliningPeak, mB?.rssPipeliningPeak), 2)} |`);
-  out.push(`| **per session, idle** | ${kb(mB?.bytesPerSessionIdle)} | ${kb(mC?.bytesPerSessionIdle)} | ${fix(ratio(mC?.bytesPerSessionIdle, mB?.bytesPerSessionIdle), 2)} |`);
-  out.push(`| **per session, pipelining** | ${kb(mB?.bytesPerSessionPipelining)} | ${kb(mC?.bytesPerSessionPipelining)} | ${fix(ratio(mC?.bytesPerSessionPipelining, mB?.bytesPerSessionPipelining), 2)} |`);
-  out.push(`| GETs answered while pipelining (errors) | ${int(mB?.gets)} (${mB?.errors ?? '–'}) | ${int(mC?.gets)} (${mC?.errors ?? '–'}) | |`);
+  out.push(
+    `| peak RSS over the runs (VmHWM) | ${mb(s.B.peakRssBytes)} | ${mb(s.C.peakRssBytes)} | ${fix(ratio(s.C.peakRssBytes, s.B.peakRssBytes), 2)} |`,
+  );
+  out.push(
+    `| RSS of a fresh process, warmed up | ${mb(mB?.rssBefore)} | ${mb(mC?.rssBefore)} | ${fix(ratio(mC?.rssBefore, mB?.rssBefore), 2)} |`,
+  );
+  out.push(
+    `| RSS with ${n} idle sessions | ${mb(mB?.rssIdle)} | ${mb(mC?.rssIdle)} | ${fix(ratio(mC?.rssIdle, mB?.rssIdle), 2)} |`,
+  );
+  out.push(
+    `| RSS peak, ${n} sessions × ${mC?.pipelineDepth ?? mB?.pipelineDepth ?? '?'} GETs in flight | ${mb(mB?.rssPipeliningPeak)} | ${mb(mC?.rssPipeliningPeak)} | ${fix(ratio(mC?.rssPipeliningPeak, mB?.rssPipeliningPeak), 2)} |`,
+  );
+  out.push(
+    `| **per session, idle** | ${kb(mB?.bytesPerSessionIdle)} | ${kb(mC?.bytesPerSessionIdle)} | ${fix(ratio(mC?.bytesPerSessionIdle, mB?.bytesPerSessionIdle), 2)} |`,
+  );
+  out.push(
+    `| **per session, pipelining** | ${kb(mB?.bytesPerSessionPipelining)} | ${kb(mC?.bytesPerSessionPipelining)} | ${fix(ratio(mC?.bytesPerSessionPipelining, mB?.bytesPerSessionPipelining), 2)} |`,
+  );
+  out.push(
+    `| GETs answered while pipelining (errors) | ${int(mB?.gets)} (${mB?.errors ?? '–'}) | ${int(mC?.gets)} (${mC?.errors ?? '–'}) | |`,
+  );
   for (const k of ['B', 'C'] as const) {
     const x = res.memory[k];
     if (x && 'error' in x) out.push(`\n${CONTENDER_LABEL[k]} memory test failed: ${x.error}`);
@@ -229,15 +263,26 @@ export function markdown(res: Results): string {
   out.push('');
   for (const k of ['B', 'C'] as const) {
     const d = s[k].discovery;
-    if (d) out.push(`- ${CONTENDER_LABEL[k]} discovery: CLUSTER NODES → ${d.nodes}; CLUSTER SLOTS → ${d.slots}; MOVED → ${d.moved}.`);
+    if (d)
+      out.push(
+        `- ${CONTENDER_LABEL[k]} discovery: CLUSTER NODES → ${d.nodes}; CLUSTER SLOTS → ${d.slots}; MOVED → ${d.moved}.`,
+      );
   }
   for (const note of res.notes) out.push(`- ${note}`);
   const short = shortRuns(res);
-  if (res.quick) out.push('- --quick: every run lasts well under 2 s, so redis-benchmark\'s 250 ms rounding dominates its ops/s.');
-  else if (short.length) out.push(`- Runs under 2 s (redis-benchmark rounds elapsed time up to 250 ms, so their ops/s may be under-reported): ${short.join(', ')}.`);
+  if (res.quick)
+    out.push("- --quick: every run lasts well under 2 s, so redis-benchmark's 250 ms rounding dominates its ops/s.");
+  else if (short.length)
+    out.push(
+      `- Runs under 2 s (redis-benchmark rounds elapsed time up to 250 ms, so their ops/s may be under-reported): ${short.join(', ')}.`,
+    );
   if (KEYS.some((k) => res.shapes.some((x) => flag(k, x.name)))) {
-    out.push('- ⚠ = redis-benchmark was handed Redis addresses and talked to Redis directly: that figure does not measure the proxy.');
+    out.push(
+      '- ⚠ = redis-benchmark was handed Redis addresses and talked to Redis directly: that figure does not measure the proxy.',
+    );
   }
-  out.push('- One noisy shared machine: only the ratios within this run mean anything; compare runs only by their ratios.');
+  out.push(
+    '- One noisy shared machine: only the ratios within this run mean anything; compare runs only by their ratios.',
+  );
   return out.join('\n');
 }

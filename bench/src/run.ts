@@ -11,7 +11,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ClusterNode, parseClusterNodes } from '@slotrelay/core/internal';
 import { type LocalCluster, startCluster } from '@slotrelay/local-cluster';
-import { CONTENDER_LABEL, type Contender, type ContenderKey, HOST, REPO, redisDirect, startReferencePipe, startSlotrelay } from './contenders.js';
+import {
+  CONTENDER_LABEL,
+  type Contender,
+  type ContenderKey,
+  HOST,
+  REPO,
+  redisDirect,
+  startReferencePipe,
+  startSlotrelay,
+} from './contenders.js';
 import { checkDiscovery, query } from './discovery-check.js';
 import { keySlot } from './key-slot.js';
 import { cpuSeconds, machineInfo, memory, openFileLimit, syscalls } from './proc.js';
@@ -93,7 +102,9 @@ function preflight(): void {
 
 function clusterCmdsIsPlaceholder(): boolean {
   try {
-    return /Placeholder/.test(fs.readFileSync(path.join(REPO, 'packages/middleware-cluster-cmds/dist/index.js'), 'utf8'));
+    return /Placeholder/.test(
+      fs.readFileSync(path.join(REPO, 'packages/middleware-cluster-cmds/dist/index.js'), 'utf8'),
+    );
   } catch {
     return false;
   }
@@ -161,7 +172,9 @@ async function benchRun(c: Contender, shape: LoadShape, round: number): Promise<
     rec.masters = run.masters.map((m) => m.address);
     rec.wallMs = run.wallMs;
     const own = new Set(c.ports);
-    rec.throughContender = run.masters.length > 0 && run.masters.every((m) => own.has(Number(m.address.slice(m.address.lastIndexOf(':') + 1))));
+    rec.throughContender =
+      run.masters.length > 0 &&
+      run.masters.every((m) => own.has(Number(m.address.slice(m.address.lastIndexOf(':') + 1))));
   } catch (e) {
     rec.error = (e as Error).message;
   }
@@ -178,19 +191,35 @@ async function benchRun(c: Contender, shape: LoadShape, round: number): Promise<
 
 function describeRun(r: RunRecord): string {
   if (r.error) return `ERROR ${r.error.split('\n')[0]}`;
-  const t = (name: string) => (r.tests[name] ? `${name} ${Math.round(r.tests[name]!.rps).toLocaleString('en-US')}/s p50 ${r.tests[name]!.p50Ms} p99 ${r.tests[name]!.p99Ms}` : `${name} –`);
-  const cpu = r.cpuSecondsPerMillion !== null ? `, proxy ${r.cpuSecondsPerMillion} CPU-s/M, ${r.readsPerThousand}+${r.writesPerThousand} syscalls/1k` : '';
+  const t = (name: string) =>
+    r.tests[name]
+      ? `${name} ${Math.round(r.tests[name]!.rps).toLocaleString('en-US')}/s p50 ${r.tests[name]!.p50Ms} p99 ${r.tests[name]!.p99Ms}`
+      : `${name} –`;
+  const cpu =
+    r.cpuSecondsPerMillion !== null
+      ? `, proxy ${r.cpuSecondsPerMillion} CPU-s/M, ${r.readsPerThousand}+${r.writesPerThousand} syscalls/1k`
+      : '';
   return `${t('SET')}; ${t('GET')}${cpu}${r.throughContender ? '' : ` ⚠ masters ${r.masters.join(' ')}`}`;
 }
 
-async function memoryTest(key: 'B' | 'C', cluster: LocalCluster, keys: string[], sessions: number, seconds: number): Promise<SessionMemory | { error: string }> {
+async function memoryTest(
+  key: 'B' | 'C',
+  cluster: LocalCluster,
+  keys: string[],
+  sessions: number,
+  seconds: number,
+): Promise<SessionMemory | { error: string }> {
   const n = cluster.nodes.length;
   let c: Contender | null = null;
   try {
     c = track(key === 'B' ? await startReferencePipe(cluster.seeds[0]!, n) : await startSlotrelay(cluster.seeds, n));
-    log(`memory ${CONTENDER_LABEL[key]} (pid ${c.child!.pid}): ${sessions} sessions, then ${PIPELINE_DEPTH} GETs in flight each for ${seconds} s`);
+    log(
+      `memory ${CONTENDER_LABEL[key]} (pid ${c.child!.pid}): ${sessions} sessions, then ${PIPELINE_DEPTH} GETs in flight each for ${seconds} s`,
+    );
     const m = await measureSessions(c.child!.pid, c.ports, keys, { sessions, depth: PIPELINE_DEPTH, seconds });
-    log(`memory ${CONTENDER_LABEL[key]}: ${(m.rssBefore / 2 ** 20).toFixed(1)} MB before, idle ${(m.bytesPerSessionIdle / 1024).toFixed(1)} KB/session, pipelining ${(m.bytesPerSessionPipelining / 1024).toFixed(1)} KB/session, ${m.gets} GETs, ${m.errors} errors`);
+    log(
+      `memory ${CONTENDER_LABEL[key]}: ${(m.rssBefore / 2 ** 20).toFixed(1)} MB before, idle ${(m.bytesPerSessionIdle / 1024).toFixed(1)} KB/session, pipelining ${(m.bytesPerSessionPipelining / 1024).toFixed(1)} KB/session, ${m.gets} GETs, ${m.errors} errors`,
+    );
     return m;
   } catch (e) {
     log(`memory ${CONTENDER_LABEL[key]}: ${(e as Error).message}`);
@@ -200,19 +229,30 @@ async function memoryTest(key: 'B' | 'C', cluster: LocalCluster, keys: string[],
   }
 }
 
-async function runComparison(cluster: LocalCluster, opts: { quick: boolean; rounds: number; sessions: number; skipMemory: boolean; startedAt: Date }): Promise<Results> {
+async function runComparison(
+  cluster: LocalCluster,
+  opts: { quick: boolean; rounds: number; sessions: number; skipMemory: boolean; startedAt: Date },
+): Promise<Results> {
   const shapes = opts.quick ? QUICK_SHAPES : FULL_SHAPES;
   const n = cluster.nodes.length;
   const notes: string[] = [];
   const nodes = await clusterNodes(cluster);
   const masterPort = nodes.find((x) => x.role === 'master')!.port;
   const contenders: Record<ContenderKey, Contender> = {
-    A: redisDirect(masterPort, cluster.nodes.map((x) => x.port)),
+    A: redisDirect(
+      masterPort,
+      cluster.nodes.map((x) => x.port),
+    ),
     B: track(await startReferencePipe(cluster.seeds[0]!, n)),
     C: track(await startSlotrelay(cluster.seeds, n)),
   };
-  log(`B reference pipe pid ${contenders.B.child!.pid} on ${contenders.B.ports.join(',')}; C slotrelay pid ${contenders.C.child!.pid} on ${contenders.C.ports.join(',')}`);
-  const discovery = { B: await checkDiscovery(contenders.B.port, contenders.B.ports), C: await checkDiscovery(contenders.C.port, contenders.C.ports) };
+  log(
+    `B reference pipe pid ${contenders.B.child!.pid} on ${contenders.B.ports.join(',')}; C slotrelay pid ${contenders.C.child!.pid} on ${contenders.C.ports.join(',')}`,
+  );
+  const discovery = {
+    B: await checkDiscovery(contenders.B.port, contenders.B.ports),
+    C: await checkDiscovery(contenders.C.port, contenders.C.ports),
+  };
   for (const k of ['B', 'C'] as const) {
     const d = discovery[k];
     log(`${CONTENDER_LABEL[k]} discovery: NODES → ${d.nodes}; SLOTS → ${d.slots}; MOVED → ${d.moved}`);
@@ -227,7 +267,13 @@ async function runComparison(cluster: LocalCluster, opts: { quick: boolean; roun
   // Warm-up (JIT, topology discovery), not measured.
   for (const k of ['B', 'C'] as const) {
     try {
-      await runRedisBenchmark(HOST, contenders[k].port, { name: 'warmup', clients: 50, pipeline: 16, requests: opts.quick ? 5_000 : 50_000 }, 'set,get', 60_000);
+      await runRedisBenchmark(
+        HOST,
+        contenders[k].port,
+        { name: 'warmup', clients: 50, pipeline: 16, requests: opts.quick ? 5_000 : 50_000 },
+        'set,get',
+        60_000,
+      );
     } catch (e) {
       log(`warm-up ${CONTENDER_LABEL[k]}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -277,7 +323,13 @@ async function runComparison(cluster: LocalCluster, opts: { quick: boolean; roun
   };
 }
 
-async function runProfile(cluster: LocalCluster, opts: { quick: boolean; stamp: string }): Promise<{ kind: 'profile'; profiles: Array<{ contender: ContenderKey; shape: LoadShape; run: RunRecord; profile: ProfileSummary }> }> {
+async function runProfile(
+  cluster: LocalCluster,
+  opts: { quick: boolean; stamp: string },
+): Promise<{
+  kind: 'profile';
+  profiles: Array<{ contender: ContenderKey; shape: LoadShape; run: RunRecord; profile: ProfileSummary }>;
+}> {
   const dir = path.join(REPO, 'bench', 'results', 'profiles');
   fs.mkdirSync(dir, { recursive: true });
   const shapes = (opts.quick ? QUICK_SHAPES : FULL_SHAPES).filter((s) => s.clients === 50);
@@ -293,7 +345,10 @@ async function runProfile(cluster: LocalCluster, opts: { quick: boolean; stamp: 
       const name = `${key === 'B' ? 'ref-pipe' : 'slotrelay'}-${opts.stamp}-${shape.name}.cpuprofile`;
       const c = track(await starters[key](['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', name]));
       const d = await checkDiscovery(c.port, c.ports);
-      if (!d.ok) log(`⚠ ${CONTENDER_LABEL[key]} discovery: NODES → ${d.nodes}; SLOTS → ${d.slots}; MOVED → ${d.moved} — the profile will miss the data path`);
+      if (!d.ok)
+        log(
+          `⚠ ${CONTENDER_LABEL[key]} discovery: NODES → ${d.nodes}; SLOTS → ${d.slots}; MOVED → ${d.moved} — the profile will miss the data path`,
+        );
       const run = await benchRun(c, shape, 1);
       log(`profile ${CONTENDER_LABEL[key]} ${shapeLabel(shape)} -n ${shape.requests}: ${describeRun(run)}`);
       await release(c);
@@ -301,7 +356,9 @@ async function runProfile(cluster: LocalCluster, opts: { quick: boolean; stamp: 
       if (!fs.existsSync(file)) throw new Error(`no profile written at ${file}`);
       const profile = summarizeProfile(file, REPO);
       out.push({ contender: key, shape, run, profile });
-      process.stdout.write(`\n### ${CONTENDER_LABEL[key]} CPU profile, ${shapeLabel(shape)} -n ${shape.requests.toLocaleString('en-US')}: top ${profile.top.length} self time\n\n${profileTable(profile)}\n`);
+      process.stdout.write(
+        `\n### ${CONTENDER_LABEL[key]} CPU profile, ${shapeLabel(shape)} -n ${shape.requests.toLocaleString('en-US')}: top ${profile.top.length} self time\n\n${profileTable(profile)}\n`,
+      );
     }
   }
   return { kind: 'profile', profiles: out };
@@ -335,7 +392,9 @@ async function main(): Promise<void> {
   const limit = openFileLimit();
   if (!values['skip-memory'] && limit < 2 * sessions + 200) {
     const fit = Math.max(10, Math.floor((limit - 200) / 2));
-    log(`open-file limit ${limit} is too low for ${sessions} sessions (each needs 2 fds in the proxy); using ${fit} (raise it with ulimit -n)`);
+    log(
+      `open-file limit ${limit} is too low for ${sessions} sessions (each needs 2 fds in the proxy); using ${fit} (raise it with ulimit -n)`,
+    );
     sessions = fit;
   }
   const startedAt = new Date();
@@ -351,10 +410,19 @@ async function main(): Promise<void> {
     if (values.profile) {
       const res = await runProfile(cluster, { quick, stamp });
       const file = path.join(resultsDir, `${stamp}-profile${quick ? '-quick' : ''}.json`);
-      fs.writeFileSync(file, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine: machineInfo(), ...res }, null, 2)}\n`);
+      fs.writeFileSync(
+        file,
+        `${JSON.stringify({ startedAt: startedAt.toISOString(), machine: machineInfo(), ...res }, null, 2)}\n`,
+      );
       log(`wrote ${path.relative(process.cwd(), file)}`);
     } else {
-      const res = await runComparison(cluster, { quick, rounds, sessions, skipMemory: values['skip-memory']!, startedAt });
+      const res = await runComparison(cluster, {
+        quick,
+        rounds,
+        sessions,
+        skipMemory: values['skip-memory']!,
+        startedAt,
+      });
       const file = path.join(resultsDir, `${stamp}${quick ? '-quick' : ''}.json`);
       fs.writeFileSync(file, `${JSON.stringify(res, null, 2)}\n`);
       process.stdout.write(`${markdown(res)}\n`);

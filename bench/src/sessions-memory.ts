@@ -88,7 +88,12 @@ function openConn(port: number): Promise<Conn> {
  * `keys[i]` must be a key the node behind `ports[i]` serves (its own slots, or its master's for a
  * replica: every pipelining session sends READONLY first).
  */
-export async function measureSessions(pid: number, ports: readonly number[], keys: readonly string[], opts: SessionMemoryOptions): Promise<SessionMemory> {
+export async function measureSessions(
+  pid: number,
+  ports: readonly number[],
+  keys: readonly string[],
+  opts: SessionMemoryOptions,
+): Promise<SessionMemory> {
   // Warm up every listener (topology discovery, code paths), then take the baseline.
   for (const p of ports) await query(p, [['PING']]);
   const rssBefore = await settledRss(pid, 1500);
@@ -96,7 +101,9 @@ export async function measureSessions(pid: number, ports: readonly number[], key
   const conns: Conn[] = [];
   try {
     for (let i = 0; i < opts.sessions; i += 100) {
-      const batch = Array.from({ length: Math.min(100, opts.sessions - i) }, (_, k) => openConn(ports[(i + k) % ports.length]!));
+      const batch = Array.from({ length: Math.min(100, opts.sessions - i) }, (_, k) =>
+        openConn(ports[(i + k) % ports.length]!),
+      );
       conns.push(...(await Promise.all(batch)));
     }
     const rssIdle = await settledRss(pid, 1500);

@@ -21,7 +21,10 @@ import { MeasuredProxy } from './support/measured-proxy.js';
 import { normalizeReply, printable, respBatch } from './support/resp-fuzz.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const opt = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const seed = Number(opt('--seed') ?? 0);
 const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
 const node = cluster.masters()[0]!;
@@ -33,11 +36,23 @@ try {
   const batches: Buffer[][] = [];
   const hex = opt('--hex');
   if (hex) batches.push([Buffer.from(hex, 'hex')]);
-  for (const i of (opt('--batch') ?? '').split(',').filter(Boolean)) batches.push(fc.sample(respBatch(keys, { megaLines: true, maxLength: 40, size: 'max' }), { seed: seed + Number(i), numRuns: 1 })[0]!);
-  for (const j of (opt('--sample') ?? '').split(',').filter(Boolean)) batches.push(fc.sample(respBatch(keys, { megaLines: true, maxLength: 5 }), { seed: seed + Number(j), numRuns: 1 })[0]!);
+  for (const i of (opt('--batch') ?? '').split(',').filter(Boolean))
+    batches.push(
+      fc.sample(respBatch(keys, { megaLines: true, maxLength: 40, size: 'max' }), {
+        seed: seed + Number(i),
+        numRuns: 1,
+      })[0]!,
+    );
+  for (const j of (opt('--sample') ?? '').split(',').filter(Boolean))
+    batches.push(
+      fc.sample(respBatch(keys, { megaLines: true, maxLength: 5 }), { seed: seed + Number(j), numRuns: 1 })[0]!,
+    );
   const both = async (input: Buffer) => {
     const out: Array<{ name: string; reply: string; ended: string }> = [];
-    for (const [name, host, port] of [['Redis', node.host, node.port], ['proxy', proxy.host, proxy.port]] as const) {
+    for (const [name, host, port] of [
+      ['Redis', node.host, node.port],
+      ['proxy', proxy.host, proxy.port],
+    ] as const) {
       await redis.del(...keys);
       const r = await exchange(host, port, input, 3000);
       out.push({ name, reply: normalizeReply(r.reply), ended: r.ended });
@@ -49,7 +64,9 @@ try {
     return d!.reply !== p!.reply || (d!.ended === 'timeout') !== (p!.ended === 'timeout');
   };
   const show = async (input: Buffer) => {
-    process.stdout.write(`input (hex ${input.length <= 512 ? input.toString('hex') : '…'}):\n  "${printable(input, 2000)}"\n`);
+    process.stdout.write(
+      `input (hex ${input.length <= 512 ? input.toString('hex') : '…'}):\n  "${printable(input, 2000)}"\n`,
+    );
     for (const r of await both(input)) process.stdout.write(`${r.name}: ${r.ended}\n  "${printable(r.reply, 2000)}"\n`);
   };
   for (const batch of batches) {

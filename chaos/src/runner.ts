@@ -5,7 +5,8 @@ import type { ScenarioResult } from './types.js';
 export async function runScenarios(opts: { quick: boolean; only?: string[] }): Promise<ScenarioResult[]> {
   const chosen = opts.only?.length ? scenarios.filter((s) => opts.only!.includes(s.name)) : scenarios;
   const unknown = (opts.only ?? []).filter((n) => !scenarios.some((s) => s.name === n));
-  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
   const results: ScenarioResult[] = [];
   for (const s of chosen) {
     const log = (line: string) => process.stderr.write(`[chaos ${s.name}] ${line}\n`);
@@ -17,7 +18,15 @@ export async function runScenarios(opts: { quick: boolean; only?: string[] }): P
       const pass = o.skipped !== undefined || o.checks.every((c) => c.pass);
       r = { name: s.name, title: s.title, seconds: secs(t0), pass, ...o };
     } catch (e) {
-      r = { name: s.name, title: s.title, seconds: secs(t0), pass: false, figures: {}, checks: [], error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+      r = {
+        name: s.name,
+        title: s.title,
+        seconds: secs(t0),
+        pass: false,
+        figures: {},
+        checks: [],
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      };
     }
     log(`${r.skipped ? `skipped: ${r.skipped}` : r.pass ? 'pass' : 'FAIL'} in ${r.seconds} s`);
     for (const c of r.checks) log(`  ${c.pass ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);

@@ -20,8 +20,22 @@ const cases: { name: string; clean: unknown; leak: unknown; leaked: string }[] =
   },
   {
     name: 'CLUSTER SHARDS, RESP2 key–value list',
-    clean: [['slots', [0, 16383], 'nodes', [['id', 'a1', 'port', 6391, 'ip', '198.18.0.12', 'endpoint', '198.18.0.12', 'role', 'master']]]],
-    leak: [['slots', [0, 16383], 'nodes', [['id', 'a1', 'port', 6391, 'ip', REDIS, 'endpoint', '198.18.0.12', 'role', 'master']]]],
+    clean: [
+      [
+        'slots',
+        [0, 16383],
+        'nodes',
+        [['id', 'a1', 'port', 6391, 'ip', '198.18.0.12', 'endpoint', '198.18.0.12', 'role', 'master']],
+      ],
+    ],
+    leak: [
+      [
+        'slots',
+        [0, 16383],
+        'nodes',
+        [['id', 'a1', 'port', 6391, 'ip', REDIS, 'endpoint', '198.18.0.12', 'role', 'master']],
+      ],
+    ],
     leaked: REDIS,
   },
   {
@@ -48,7 +62,12 @@ const cases: { name: string; clean: unknown; leak: unknown; leaked: string }[] =
     leak: ['master', 5, [[REDIS, '18001', '5']]],
     leaked: `${REDIS}:18001`,
   },
-  { name: 'ROLE of a replica', clean: ['slave', '198.18.0.12', 6391, 'connected', 5], leak: ['slave', '127.0.0.1', 6391, 'connected', 5], leaked: '127.0.0.1' },
+  {
+    name: 'ROLE of a replica',
+    clean: ['slave', '198.18.0.12', 6391, 'connected', 5],
+    leak: ['slave', '127.0.0.1', 6391, 'connected', 5],
+    leaked: '127.0.0.1',
+  },
   { name: 'MOVED', clean: 'MOVED 7596 198.18.0.12:6391', leak: `MOVED 7596 ${REDIS}:18000`, leaked: `${REDIS}:18000` },
 ];
 

@@ -5,13 +5,16 @@ const node = (script: string) => [process.execPath, '-e', script];
 
 describe('a JSON-lines child', () => {
   it('hands out messages by type, in order, each once, and keeps other output as its tail', async () => {
-    const c = new Child('t', node(`
+    const c = new Child(
+      't',
+      node(`
       console.log('not json');
       console.log(JSON.stringify({ type: 'a', n: 1 }));
       console.log(JSON.stringify({ type: 'b', n: 2 }));
       console.log(JSON.stringify({ type: 'a', n: 3 }));
       process.stdin.on('data', (d) => { console.log(JSON.stringify({ type: 'echo', line: String(d).trim() })); process.exit(0); });
-    `));
+    `),
+    );
     expect((await c.next('a', 10_000)).n).toBe(1);
     expect((await c.next('a', 10_000)).n).toBe(3);
     expect((await c.next('b', 10_000)).n).toBe(2);
@@ -22,7 +25,10 @@ describe('a JSON-lines child', () => {
   });
 
   it("rejects with the child's own error message", async () => {
-    const c = new Child('t', node(`console.log(JSON.stringify({ type: 'error', message: 'no cluster' })); setTimeout(() => {}, 10_000);`));
+    const c = new Child(
+      't',
+      node(`console.log(JSON.stringify({ type: 'error', message: 'no cluster' })); setTimeout(() => {}, 10_000);`),
+    );
     await expect(c.next('ready', 10_000)).rejects.toThrow('t: no cluster');
     await c.stop();
     expect(c.running).toBe(false);
@@ -34,7 +40,12 @@ describe('a JSON-lines child', () => {
   });
 
   it('stop() ends a child that ignores SIGTERM with SIGKILL after the grace time', async () => {
-    const c = new Child('t', node(`process.on('SIGTERM', () => {}); console.log(JSON.stringify({ type: 'up' })); setInterval(() => {}, 1000);`));
+    const c = new Child(
+      't',
+      node(
+        `process.on('SIGTERM', () => {}); console.log(JSON.stringify({ type: 'up' })); setInterval(() => {}, 1000);`,
+      ),
+    );
     await c.next('up', 10_000);
     await c.stop('SIGTERM', 200);
     expect(c.running).toBe(false);

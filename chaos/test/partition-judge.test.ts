@@ -18,7 +18,11 @@ function ticks(edit?: (t: Tick) => void): Tick[] {
       from: t - 250,
       t,
       groups: {
-        [VICTIM]: { ok: down ? 0 : 20, err: down && t % 1000 === 0 ? 2 : 0, okSince: [t > RECOVERED ? RECOVERED : T0 + 10, t > RECOVERED ? RECOVERED - 100 : T0 + 10] },
+        [VICTIM]: {
+          ok: down ? 0 : 20,
+          err: down && t % 1000 === 0 ? 2 : 0,
+          okSince: [t > RECOVERED ? RECOVERED : T0 + 10, t > RECOVERED ? RECOVERED - 100 : T0 + 10],
+        },
         [OTHER]: { ok: 20, err: 0, okSince: [T0 + 10, T0 + 10] },
       },
     };
@@ -30,7 +34,12 @@ function ticks(edit?: (t: Tick) => void): Tick[] {
 
 function record(over: Partial<PartitionRecord> = {}): PartitionRecord {
   const replies = P.flatMap((proxy) => [
-    { proxy, protocol: 2 as const, command: 'CLUSTER SLOTS', reply: [[0, 16383, ['198.18.0.11', 6391, 'a'], ['198.18.0.12', 6391, 'b']]] },
+    {
+      proxy,
+      protocol: 2 as const,
+      command: 'CLUSTER SLOTS',
+      reply: [[0, 16383, ['198.18.0.11', 6391, 'a'], ['198.18.0.12', 6391, 'b']]],
+    },
     { proxy, protocol: 2 as const, command: 'GET k', error: 'MOVED 1 198.18.0.11:6391' },
   ]);
   return {
@@ -54,7 +63,10 @@ function record(over: Partial<PartitionRecord> = {}): PartitionRecord {
   };
 }
 
-const failing = (r: PartitionRecord) => judgePartition(r).checks.filter((c) => !c.pass).map((c) => c.name);
+const failing = (r: PartitionRecord) =>
+  judgePartition(r)
+    .checks.filter((c) => !c.pass)
+    .map((c) => c.name);
 
 describe('judging a partition run', () => {
   it('a run as expected passes every check, with its figures', () => {
@@ -66,7 +78,12 @@ describe('judging a partition run', () => {
   });
 
   it('a Redis address in any reply fails the address check and is counted', () => {
-    const leak = { proxy: VICTIM, protocol: 3 as const, command: 'CLUSTER NODES', reply: 'a 198.18.0.10:18000@28000 master - 0 0 1 connected 0-16383\n' };
+    const leak = {
+      proxy: VICTIM,
+      protocol: 3 as const,
+      command: 'CLUSTER NODES',
+      reply: 'a 198.18.0.10:18000@28000 master - 0 0 1 connected 0-16383\n',
+    };
     const r = record({ after: [...record().after, leak] });
     expect(failing(r)).toEqual([expect.stringContaining('name only proxy addresses')]);
     expect(judgePartition(r).figures['addresses.replies naming redis']).toBe(1);
@@ -81,7 +98,11 @@ describe('judging a partition run', () => {
     // Timers ran late: one tick covers 250 ms before the cut and 250 ms after it.
     const late = ticks().filter((t) => t.t !== CUT);
     const i = late.findIndex((t) => t.t === CUT + 250);
-    late[i] = { ...late[i]!, from: CUT - 250, groups: { ...late[i]!.groups, [VICTIM]: { ok: 20, err: 0, okSince: [T0 + 10, T0 + 10] } } };
+    late[i] = {
+      ...late[i]!,
+      from: CUT - 250,
+      groups: { ...late[i]!.groups, [VICTIM]: { ok: 20, err: 0, okSince: [T0 + 10, T0 + 10] } },
+    };
     expect(failing(record({ ticks: late }))).toEqual([]);
   });
 

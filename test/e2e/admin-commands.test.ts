@@ -61,9 +61,13 @@ describe('GALLIUMDATA SCANCLUSTER / STATUSCLUSTER through a dynamic fleet', () =
 
   it('SCANCLUSTER answers "+OK 6 nodes found in cluster" through redis-cli on every proxy and on the wire in every form', async () => {
     for (const port of fleet.ports) {
-      expect(await redisCli(['-p', String(port), 'GALLIUMDATA', 'SCANCLUSTER'])).toEqual(['OK 6 nodes found in cluster']);
+      expect(await redisCli(['-p', String(port), 'GALLIUMDATA', 'SCANCLUSTER'])).toEqual([
+        'OK 6 nodes found in cluster',
+      ]);
     }
-    expect(await redisCli(['-3', '-p', String(fleet.ports[1]), 'galliumdata', 'scancluster'])).toEqual(['OK 6 nodes found in cluster']);
+    expect(await redisCli(['-3', '-p', String(fleet.ports[1]), 'galliumdata', 'scancluster'])).toEqual([
+      'OK 6 nodes found in cluster',
+    ]);
     const c = await RawClient.connect(fleet.ports[0]!);
     try {
       const ok = '+OK 6 nodes found in cluster\r\n';
@@ -131,7 +135,14 @@ describe('GALLIUMDATA SCANCLUSTER / STATUSCLUSTER through a dynamic fleet', () =
 
       // HELLO pipelined before admin commands: its reply is not back yet when they are answered, so
       // the text goes out as a bulk string (both protocols read it); once it is, verbatim again.
-      c.send(Buffer.concat([cmd('HELLO', '2'), cmd('HELLO', '3'), cmd('GALLIUMDATA', 'STATUSCLUSTER'), cmd('SLOTRELAY', 'STATUSCLUSTER')]));
+      c.send(
+        Buffer.concat([
+          cmd('HELLO', '2'),
+          cmd('HELLO', '3'),
+          cmd('GALLIUMDATA', 'STATUSCLUSTER'),
+          cmd('SLOTRELAY', 'STATUSCLUSTER'),
+        ]),
+      );
       expect((await c.reply()).type).toBe(RespType.Array); // HELLO 2 answers in RESP2
       expect((await c.reply()).type).toBe(RespType.Map);
       expect((await c.frame()).toString()).toBe(`$${Buffer.byteLength(text)}\r\n${text}\r\n`);
@@ -178,9 +189,15 @@ describe('GALLIUMDATA SCANCLUSTER / STATUSCLUSTER through a dynamic fleet', () =
       };
       expect(await err('SLOTRELAY', 'FROB')).toBe("ERR unknown SLOTRELAY subcommand 'FROB' (try HELP)");
       expect(await err('GALLIUMDATA', 'frob')).toBe("ERR unknown GALLIUMDATA subcommand 'frob' (try HELP)");
-      expect(await err('SLOTRELAY', 'STATUSCLUSTER', 'extra')).toBe("ERR wrong number of arguments for 'SLOTRELAY STATUSCLUSTER'");
-      expect(await err('GALLIUMDATA', 'SCANCLUSTER', 'now')).toBe("ERR wrong number of arguments for 'GALLIUMDATA SCANCLUSTER'");
-      expect(await err('SLOTRELAY', 'CONFIG', 'PATCH')).toBe("ERR wrong number of arguments for 'SLOTRELAY CONFIG PATCH'");
+      expect(await err('SLOTRELAY', 'STATUSCLUSTER', 'extra')).toBe(
+        "ERR wrong number of arguments for 'SLOTRELAY STATUSCLUSTER'",
+      );
+      expect(await err('GALLIUMDATA', 'SCANCLUSTER', 'now')).toBe(
+        "ERR wrong number of arguments for 'GALLIUMDATA SCANCLUSTER'",
+      );
+      expect(await err('SLOTRELAY', 'CONFIG', 'PATCH')).toBe(
+        "ERR wrong number of arguments for 'SLOTRELAY CONFIG PATCH'",
+      );
       c.send('slotrelay frob\r\n');
       expect((await c.reply()).text).toBe("ERR unknown SLOTRELAY subcommand 'frob' (try HELP)");
       const help = toPlain(await ask(c, 'SLOTRELAY', 'HELP')) as string[];
@@ -224,7 +241,15 @@ describe('GALLIUMDATA SCANCLUSTER / STATUSCLUSTER through a dynamic fleet', () =
       expect((await c.frame()).toString()).toBe(':1\r\n');
 
       // Inside MULTI an admin command is refused at once and Redis's transaction goes on unharmed.
-      c.send(Buffer.concat([cmd('MULTI'), cmd('SET', key, 'tx'), cmd('GALLIUMDATA', 'STATUSCLUSTER'), cmd('GET', key), cmd('EXEC')]));
+      c.send(
+        Buffer.concat([
+          cmd('MULTI'),
+          cmd('SET', key, 'tx'),
+          cmd('GALLIUMDATA', 'STATUSCLUSTER'),
+          cmd('GET', key),
+          cmd('EXEC'),
+        ]),
+      );
       expect((await c.frame()).toString()).toBe('+OK\r\n');
       expect((await c.frame()).toString()).toBe('+QUEUED\r\n');
       expect((await c.frame()).toString()).toBe('-ERR GALLIUMDATA commands cannot be used inside MULTI\r\n');

@@ -34,7 +34,8 @@ describe('admin commands with adminPassword and adminReadsRequireAuth', () => {
     fleet = await startFleet({
       seeds: sharedCluster().seeds.slice(0, 2),
       log,
-      edit: (c) => Object.assign(c, { adminPassword: PASSWORD, adminReadsRequireAuth: true, topologyCheckIntervalMs: 0 }),
+      edit: (c) =>
+        Object.assign(c, { adminPassword: PASSWORD, adminReadsRequireAuth: true, topologyCheckIntervalMs: 0 }),
     });
   });
   afterAll(() => fleet?.stop());
@@ -44,7 +45,9 @@ describe('admin commands with adminPassword and adminReadsRequireAuth', () => {
     for (const alias of ADMIN_COMMAND_NAMES) {
       for (const spec of guarded) {
         const out = await redisCli(['-p', String(fleet.ports[1]), ...args(alias, spec)]);
-        expect(out, `${alias} ${spec.name}`).toEqual([expect.stringMatching(new RegExp(`^ERR admin (reads|writes) need ${alias} AUTH first$`))]);
+        expect(out, `${alias} ${spec.name}`).toEqual([
+          expect.stringMatching(new RegExp(`^ERR admin (reads|writes) need ${alias} AUTH first$`)),
+        ]);
       }
     }
     expect(fleet.fleet.rawConfig()).not.toHaveProperty('shutdownGraceMs');
@@ -54,18 +57,32 @@ describe('admin commands with adminPassword and adminReadsRequireAuth', () => {
     const c = await RawClient.connect(fleet.ports[2]!);
     try {
       expect(text(await ask(c, 'GALLIUMDATA', 'AUTH', 'wrong'))).toBe('-ERR invalid admin password');
-      for (const spec of guarded) expect(text(await ask(c, ...args('GALLIUMDATA', spec))), spec.name).toMatch(/^-ERR admin (reads|writes) need GALLIUMDATA AUTH first$/);
+      for (const spec of guarded)
+        expect(text(await ask(c, ...args('GALLIUMDATA', spec))), spec.name).toMatch(
+          /^-ERR admin (reads|writes) need GALLIUMDATA AUTH first$/,
+        );
       expect(fleet.fleet.rawConfig()).not.toHaveProperty('shutdownGraceMs');
       expect(text(await ask(c, 'GALLIUMDATA', 'AUTH', PASSWORD))).toBe('+OK');
-      for (const spec of guarded) expect(text(await ask(c, ...args('GALLIUMDATA', spec))), spec.name).not.toMatch(/^-ERR/);
+      for (const spec of guarded)
+        expect(text(await ask(c, ...args('GALLIUMDATA', spec))), spec.name).not.toMatch(/^-ERR/);
       expect(fleet.fleet.rawConfig()).toHaveProperty('shutdownGraceMs', 500);
     } finally {
       c.close();
     }
     // The failed AUTH is logged at warn with the client address; so is every refused write.
-    expect(log.at('warn')).toContainEqual(expect.objectContaining({ msg: 'admin AUTH failed', obj: expect.objectContaining({ client: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }) }));
+    expect(log.at('warn')).toContainEqual(
+      expect.objectContaining({
+        msg: 'admin AUTH failed',
+        obj: expect.objectContaining({ client: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }),
+      }),
+    );
     for (const command of ['SCANCLUSTER', 'CONFIG PATCH']) {
-      expect(log.at('warn')).toContainEqual(expect.objectContaining({ msg: 'admin write refused', obj: expect.objectContaining({ command, client: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }) }));
+      expect(log.at('warn')).toContainEqual(
+        expect.objectContaining({
+          msg: 'admin write refused',
+          obj: expect.objectContaining({ command, client: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }),
+        }),
+      );
     }
   });
 
@@ -76,7 +93,9 @@ describe('admin commands with adminPassword and adminReadsRequireAuth', () => {
       expect(text(await ask(c, 'GALLIUMDATA', 'CONFIG', 'GET'))).toMatch(/^\+\{/);
       expect(text(await ask(c, 'RESET'))).toBe('+RESET');
       expect(text(await ask(c, 'GALLIUMDATA', 'CONFIG', 'GET'))).toBe('-ERR admin reads need GALLIUMDATA AUTH first');
-      expect(text(await ask(c, 'GALLIUMDATA', 'CONFIG', 'PATCH', PATCH))).toBe('-ERR admin writes need GALLIUMDATA AUTH first');
+      expect(text(await ask(c, 'GALLIUMDATA', 'CONFIG', 'PATCH', PATCH))).toBe(
+        '-ERR admin writes need GALLIUMDATA AUTH first',
+      );
       // The connection itself is fine: Redis serves it, and AUTH works again.
       expect(await c.call('PING')).toBe('PONG');
       expect(text(await ask(c, 'GALLIUMDATA', 'AUTH', PASSWORD))).toBe('+OK');

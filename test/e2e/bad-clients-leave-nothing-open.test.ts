@@ -34,7 +34,8 @@ describe('clients that break the protocol leave nothing open', () => {
     await cluster?.stop();
   });
 
-  const connectedClients = async () => Number(/connected_clients:(\d+)/.exec(String(await info.call('INFO', 'clients')))![1]);
+  const connectedClients = async () =>
+    Number(/connected_clients:(\d+)/.exec(String(await info.call('INFO', 'clients')))![1]);
   /** The test's own client sockets still open (the ones that never read stay open on our side). */
   const clients = new Set<net.Socket>();
   /** Socket fds of this process that are not the test's clients: the proxy's, once it is in step. */
@@ -50,7 +51,10 @@ describe('clients that break the protocol leave nothing open', () => {
   ];
 
   /** One bad connection behaving as `kind`; resolves with what it read (for the kinds that read). */
-  function badClient(kind: 'reads-and-closes' | 'closes-at-once' | 'never-reads' | 'keeps-sending', i: number): Promise<{ got: string; socket: net.Socket }> {
+  function badClient(
+    kind: 'reads-and-closes' | 'closes-at-once' | 'never-reads' | 'keeps-sending',
+    i: number,
+  ): Promise<{ got: string; socket: net.Socket }> {
     const [bad] = BAD[i % BAD.length]!;
     return new Promise((resolve, reject) => {
       const s = net.connect({ port: proxyPort, host: '127.0.0.1' });
@@ -81,7 +85,12 @@ describe('clients that break the protocol leave nothing open', () => {
     });
   }
 
-  const KINDS = { 'reads-and-closes': 'read the error and close', 'closes-at-once': 'close at once', 'never-reads': 'never read', 'keeps-sending': 'keep sending' } as const;
+  const KINDS = {
+    'reads-and-closes': 'read the error and close',
+    'closes-at-once': 'close at once',
+    'never-reads': 'never read',
+    'keeps-sending': 'keep sending',
+  } as const;
   for (const kind of Object.keys(KINDS) as Array<keyof typeof KINDS>) {
     it(`100 bad connections that ${KINDS[kind]}: the proxy's sockets and Redis's clients return to baseline`, async () => {
       const fdsBefore = await proxySockets();
@@ -93,8 +102,16 @@ describe('clients that break the protocol leave nothing open', () => {
       }
       try {
         // The proxy closes its side by itself: at once once both sides said FIN, else within 2 s.
-        await pollUntil('the proxy to close every bad connection and its Redis connection', async () => (await proxySockets()) <= fdsBefore, 20_000);
-        await pollUntil("Redis's connected_clients back to its baseline", async () => (await connectedClients()) <= clientsBefore, 20_000);
+        await pollUntil(
+          'the proxy to close every bad connection and its Redis connection',
+          async () => (await proxySockets()) <= fdsBefore,
+          20_000,
+        );
+        await pollUntil(
+          "Redis's connected_clients back to its baseline",
+          async () => (await connectedClients()) <= clientsBefore,
+          20_000,
+        );
       } finally {
         for (const r of results) r.socket.destroy();
         clients.clear();
@@ -144,11 +161,15 @@ describe('a watched request larger than maxWholeFrameBytes', () => {
         s.write(size === payload.length ? payload : payload.subarray(0, size));
         s.write('\r\n');
       });
-      setTimeout(() => reject(new Error(`no close within 30 s (got ${Buffer.concat(got).length} bytes)`)), 30_000).unref();
+      setTimeout(
+        () => reject(new Error(`no close within 30 s (got ${Buffer.concat(got).length} bytes)`)),
+        30_000,
+      ).unref();
     });
   }
 
-  const tooLarge = (max: number) => `-ERR Protocol error: command too large for the proxy to hold (max ${max} bytes)\r\n`;
+  const tooLarge = (max: number) =>
+    `-ERR Protocol error: command too large for the proxy to hold (max ${max} bytes)\r\n`;
 
   it('8 × 20 MB arguments to CLUSTER, INFO and GALLIUMDATA: each gets the protocol error and a close, and the memory comes back', async () => {
     gc();
@@ -157,10 +178,14 @@ describe('a watched request larger than maxWholeFrameBytes', () => {
     const got = await Promise.all(names.map((n) => sendBig(fleet.ports[0]!, n, payload.length)));
     expect(got).toEqual(names.map(() => tooLarge(1024 * 1024)));
     // Nothing of them stays held once the sessions closed (no more than the sessions' small buffers).
-    await pollUntil('the proxy to let go of the held requests', () => {
-      gc();
-      return process.memoryUsage().arrayBuffers - before < 4 * MB;
-    }, 10_000);
+    await pollUntil(
+      'the proxy to let go of the held requests',
+      () => {
+        gc();
+        return process.memoryUsage().arrayBuffers - before < 4 * MB;
+      },
+      10_000,
+    );
   });
 
   it('a 20 MB SET is streamed, not capped, and reads back whole', async () => {
@@ -175,7 +200,7 @@ describe('a watched request larger than maxWholeFrameBytes', () => {
     }
   });
 
-  it('the cap is the connection\'s maxWholeFrameBytes: under it the command reaches Redis, over it the protocol error', async () => {
+  it("the cap is the connection's maxWholeFrameBytes: under it the command reaches Redis, over it the protocol error", async () => {
     const under = await new Promise<string>((resolve) => {
       const s = net.connect({ port: capped.ports[0]!, host: '127.0.0.1' });
       s.once('connect', () => {

@@ -110,7 +110,11 @@ for (const mappings of ['dynamic', 'static'] as const) {
     });
 
     it('redis-benchmark --cluster finds the masters as proxies and completes SET and GET without errors', async () => {
-      const r = await runTool('redis-benchmark', ['--cluster', '-h', '127.0.0.1', '-p', String(replicaProxies[1]), '-t', 'set,get', '-n', '20000', '-q'], 60_000);
+      const r = await runTool(
+        'redis-benchmark',
+        ['--cluster', '-h', '127.0.0.1', '-p', String(replicaProxies[1]), '-t', 'set,get', '-n', '20000', '-q'],
+        60_000,
+      );
       const all = `${r.stdout}\n${r.stderr}`;
       expect(r.code, all).toBe(0);
       expect(all).toContain('Cluster has 3 master nodes');
@@ -328,7 +332,8 @@ for (const mappings of ['dynamic', 'static'] as const) {
         const ranges = await mastersWithSlots(sharedCluster().seeds[0]!);
         for (const m of ranges) {
           const expected = [`127.0.0.1:${proxyOf.get(m.id)}`, `127.0.0.1:${proxyOf.get(replicaOf(m.id))}`];
-          for (const [lo, hi] of m.slots) for (const s of [lo, hi, (lo + hi) >> 1]) expect(c.slots[s]).toEqual(expected);
+          for (const [lo, hi] of m.slots)
+            for (const s of [lo, hi, (lo + hi) >> 1]) expect(c.slots[s]).toEqual(expected);
         }
       } finally {
         c.disconnect();
@@ -337,7 +342,11 @@ for (const mappings of ['dynamic', 'static'] as const) {
 
     for (const resp of [2, 3] as const) {
       it(`node-redis createCluster with useReplicas (RESP${resp}) discovers replicas as proxies, whose ROLE and INFO name proxies`, async () => {
-        const c = createCluster({ rootNodes: [{ socket: { host: '127.0.0.1', port: fleet.ports[resp]! } }], useReplicas: true, RESP: resp });
+        const c = createCluster({
+          rootNodes: [{ socket: { host: '127.0.0.1', port: fleet.ports[resp]! } }],
+          useReplicas: true,
+          RESP: resp,
+        });
         c.on('error', () => {});
         await c.connect();
         try {

@@ -41,9 +41,15 @@ describe('slotrelay --watch', () => {
   /** Wait for a log line matching `pred` after index `from`; returns it. */
   const waitLog = (what: string, pred: (l: LogLine) => boolean, from: number, timeoutMs = 10_000) =>
     pollUntil(what, () => logs.slice(from).find(pred), timeoutMs, 25).catch((e: Error) => {
-      throw new Error(`${e.message}\nstdout JSON: ${logs.slice(from).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${stderr.join('')}`);
+      throw new Error(
+        `${e.message}\nstdout JSON: ${logs
+          .slice(from)
+          .map((l) => JSON.stringify(l))
+          .join('\n')}\nstderr: ${stderr.join('')}`,
+      );
     });
-  const configGet = async (port: number) => (await redisCli(['-p', String(port), 'GALLIUMDATA', 'CONFIG', 'GET'])).join('\n');
+  const configGet = async (port: number) =>
+    (await redisCli(['-p', String(port), 'GALLIUMDATA', 'CONFIG', 'GET'])).join('\n');
   const extraAt = (port: number, k: number) => ({
     ...config.connections[k]!,
     name: 'extra',
@@ -78,7 +84,12 @@ describe('slotrelay --watch', () => {
       for (const l of lines) if (l.trim()) logs.push(JSON.parse(l) as LogLine);
     });
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
-    await pollUntil('6 listeners', () => logs.filter((l) => l.msg === 'listening').length >= 6 || undefined, 20_000, 25);
+    await pollUntil(
+      '6 listeners',
+      () => logs.filter((l) => l.msg === 'listening').length >= 6 || undefined,
+      20_000,
+      25,
+    );
   });
 
   afterAll(async () => {
@@ -124,7 +135,11 @@ describe('slotrelay --watch', () => {
     const [taken, unused] = await freePorts(2);
     await new Promise<void>((r) => blocker.listen(taken!, '127.0.0.1', r));
     const broken: Array<[string, unknown, RegExp]> = [
-      ['invalid JSON', JSON.stringify(config).slice(0, -7), new RegExp(`^config: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not valid JSON: `)],
+      [
+        'invalid JSON',
+        JSON.stringify(config).slice(0, -7),
+        new RegExp(`^config: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not valid JSON: `),
+      ],
       [
         'a schema violation',
         { ...config, connections: config.connections.map((c, i) => (i === 0 ? { ...c, localPort: 'x' } : c)) },
@@ -133,22 +148,39 @@ describe('slotrelay --watch', () => {
       ['an unknown field', { ...config, colour: 'blue' }, /^config: the top level has an unknown field 'colour'$/],
       [
         'a port something else holds (and a valid change next to it)',
-        { ...config, connections: [...config.connections, { ...extraAt(unused!, 3), name: 'fine' }, { ...extraAt(taken!, 4), name: 'blocked' }] },
-        new RegExp(`^config change not applied: connection 'blocked': cannot listen on 127\\.0\\.0\\.1:${taken}: EADDRINUSE$`),
+        {
+          ...config,
+          connections: [
+            ...config.connections,
+            { ...extraAt(unused!, 3), name: 'fine' },
+            { ...extraAt(taken!, 4), name: 'blocked' },
+          ],
+        },
+        new RegExp(
+          `^config change not applied: connection 'blocked': cannot listen on 127\\.0\\.0\\.1:${taken}: EADDRINUSE$`,
+        ),
       ],
     ];
     try {
       for (const [what, content, err] of broken) {
         const from = logs.length;
         writeConfig(content);
-        const rejected = await waitLog(`${what} rejected`, (l) => l.msg === 'config file change rejected; the running config stays', from);
+        const rejected = await waitLog(
+          `${what} rejected`,
+          (l) => l.msg === 'config file change rejected; the running config stays',
+          from,
+        );
         expect(rejected.level, what).toBe(50);
         expect(rejected.file, what).toBe(file);
         expect(String(rejected.err), what).toMatch(err);
-        expect(logs.slice(from).filter((l) => l.msg === 'config file change applied'), what).toEqual([]);
+        expect(
+          logs.slice(from).filter((l) => l.msg === 'config file change applied'),
+          what,
+        ).toEqual([]);
         // The running config stays: every old port serves, CONFIG GET is unchanged.
         expect(await configGet(ports[0]!), what).toBe(running);
-        for (const p of [...ports, extraPort]) expect(await redisCli(['-p', String(p), 'PING']), `${what}: port ${p}`).toEqual(['PONG']);
+        for (const p of [...ports, extraPort])
+          expect(await redisCli(['-p', String(p), 'PING']), `${what}: port ${p}`).toEqual(['PONG']);
         expect(await tryConnect(unused!), what).toBe('ECONNREFUSED');
       }
     } finally {
@@ -161,18 +193,29 @@ describe('slotrelay --watch', () => {
     const six = { ...config, connections: config.connections.slice(0, 6) };
     let from = logs.length;
     writeConfig(six);
-    expect(await waitLog('the removal applied', (l) => l.msg === 'config file change applied', from)).toMatchObject({ summary: 'stopped extra' });
+    expect(await waitLog('the removal applied', (l) => l.msg === 'config file change applied', from)).toMatchObject({
+      summary: 'stopped extra',
+    });
     expect(await tryConnect(extraPort)).toBe('ECONNREFUSED');
     expect((JSON.parse(await configGet(ports[0]!)) as typeof config).connections).toHaveLength(6);
 
     // log.level is applied to the running process: at warn, the info lines stop, errors still come.
     from = logs.length;
     writeConfig({ ...six, log: { level: 'warn' } });
-    await pollUntil('log.level in the running config', async () => (JSON.parse(await configGet(ports[0]!)) as typeof config).log?.level === 'warn', 5000, 50);
+    await pollUntil(
+      'log.level in the running config',
+      async () => (JSON.parse(await configGet(ports[0]!)) as typeof config).log?.level === 'warn',
+      5000,
+      50,
+    );
     writeConfig({ ...six, log: { level: 'warn' }, connections: [...six.connections, extraAt(extraPort, 2)] });
     await pollUntil('the extra listener back', async () => (await tryConnect(extraPort)) === 'connected', 5000, 50);
     writeConfig('{');
-    await waitLog('the rejection (error level)', (l) => l.msg === 'config file change rejected; the running config stays', from);
+    await waitLog(
+      'the rejection (error level)',
+      (l) => l.msg === 'config file change rejected; the running config stays',
+      from,
+    );
     expect(logs.slice(from).filter((l) => l.level < 40)).toEqual([]);
   });
 });

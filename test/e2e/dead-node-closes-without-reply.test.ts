@@ -38,7 +38,11 @@ describe('a proxy whose Redis node is down', () => {
       }
     }
     // Generous retries: the node comes back only once the test saw ioredis retrying.
-    client = new Cluster([{ host: '127.0.0.1', port: fleet.ports[0]! }], { retryDelayOnFailover: 100, retryDelayOnClusterDown: 100, maxRedirections: 300 });
+    client = new Cluster([{ host: '127.0.0.1', port: fleet.ports[0]! }], {
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      maxRedirections: 300,
+    });
     client.on('error', () => {});
   });
   afterAll(async () => {
@@ -54,10 +58,14 @@ describe('a proxy whose Redis node is down', () => {
   async function victimSlots(): Promise<Array<[number, number]>> {
     const out = await cluster.cli(victim, 'CLUSTER', 'NODES');
     const line = out.split('\n').find((l) => l.includes('myself'))!;
-    return line.split(' ').slice(8).filter((r) => /^\d/.test(r)).map((r) => {
-      const [lo, hi] = r.split('-').map(Number);
-      return [lo!, hi ?? lo!];
-    });
+    return line
+      .split(' ')
+      .slice(8)
+      .filter((r) => /^\d/.test(r))
+      .map((r) => {
+        const [lo, hi] = r.split('-').map(Number);
+        return [lo!, hi ?? lo!];
+      });
   }
 
   it('writes through the fleet while every node is up', async () => {
@@ -66,7 +74,12 @@ describe('a proxy whose Redis node is down', () => {
 
   it('closes a new connection at its first request, without a reply; admin commands are still answered', async () => {
     process.kill(victim.pid, 'SIGKILL');
-    await pollUntil(`redis-server ${victim.port} to be gone`, async () => (await tryConnect(victim.port)) === 'ECONNREFUSED', 10_000, 50);
+    await pollUntil(
+      `redis-server ${victim.port} to be gone`,
+      async () => (await tryConnect(victim.port)) === 'ECONNREFUSED',
+      10_000,
+      50,
+    );
 
     const admin = await RawClient.connect(victimProxy);
     const self = statusRows(String(await admin.call('GALLIUMDATA', 'STATUSCLUSTER'))).filter((r) => r.self);
@@ -93,7 +106,12 @@ describe('a proxy whose Redis node is down', () => {
     const acceptedBefore = listener.acceptedCount;
     const write = client.set(victimKey, 'during');
     // ioredis reconnected and retried (each attempt a new connection the proxy closed).
-    await pollUntil('ioredis to retry through the dead node', () => listener.acceptedCount - acceptedBefore >= 3, 20_000, 20);
+    await pollUntil(
+      'ioredis to retry through the dead node',
+      () => listener.acceptedCount - acceptedBefore >= 3,
+      20_000,
+      20,
+    );
     restarted = spawn(redisServerPath(), [join(victim.dir, 'redis.conf')], { cwd: victim.dir, stdio: 'ignore' });
     expect(await write).toBe('OK');
     expect(await client.get(victimKey)).toBe('during');

@@ -41,7 +41,9 @@ describe('discovery when no seed answers yet', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const r = await getReply(fleet.ports[0]!);
       expect(r.type).toBe(RespType.Error);
-      expect(r.text).toBe('ERR slotrelay: cannot read the cluster topology from any Redis server (cannot connect to Redis: ECONNREFUSED); the next connection tries again');
+      expect(r.text).toBe(
+        'ERR slotrelay: cannot read the cluster topology from any Redis server (cannot connect to Redis: ECONNREFUSED); the next connection tries again',
+      );
       expect(r.text).not.toContain(String(seedPort));
       for (const p of redisPorts) expect(r.text).not.toContain(String(p));
     }

@@ -39,7 +39,9 @@ describe('examples/mask-values through a real cluster', () => {
       seeds: cluster.seeds.slice(0, 2),
       middleware: [...DEFAULT_MIDDLEWARE, MASK_VALUES],
       edit: (c) => {
-        c.middlewareConfig = { 'mask-values': { patterns: ['user:*:ssn'], mask: '****', exemptUsers: ['e2e-auditor'] } };
+        c.middlewareConfig = {
+          'mask-values': { patterns: ['user:*:ssn'], mask: '****', exemptUsers: ['e2e-auditor'] },
+        };
       },
     });
   });
@@ -61,24 +63,37 @@ describe('examples/mask-values through a real cluster', () => {
     expect(await c.mget(SSN, PLAIN)).toEqual(['****', 'p']);
     expect(await c.hgetall(CARD)).toEqual({ number: '****', owner: '****' });
     expect(await c.hget(CARD, 'owner')).toBe('****');
-    await expect(c.dump(SSN)).rejects.toThrow(`NOPERM slotrelay mask-values: 'dump' would reveal the masked key '${SSN}'`);
+    await expect(c.dump(SSN)).rejects.toThrow(
+      `NOPERM slotrelay mask-values: 'dump' would reveal the masked key '${SSN}'`,
+    );
   });
 
   it('ioredis MULTI/EXEC: each result masked at its own index', async () => {
     const c = viaProxy();
     const got = await c.multi().get(PLAIN).get(SSN).hvals(CARD).strlen(SSN).exec();
-    expect(got).toEqual([[null, 'p'], [null, '****'], [null, ['****', '****']], [null, 11]]);
+    expect(got).toEqual([
+      [null, 'p'],
+      [null, '****'],
+      [null, ['****', '****']],
+      [null, 11],
+    ]);
   });
 
   it('ioredis as the exempt ACL user: real values', async () => {
     const c = viaProxy({ username: 'e2e-auditor', password: 'pw' });
     expect(await c.get(SSN)).toBe('123-45-6789');
-    expect(await c.multi().get(SSN).hgetall(CARD).exec()).toEqual([[null, '123-45-6789'], [null, { number: '4111', owner: 'Ann' }]]);
+    expect(await c.multi().get(SSN).hgetall(CARD).exec()).toEqual([
+      [null, '123-45-6789'],
+      [null, { number: '4111', owner: 'Ann' }],
+    ]);
   });
 
   it('redis-cli -c (RESP2): masked, then real after AUTH as the exempt user', async () => {
     const { replies } = splitRedirects(
-      await redisCli(['-c', '-p', String(fleet.ports[1])], `GET ${SSN}\nHGETALL ${CARD}\nAUTH e2e-auditor pw\nGET ${SSN}\n`),
+      await redisCli(
+        ['-c', '-p', String(fleet.ports[1])],
+        `GET ${SSN}\nHGETALL ${CARD}\nAUTH e2e-auditor pw\nGET ${SSN}\n`,
+      ),
     );
     expect(replies).toEqual(['****', 'number', '****', 'owner', '****', 'OK', '123-45-6789']);
   });

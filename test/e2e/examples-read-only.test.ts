@@ -43,8 +43,16 @@ describe('examples/read-only through a real cluster', () => {
   });
 
   it('redis-cli -c: the same answers over RESP2', async () => {
-    const { replies } = splitRedirects(await redisCli(['-c', '-p', String(fleet.ports[1])], `GET ${K}:a\nDEL ${K}:a\nMULTI\nSET ${K}:a x\nEXEC\n`));
-    expect(replies).toEqual(['before', "NOPERM this proxy is read-only: 'del' may write", 'OK', "NOPERM this proxy is read-only: 'set' may write", 'EXECABORT Transaction discarded because of previous errors.']);
+    const { replies } = splitRedirects(
+      await redisCli(['-c', '-p', String(fleet.ports[1])], `GET ${K}:a\nDEL ${K}:a\nMULTI\nSET ${K}:a x\nEXEC\n`),
+    );
+    expect(replies).toEqual([
+      'before',
+      "NOPERM this proxy is read-only: 'del' may write",
+      'OK',
+      "NOPERM this proxy is read-only: 'set' may write",
+      'EXECABORT Transaction discarded because of previous errors.',
+    ]);
     expect(await direct.get(`${K}:a`)).toBe('before');
   });
 });

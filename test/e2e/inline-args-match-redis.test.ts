@@ -5,7 +5,10 @@ import { sharedCluster } from '../support/cluster.js';
 import { type TestFleet, startFleet } from '../support/fleet.js';
 import { RawClient } from '../support/raw-client.js';
 
-const hostPort = (seed: string) => ({ host: seed.slice(0, seed.lastIndexOf(':')), port: Number(seed.slice(seed.lastIndexOf(':') + 1)) });
+const hostPort = (seed: string) => ({
+  host: seed.slice(0, seed.lastIndexOf(':')),
+  port: Number(seed.slice(seed.lastIndexOf(':') + 1)),
+});
 
 /** Sends one inline line on a fresh connection and returns the reply frame, or null if the connection closed after it. */
 async function sendLine(port: number, line: string, host = '127.0.0.1'): Promise<{ reply: RespNode; closed: boolean }> {
@@ -88,7 +91,7 @@ describe('quoted and escaped inline commands through the fleet', () => {
     });
   }
 
-  it('unbalanced quotes get Redis\'s error and the connection closes', async () => {
+  it("unbalanced quotes get Redis's error and the connection closes", async () => {
     const { reply, closed } = await sendLine(fleet.ports[0]!, '"cluster nodes');
     expect(reply.text).toBe('ERR Protocol error: unbalanced quotes in request');
     expect(closed).toBe(true);

@@ -49,7 +49,10 @@ async function countingServer(): Promise<{ port: number; count: () => number; cl
 function markerModule(dir: string): { file: string; marker: string } {
   const marker = path.join(dir, 'imported.marker');
   const file = path.join(dir, 'marker-middleware.mjs');
-  fs.writeFileSync(file, `import fs from 'node:fs';\nfs.writeFileSync(${JSON.stringify(marker)}, 'imported');\nexport default {};\n`);
+  fs.writeFileSync(
+    file,
+    `import fs from 'node:fs';\nfs.writeFileSync(${JSON.stringify(marker)}, 'imported');\nexport default {};\n`,
+  );
   return { file, marker };
 }
 
@@ -61,7 +64,11 @@ describe('network CONFIG PATCH without allowNetworkPatch', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slotrelay-policy-'));
-    fleet = await startFleet({ seeds: sharedCluster().seeds.slice(0, 2), log, edit: (c) => void (c.adminPassword = PASSWORD) });
+    fleet = await startFleet({
+      seeds: sharedCluster().seeds.slice(0, 2),
+      log,
+      edit: (c) => void (c.adminPassword = PASSWORD),
+    });
     admin = await RawClient.connect(fleet.ports[0]!);
     expect(text(await ask(admin, 'GALLIUMDATA', 'AUTH', PASSWORD))).toBe('+OK');
   });
@@ -85,7 +92,9 @@ describe('network CONFIG PATCH without allowNetworkPatch', () => {
     const [port] = await freePorts(1);
     const value = { ...structuredClone(fleet.config.connections[0]!), name: 'relay', localPort: port! };
     const r = await patch(admin, [{ op: 'add', path: '/connections/-', value }]);
-    expect(text(r)).toBe(`-ERR config patch: over the network a patch may not add a connection (connections[6] 'relay')${hint}`);
+    expect(text(r)).toBe(
+      `-ERR config patch: over the network a patch may not add a connection (connections[6] 'relay')${hint}`,
+    );
     expect(await tryConnect(port!)).toBe('ECONNREFUSED');
     expect(fleet.fleet.listeners.size).toBe(6);
   });
@@ -93,8 +102,12 @@ describe('network CONFIG PATCH without allowNetworkPatch', () => {
   it('refuses new seeds, and never dials them', async () => {
     const seed = await countingServer();
     try {
-      const r = await patch(admin, [{ op: 'replace', path: '/connections/1/redisServers', value: [`127.0.0.1:${seed.port}`] }]);
-      expect(text(r)).toBe(`-ERR config patch: over the network a patch may not change connections[1].redisServers${hint}`);
+      const r = await patch(admin, [
+        { op: 'replace', path: '/connections/1/redisServers', value: [`127.0.0.1:${seed.port}`] },
+      ]);
+      expect(text(r)).toBe(
+        `-ERR config patch: over the network a patch may not change connections[1].redisServers${hint}`,
+      );
       // An accepted patch remaps (dials) before it replies: a dial would have been counted by now.
       expect(seed.count()).toBe(0);
       expect(fleet.fleet.rawConfig().connections[1]!.redisServers).toEqual(sharedCluster().seeds.slice(0, 2));
@@ -108,17 +121,40 @@ describe('network CONFIG PATCH without allowNetworkPatch', () => {
     const members = fleet.config.connections[2]!.clusterMembers;
     const cases: Array<[unknown, string]> = [
       [[{ op: 'replace', path: '/connections/2/localPort', value: port }], `change connections[2].localPort${hint}`],
-      [[{ op: 'replace', path: '/connections/2/localAddress', value: '127.0.0.2' }], `change connections[2].localAddress${hint}`],
-      [[{ op: 'replace', path: '/connections/2/clusterMembers', value: [...members.slice(0, 5), `127.0.0.1:${port}`] }], `change connections[2].clusterMembers${hint}`],
+      [
+        [{ op: 'replace', path: '/connections/2/localAddress', value: '127.0.0.2' }],
+        `change connections[2].localAddress${hint}`,
+      ],
+      [
+        [
+          {
+            op: 'replace',
+            path: '/connections/2/clusterMembers',
+            value: [...members.slice(0, 5), `127.0.0.1:${port}`],
+          },
+        ],
+        `change connections[2].clusterMembers${hint}`,
+      ],
       // Renaming is adding a connection under the new name.
-      [[{ op: 'replace', path: '/connections/2/name', value: 'renamed' }], `add a connection (connections[2] 'renamed')${hint}`],
+      [
+        [{ op: 'replace', path: '/connections/2/name', value: 'renamed' }],
+        `add a connection (connections[2] 'renamed')${hint}`,
+      ],
       [[{ op: 'add', path: '/allowNetworkPatch', value: true }], 'change allowNetworkPatch (only the config file can)'],
       // A harmless op first does not let a guarded one through: the patch is judged whole.
-      [[{ op: 'add', path: '/shutdownGraceMs', value: 100 }, { op: 'add', path: '/allowNetworkPatch', value: false }], 'change allowNetworkPatch (only the config file can)'],
+      [
+        [
+          { op: 'add', path: '/shutdownGraceMs', value: 100 },
+          { op: 'add', path: '/allowNetworkPatch', value: false },
+        ],
+        'change allowNetworkPatch (only the config file can)',
+      ],
     ];
     const before = fleet.fleet.rawConfig();
     for (const [ops, why] of cases) {
-      expect(text(await patch(admin, ops)), JSON.stringify(ops)).toBe(`-ERR config patch: over the network a patch may not ${why}`);
+      expect(text(await patch(admin, ops)), JSON.stringify(ops)).toBe(
+        `-ERR config patch: over the network a patch may not ${why}`,
+      );
     }
     expect(fleet.fleet.rawConfig()).toEqual(before);
     expect(await tryConnect(port!)).toBe('ECONNREFUSED');
@@ -126,9 +162,15 @@ describe('network CONFIG PATCH without allowNetworkPatch', () => {
   });
 
   it('still accepts process-wide settings, and reading guarded fields with test', async () => {
-    expect(text(await patch(admin, [{ op: 'add', path: '/shutdownGraceMs', value: 500 }]))).toBe('+OK shutdownGraceMs: unset -> 500');
-    expect(text(await patch(admin, [{ op: 'remove', path: '/shutdownGraceMs' }]))).toBe('+OK shutdownGraceMs: 500 -> unset');
-    expect(text(await patch(admin, [{ op: 'test', path: '/connections/0/localPort', value: fleet.ports[0] }]))).toBe('+OK no change');
+    expect(text(await patch(admin, [{ op: 'add', path: '/shutdownGraceMs', value: 500 }]))).toBe(
+      '+OK shutdownGraceMs: unset -> 500',
+    );
+    expect(text(await patch(admin, [{ op: 'remove', path: '/shutdownGraceMs' }]))).toBe(
+      '+OK shutdownGraceMs: 500 -> unset',
+    );
+    expect(text(await patch(admin, [{ op: 'test', path: '/connections/0/localPort', value: fleet.ports[0] }]))).toBe(
+      '+OK no change',
+    );
   });
 
   it('logs each refused write at warn with the client address', () => {
@@ -170,13 +212,17 @@ describe('network CONFIG PATCH with "allowNetworkPatch": true in the file', () =
     const { file, marker } = markerModule(dir);
     const r = await patch(admin, [{ op: 'add', path: '/middleware', value: [file, '@slotrelay/no-such-middleware'] }]);
     expect(fs.existsSync(marker)).toBe(false);
-    expect(text(r)).toBe("-ERR config: middleware '@slotrelay/no-such-middleware' is not installed (npm install @slotrelay/no-such-middleware)");
+    expect(text(r)).toBe(
+      "-ERR config: middleware '@slotrelay/no-such-middleware' is not installed (npm install @slotrelay/no-such-middleware)",
+    );
   });
 
   it('lets a patch add a listener', async () => {
     const [port] = await freePorts(1);
     const value = { ...structuredClone(fleet.config.connections[0]!), name: 'extra', localPort: port! };
-    expect(text(await patch(admin, [{ op: 'add', path: '/connections/-', value }]))).toBe(`+OK started extra on 127.0.0.1:${port}`);
+    expect(text(await patch(admin, [{ op: 'add', path: '/connections/-', value }]))).toBe(
+      `+OK started extra on 127.0.0.1:${port}`,
+    );
     expect(await tryConnect(port!)).toBe('connected');
   });
 });
@@ -202,19 +248,65 @@ describe('networkPatchRefusal, the rule itself', () => {
   };
 
   it('lets through what guards nothing: settings, other connection fields, reordering, removing, a default written out or left out', () => {
-    expect(networkPatchRefusal(prev, next((c) => (c.log = { level: 'debug' })))).toBeUndefined();
-    expect(networkPatchRefusal(prev, next((c) => (c.connections[0]!.instanceId = 2)))).toBeUndefined();
-    expect(networkPatchRefusal(prev, next((c) => c.connections.reverse()))).toBeUndefined();
-    expect(networkPatchRefusal(prev, next((c) => c.connections.pop()))).toBeUndefined();
-    expect(networkPatchRefusal(prev, next((c) => delete (c.connections[0] as Partial<ConnectionConfig>).localAddress))).toBeUndefined();
-    expect(networkPatchRefusal(prev, next((c) => (c.connections[1]!.active = false)))).toBeUndefined();
-    expect(networkPatchRefusal(prev, next((c) => (c.middleware = [...DEFAULT_MIDDLEWARE])))).toBeUndefined();
-    expect(networkPatchRefusal(prev, next((c) => (c.middleware = [...DEFAULT_MIDDLEWARE].reverse())))).toMatch(/may not change middleware/);
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => (c.log = { level: 'debug' })),
+      ),
+    ).toBeUndefined();
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => (c.connections[0]!.instanceId = 2)),
+      ),
+    ).toBeUndefined();
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => c.connections.reverse()),
+      ),
+    ).toBeUndefined();
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => c.connections.pop()),
+      ),
+    ).toBeUndefined();
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => delete (c.connections[0] as Partial<ConnectionConfig>).localAddress),
+      ),
+    ).toBeUndefined();
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => (c.connections[1]!.active = false)),
+      ),
+    ).toBeUndefined();
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => (c.middleware = [...DEFAULT_MIDDLEWARE])),
+      ),
+    ).toBeUndefined();
+    expect(
+      networkPatchRefusal(
+        prev,
+        next((c) => (c.middleware = [...DEFAULT_MIDDLEWARE].reverse())),
+      ),
+    ).toMatch(/may not change middleware/);
   });
 
-  it('refuses a change of middlewareConfig: what a middleware enforces (who sees masked values) is the file\'s to say', () => {
-    const masked: SlotrelayConfig = { ...structuredClone(prev), middlewareConfig: { 'mask-values': { patterns: ['user:*'], exemptUsers: [] } } };
-    const widened: SlotrelayConfig = { ...structuredClone(prev), middlewareConfig: { 'mask-values': { patterns: ['user:*'], exemptUsers: ['default'] } } };
+  it("refuses a change of middlewareConfig: what a middleware enforces (who sees masked values) is the file's to say", () => {
+    const masked: SlotrelayConfig = {
+      ...structuredClone(prev),
+      middlewareConfig: { 'mask-values': { patterns: ['user:*'], exemptUsers: [] } },
+    };
+    const widened: SlotrelayConfig = {
+      ...structuredClone(prev),
+      middlewareConfig: { 'mask-values': { patterns: ['user:*'], exemptUsers: ['default'] } },
+    };
     expect(networkPatchRefusal(masked, widened)).toMatch(/may not change middlewareConfig/);
     expect(networkPatchRefusal(prev, masked)).toMatch(/may not change middlewareConfig/);
     expect(networkPatchRefusal(masked, structuredClone(masked))).toBeUndefined();
@@ -227,7 +319,15 @@ describe('networkPatchRefusal, the rule itself', () => {
 
   it('with allowNetworkPatch everything but allowNetworkPatch itself passes', () => {
     const open = { ...structuredClone(prev), allowNetworkPatch: true };
-    expect(networkPatchRefusal(open, { ...open, middleware: ['./x.js'], connections: [conn('c', { redisServers: ['evil:1'] })] })).toBeUndefined();
-    expect(networkPatchRefusal(open, { ...open, allowNetworkPatch: undefined })).toMatch(/may not change allowNetworkPatch/);
+    expect(
+      networkPatchRefusal(open, {
+        ...open,
+        middleware: ['./x.js'],
+        connections: [conn('c', { redisServers: ['evil:1'] })],
+      }),
+    ).toBeUndefined();
+    expect(networkPatchRefusal(open, { ...open, allowNetworkPatch: undefined })).toMatch(
+      /may not change allowNetworkPatch/,
+    );
   });
 });

@@ -51,12 +51,16 @@ describe('no Redis node address reaches a data client (decision table)', () => {
 
   for (const protocol of [2, 3] as const) {
     it(`RESP${protocol}: every rewritten command queued in one MULTI: the EXEC array names no node`, async () => {
-      const queued = ADDRESS_DECISIONS.filter((d) => d.decision === 'rewritten').map((d) => d.run.map((a) => (a === 'MASTER_ID' ? masterId() : a)));
+      const queued = ADDRESS_DECISIONS.filter((d) => d.decision === 'rewritten').map((d) =>
+        d.run.map((a) => (a === 'MASTER_ID' ? masterId() : a)),
+      );
       for (let i = 0; i < fleet.ports.length; i++) {
         const c = await RawClient.connect(fleet.ports[i]!);
         try {
           if (protocol === 3) await c.call('HELLO', '3');
-          c.send(Buffer.concat([encodeCommand(['MULTI']), ...queued.map((q) => encodeCommand(q)), encodeCommand(['EXEC'])]));
+          c.send(
+            Buffer.concat([encodeCommand(['MULTI']), ...queued.map((q) => encodeCommand(q)), encodeCommand(['EXEC'])]),
+          );
           for (let k = 0; k <= queued.length; k++) await c.frame(); // +OK, +QUEUED …
           const exec = await c.frame();
           expect(decodeReply(exec).items, `proxy ${i}`).toHaveLength(queued.length);

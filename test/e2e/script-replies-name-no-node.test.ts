@@ -49,16 +49,27 @@ describe('script replies through the fleet name no Redis node', () => {
     return { bytes, node: decodeReply(bytes) };
   }
 
-  const proxiesNamed = (bytes: Buffer) => [...bytes.toString('latin1').matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])).filter((p) => proxyPorts.has(p));
+  const proxiesNamed = (bytes: Buffer) =>
+    [...bytes.toString('latin1').matchAll(/127\.0\.0\.1:(\d+)/g)]
+      .map((m) => Number(m[1]))
+      .filter((p) => proxyPorts.has(p));
 
   for (const protocol of [2, 3] as const) {
     describe(`RESP${protocol}`, () => {
       const shaped = [
         { what: 'cluster nodes', script: "return redis.call('cluster','nodes')", type: RespType.BulkString },
-        { what: 'cluster nodes (setresp 3)', script: "redis.setresp(3); return redis.call('cluster','nodes')", type: protocol === 3 ? RespType.Verbatim : RespType.BulkString },
+        {
+          what: 'cluster nodes (setresp 3)',
+          script: "redis.setresp(3); return redis.call('cluster','nodes')",
+          type: protocol === 3 ? RespType.Verbatim : RespType.BulkString,
+        },
         { what: 'cluster slots', script: "return redis.call('cluster','slots')", type: RespType.Array },
         { what: 'cluster shards', script: "return redis.call('cluster','shards')", type: RespType.Array },
-        { what: 'cluster shards (setresp 3)', script: "redis.setresp(3); return redis.call('cluster','shards')", type: RespType.Array },
+        {
+          what: 'cluster shards (setresp 3)',
+          script: "redis.setresp(3); return redis.call('cluster','shards')",
+          type: RespType.Array,
+        },
       ];
       for (const s of shaped) {
         it(`EVAL of ${s.what} names the proxies`, async () => {
@@ -83,7 +94,11 @@ describe('script replies through the fleet name no Redis node', () => {
       it('FCALL of library functions: nodes and shards rewritten, an embedded endpoint refused', async () => {
         const c = await client(protocol, masterProxy);
         expect((await run(c, 'FUNCTION', 'LOAD', 'REPLACE', LIBRARY)).node.type).not.toBe(RespType.Error);
-        for (const [fn, expectError] of [['sr_nodes', false], ['sr_shards', false], ['sr_embedded', true]] as const) {
+        for (const [fn, expectError] of [
+          ['sr_nodes', false],
+          ['sr_shards', false],
+          ['sr_embedded', true],
+        ] as const) {
           for (const cmd of fn === 'sr_nodes' ? ['FCALL', 'FCALL_RO'] : ['FCALL']) {
             const { bytes, node } = await run(c, cmd, fn, '0');
             if (expectError) expect(node.text, fn).toBe(ERROR);
@@ -114,8 +129,12 @@ describe('script replies through the fleet name no Redis node', () => {
 
       it('a plain script passes untouched, and so does a host without a port', async () => {
         const c = await client(protocol);
-        expect((await run(c, 'EVAL', "return {1, 'two', ARGV[1]}", '0', 'three')).bytes.toString('latin1')).toBe('*3\r\n:1\r\n$3\r\ntwo\r\n$5\r\nthree\r\n');
-        expect((await run(c, 'EVAL', `return '${nodes[0]!.host} only'`, '0')).node.data!.toString()).toBe(`${nodes[0]!.host} only`);
+        expect((await run(c, 'EVAL', "return {1, 'two', ARGV[1]}", '0', 'three')).bytes.toString('latin1')).toBe(
+          '*3\r\n:1\r\n$3\r\ntwo\r\n$5\r\nthree\r\n',
+        );
+        expect((await run(c, 'EVAL', `return '${nodes[0]!.host} only'`, '0')).node.data!.toString()).toBe(
+          `${nodes[0]!.host} only`,
+        );
       });
 
       it('in MULTI: the EXEC array holds the rewritten and the refused replies in place', async () => {

@@ -44,7 +44,10 @@ function channelsOn(masters: Master[], prefix: string, perMaster: number): Chann
 }
 
 /** What every channel must receive, in order: `MESSAGES - 1` numbered messages, then `end`. */
-const expectedMessages = (channel: string) => [...Array.from({ length: MESSAGES - 1 }, (_, i) => `${channel}#${i}`), 'end'];
+const expectedMessages = (channel: string) => [
+  ...Array.from({ length: MESSAGES - 1 }, (_, i) => `${channel}#${i}`),
+  'end',
+];
 
 /**
  * Collects (channel, message) pairs; `waitForEnd` resolves once every channel got its `end`
@@ -146,7 +149,10 @@ describe('sharded pub/sub through a dynamic fleet', () => {
     it(`ioredis Cluster (RESP${protocol}) with shardedSubscribers receives every smessage exactly once on the right channel`, async () => {
       const channels = channelsOn(masters, `${prefix}:io${protocol}`, 2);
       const names = channels.map((c) => c.name);
-      const c = new Cluster([{ host: '127.0.0.1', port: fleet.ports[2]! }], { shardedSubscribers: true, redisOptions: { protocol } });
+      const c = new Cluster([{ host: '127.0.0.1', port: fleet.ports[2]! }], {
+        shardedSubscribers: true,
+        redisOptions: { protocol },
+      });
       c.on('error', () => {});
       try {
         const sharded = collector(names);

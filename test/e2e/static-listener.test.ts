@@ -26,7 +26,11 @@ describe('a static listener in front of one master', () => {
   afterAll(() => fleet?.stop());
 
   it('serves redis-benchmark -t ping -P 16 to completion', async () => {
-    const { stdout } = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(proxyPort), '-t', 'ping', '-n', '50000', '-P', '16', '-q'], { timeout: 60_000 });
+    const { stdout } = await run(
+      'redis-benchmark',
+      ['-h', '127.0.0.1', '-p', String(proxyPort), '-t', 'ping', '-n', '50000', '-P', '16', '-q'],
+      { timeout: 60_000 },
+    );
     expect(stdout).toMatch(/PING_INLINE: [\d.]+ requests per second/);
     expect(stdout).toMatch(/PING_MBULK: [\d.]+ requests per second/);
   });

@@ -27,7 +27,9 @@ let proxy: ChildProcess | undefined;
 // The parent `npm test` exports its own settings (workspace, prefix …) as npm_* variables: the
 // deployment's npm must not see them.
 const env = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') || k === 'npm_config_cache' || k === 'npm_config_registry'),
+  Object.entries(process.env).filter(
+    ([k]) => !k.startsWith('npm_') || k === 'npm_config_cache' || k === 'npm_config_registry',
+  ),
 );
 
 /** Run the installed bin; its exit code and stderr. */
@@ -68,17 +70,31 @@ function fleetConfig(seeds: string[], ports: number[], middleware?: string[]) {
 beforeAll(async () => {
   const publicPackages = fs
     .readdirSync(path.join(repo, 'packages'))
-    .map((d) => JSON.parse(fs.readFileSync(path.join(repo, 'packages', d, 'package.json'), 'utf8')) as { name: string; private?: boolean })
+    .map(
+      (d) =>
+        JSON.parse(fs.readFileSync(path.join(repo, 'packages', d, 'package.json'), 'utf8')) as {
+          name: string;
+          private?: boolean;
+        },
+    )
     .filter((p) => !p.private)
     .map((p) => p.name);
   // Pack once, every public package in one npm call.
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', tmp, ...publicPackages.flatMap((n) => ['-w', n])], { cwd: repo, env });
+  const { stdout } = await run(
+    'npm',
+    ['pack', '--json', '--pack-destination', tmp, ...publicPackages.flatMap((n) => ['-w', n])],
+    { cwd: repo, env },
+  );
   packed = JSON.parse(stdout) as typeof packed;
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'deployment', private: true }));
   const tarballs = installed.map((d) => path.join(tmp, packed.find((p) => p.name === `@slotrelay/${d}`)!.filename));
   // Install once; third-party dependencies come from npm's cache, else the registry.
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], { cwd: app, env, timeout: 110_000 });
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], {
+    cwd: app,
+    env,
+    timeout: 110_000,
+  });
 }, 120_000);
 
 afterAll(() => {
@@ -93,7 +109,10 @@ describe('packages as published', () => {
       const files = p.files.map((f) => f.path);
       expect(files, p.name).toContain('LICENSE');
       expect(files, p.name).toContain('src/index.ts');
-      expect(files.filter((f) => f.endsWith('.tsbuildinfo')), p.name).toEqual([]);
+      expect(
+        files.filter((f) => f.endsWith('.tsbuildinfo')),
+        p.name,
+      ).toEqual([]);
     }
   });
 
@@ -107,7 +126,10 @@ describe('packages as published', () => {
     const { seeds, nodes } = inject('cluster');
     const ports = await freePorts(nodes.length);
     const file = path.join(app, 'fleet.json');
-    fs.writeFileSync(file, JSON.stringify(fleetConfig(seeds, ports, ['@slotrelay/middleware-redirect', readOnlyExample])));
+    fs.writeFileSync(
+      file,
+      JSON.stringify(fleetConfig(seeds, ports, ['@slotrelay/middleware-redirect', readOnlyExample])),
+    );
     let stderr = '';
     proxy = spawn(bin, ['--config', file, '--log-level', 'warn'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
     proxy.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -129,7 +151,9 @@ describe('packages as published', () => {
       for (const m of moved) expect(members).toContain(m.split(' ')[2]);
 
       // The example, by folder path (its own copy of core, from the repository's node_modules).
-      expect(await redisCli(['-p', String(ports[0]), 'SET', 'pack:ro', 'v'])).toEqual([expect.stringMatching(/^NOPERM this proxy is read-only/)]);
+      expect(await redisCli(['-p', String(ports[0]), 'SET', 'pack:ro', 'v'])).toEqual([
+        expect.stringMatching(/^NOPERM this proxy is read-only/),
+      ]);
     } finally {
       proxy.kill('SIGTERM');
     }
@@ -140,17 +164,25 @@ describe('packages as published', () => {
     const { seeds } = inject('cluster');
     const [port] = await freePorts(1);
     const base = fleetConfig(seeds, [port!]);
-    const cmds = await runConfig({ ...base, middleware: ['@slotrelay/middleware-redirect', '@slotrelay/middleware-cluster-cmds'] });
+    const cmds = await runConfig({
+      ...base,
+      middleware: ['@slotrelay/middleware-redirect', '@slotrelay/middleware-cluster-cmds'],
+    });
     expect(cmds).toEqual({
       code: 2,
-      stderr: "slotrelay: config: middleware '@slotrelay/middleware-cluster-cmds' is not installed (npm install @slotrelay/middleware-cluster-cmds)\n",
+      stderr:
+        "slotrelay: config: middleware '@slotrelay/middleware-cluster-cmds' is not installed (npm install @slotrelay/middleware-cluster-cmds)\n",
     });
     // The default list names cluster-cmds and admin too.
     expect((await runConfig(base)).stderr).toContain("'@slotrelay/middleware-cluster-cmds' is not installed");
-    const tls = { ...base, connections: [{ ...base.connections[0], clientTls: { enabled: true, cert: 'c.pem', key: 'k.pem' } }] };
+    const tls = {
+      ...base,
+      connections: [{ ...base.connections[0], clientTls: { enabled: true, cert: 'c.pem', key: 'k.pem' } }],
+    };
     expect(await runConfig(tls)).toEqual({
       code: 2,
-      stderr: 'slotrelay: config: connections[0].clientTls.enabled needs @slotrelay/transport-tls (npm install @slotrelay/transport-tls)\n',
+      stderr:
+        'slotrelay: config: connections[0].clientTls.enabled needs @slotrelay/transport-tls (npm install @slotrelay/transport-tls)\n',
     });
     expect(await runBin(['demo'])).toEqual({
       code: 2,

@@ -61,7 +61,9 @@ describe('redis-cli --cluster reshard, rebalance and check through the fleet', (
     let reads = 0;
     for (let batch = 0; !done() && batch < 20_000 && Date.now() - started < 60_000; batch++) {
       const some = Array.from({ length: 100 }, (_, i) => keys[(batch * 100 + i) % keys.length]!);
-      const got = await Promise.all(some.map((k, i) => (i % 2 ? reader.get(k) : nodeRedis.get(k)).catch((e: Error) => `error: ${e.message}`)));
+      const got = await Promise.all(
+        some.map((k, i) => (i % 2 ? reader.get(k) : nodeRedis.get(k)).catch((e: Error) => `error: ${e.message}`)),
+      );
       got.forEach((v, i) => {
         if (v !== valueOf(some[i]!)) wrong.push(`${some[i]} (slot ${keySlot(some[i]!)}): ${v}`);
       });
@@ -146,7 +148,9 @@ describe('redis-cli --cluster reshard, rebalance and check through the fleet', (
       }
     }
     reader = new Cluster([{ host: '127.0.0.1', port: fleet.ports[0]! }]);
-    reader.on('+node', (n: { options: { host?: string; port?: number } }) => readerNodes.add(`${n.options.host}:${n.options.port}`));
+    reader.on('+node', (n: { options: { host?: string; port?: number } }) =>
+      readerNodes.add(`${n.options.host}:${n.options.port}`),
+    );
     await Promise.all(keys.map((k) => reader.set(k, valueOf(k))));
     nodeRedis = nodeRedisCluster(fleet.ports[2]!);
     nodeRedis.on('error', () => {});
@@ -166,9 +170,16 @@ describe('redis-cli --cluster reshard, rebalance and check through the fleet', (
   it(`reshard of ${RESHARD_SLOTS} slots through a proxy moves them in Redis while clients keep reading every key`, async () => {
     const before = await slotCounts(target);
     const { run, reads } = await underLoad([
-      '--cluster', 'reshard', `127.0.0.1:${fleet.ports[1]}`,
-      '--cluster-from', source.id, '--cluster-to', target.id,
-      '--cluster-slots', String(RESHARD_SLOTS), '--cluster-yes',
+      '--cluster',
+      'reshard',
+      `127.0.0.1:${fleet.ports[1]}`,
+      '--cluster-from',
+      source.id,
+      '--cluster-to',
+      target.id,
+      '--cluster-slots',
+      String(RESHARD_SLOTS),
+      '--cluster-yes',
     ]);
 
     // MIGRATE named the target's proxy; the fleet sent it to Redis naming the target itself, so the
@@ -199,7 +210,9 @@ describe('redis-cli --cluster reshard, rebalance and check through the fleet', (
     }
 
     expect(reads.reads).toBeGreaterThan(keys.length);
-    expect(reads.wrong.length, `${reads.wrong.length} wrong reads, first: ${reads.wrong.slice(0, 10).join('; ')}`).toBe(0);
+    expect(reads.wrong.length, `${reads.wrong.length} wrong reads, first: ${reads.wrong.slice(0, 10).join('; ')}`).toBe(
+      0,
+    );
     expectReadersKnewOnlyProxies();
     await expectAllKeysReadable();
     expectCheckPassesWithProxies(await checkUntilOk(fleet.ports[2]!));
@@ -221,7 +234,9 @@ describe('redis-cli --cluster reshard, rebalance and check through the fleet', (
     expect([...counts.values()].sort()).toEqual([5461, 5461, 5462]);
 
     expect(reads.reads).toBeGreaterThan(keys.length);
-    expect(reads.wrong.length, `${reads.wrong.length} wrong reads, first: ${reads.wrong.slice(0, 10).join('; ')}`).toBe(0);
+    expect(reads.wrong.length, `${reads.wrong.length} wrong reads, first: ${reads.wrong.slice(0, 10).join('; ')}`).toBe(
+      0,
+    );
     expectReadersKnewOnlyProxies();
     await expectAllKeysReadable();
     expectCheckPassesWithProxies(await checkUntilOk(fleet.ports[5]!));

@@ -50,7 +50,9 @@ describe('failover of a killed master behind a dynamic fleet', () => {
     victimSlots = view.find((n) => n.id === victim.id)!.slots;
     const raw = await RawClient.connect(other.port);
     try {
-      const lines = String(await raw.call('CLUSTER', 'REPLICAS', victim.id)).trim().split('\n');
+      const lines = String(await raw.call('CLUSTER', 'REPLICAS', victim.id))
+        .trim()
+        .split('\n');
       expect(lines).toHaveLength(1);
       victimReplicaId = lines[0]!.split(' ')[0]!;
       expect(view.find((n) => n.id === victimReplicaId)?.role).toBe('replica');
@@ -79,7 +81,12 @@ describe('failover of a killed master behind a dynamic fleet', () => {
 
   it('after a SIGKILL of a master its proxy closes a new client at once without a reply (as the dead node would), and keeps listening', async () => {
     process.kill(victim.pid, 'SIGKILL');
-    await pollUntil(`redis-server ${victim.port} to be gone`, async () => (await tryConnect(victim.port)) === 'ECONNREFUSED', 10_000, 50);
+    await pollUntil(
+      `redis-server ${victim.port} to be gone`,
+      async () => (await tryConnect(victim.port)) === 'ECONNREFUSED',
+      10_000,
+      50,
+    );
 
     const started = Date.now();
     const raw = await RawClient.connect(victimProxy);
@@ -120,10 +127,15 @@ describe('failover of a killed master behind a dynamic fleet', () => {
       30_000,
       250,
     );
-    const masters = await pollUntil('ioredis to know 3 masters without the dead one', () => {
-      const ports = client.nodes('master').map((n) => n.options.port!);
-      return ports.length === 3 && !ports.includes(victimProxy) && ports;
-    }, 10_000, 100);
+    const masters = await pollUntil(
+      'ioredis to know 3 masters without the dead one',
+      () => {
+        const ports = client.nodes('master').map((n) => n.options.port!);
+        return ports.length === 3 && !ports.includes(victimProxy) && ports;
+      },
+      10_000,
+      100,
+    );
     for (const p of masters) {
       expect(liveProxies).toContain(p);
       expect(redisPorts).not.toContain(p);
@@ -137,20 +149,34 @@ describe('failover of a killed master behind a dynamic fleet', () => {
   });
 
   it('CLUSTER NODES through every live proxy names only proxies and flags the dead node fail', async () => {
-    const fields = (text: string, id: string) => text.split('\n').find((l) => l.startsWith(`${id} `))?.split(' ');
+    const fields = (text: string, id: string) =>
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`${id} `))
+        ?.split(' ');
     for (const port of liveProxies) {
       const raw = await RawClient.connect(port);
       try {
         // Each proxy asks its own Redis node, and each node learns of the failure from gossip: wait
         // (bounded) until this node's view shows it, then check the whole view.
-        const text = await pollUntil(`the CLUSTER NODES of proxy ${port} to show the failover`, async () => {
-          const t = String(await raw.call('CLUSTER', 'NODES'));
-          const dead = fields(t, victim.id);
-          const promoted = fields(t, victimReplicaId);
-          // Redis retries its bus link to the dead node every cron tick, so the link reads
-          // 'connected' while a connect is in progress: wait for a moment it reads 'disconnected'.
-          return dead?.[2]!.split(',').includes('fail') && dead[7] === 'disconnected' && promoted?.[2]!.split(',').includes('master') && t;
-        }, 10_000, 100);
+        const text = await pollUntil(
+          `the CLUSTER NODES of proxy ${port} to show the failover`,
+          async () => {
+            const t = String(await raw.call('CLUSTER', 'NODES'));
+            const dead = fields(t, victim.id);
+            const promoted = fields(t, victimReplicaId);
+            // Redis retries its bus link to the dead node every cron tick, so the link reads
+            // 'connected' while a connect is in progress: wait for a moment it reads 'disconnected'.
+            return (
+              dead?.[2]!.split(',').includes('fail') &&
+              dead[7] === 'disconnected' &&
+              promoted?.[2]!.split(',').includes('master') &&
+              t
+            );
+          },
+          10_000,
+          100,
+        );
         expect(text.trim().split('\n')).toHaveLength(6);
         const ports = portsIn(text.replace(/@\d+/g, ''));
         expect(new Set(ports).size).toBe(6); // six nodes, six different proxies

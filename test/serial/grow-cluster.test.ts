@@ -32,9 +32,12 @@ describe('growing the cluster under fleets with spare members (no admin command)
 
   /** Node order of a strategy (what instance k + 1 fronts is order[k]). */
   const order = (nodes: RedisNodeLine[], s: Strategy) =>
-    [...nodes].sort(s === 'address' ? (a, b) => a.port - b.port || (a.id < b.id ? -1 : 1) : (a, b) => (a.id < b.id ? -1 : 1)).map((n) => n.id);
+    [...nodes]
+      .sort(s === 'address' ? (a, b) => a.port - b.port || (a.id < b.id ? -1 : 1) : (a, b) => (a.id < b.id ? -1 : 1))
+      .map((n) => n.id);
 
-  const status = async (port: number) => (await redisCli(['-p', String(port), 'GALLIUMDATA', 'STATUSCLUSTER'])).join('\n');
+  const status = async (port: number) =>
+    (await redisCli(['-p', String(port), 'GALLIUMDATA', 'STATUSCLUSTER'])).join('\n');
 
   beforeAll(async () => {
     cluster = await startCluster();
@@ -49,7 +52,11 @@ describe('growing the cluster under fleets with spare members (no admin command)
     }
     // No periodic check at all: only what happens on the data path can tell it the cluster grew.
     for (const q of ['redirect', 'spare'] as const) {
-      quiet[q] = await startFleet({ seeds: cluster.seeds.slice(0, 2), count: MEMBERS, edit: (c) => void (c.topologyCheckIntervalMs = 0) });
+      quiet[q] = await startFleet({
+        seeds: cluster.seeds.slice(0, 2),
+        count: MEMBERS,
+        edit: (c) => void (c.topologyCheckIntervalMs = 0),
+      });
     }
     before = await redisNodes(seedPort);
   });
@@ -66,12 +73,17 @@ describe('growing the cluster under fleets with spare members (no admin command)
         const { rows } = expectedStatusCluster(before, f.ports, k, { seed: seedPort, order: s });
         const lines = (await status(port)).split('\n');
         expect(lines.slice(0, -1), `${s} proxy ${k + 1}`).toEqual(rows);
-        if (k >= 6) expect(lines).toContain(`This proxy (instance ${k + 1}) fronts no Redis node: the cluster has 6 nodes, clusterMembers lists 8`);
+        if (k >= 6)
+          expect(lines).toContain(
+            `This proxy (instance ${k + 1}) fronts no Redis node: the cluster has 6 nodes, clusterMembers lists 8`,
+          );
       }
     }
     for (const q of Object.values(quiet)) {
       for (const [k, port] of q.ports.entries()) {
-        expect((await status(port)).split('\n').slice(0, -1)).toEqual(expectedStatusCluster(before, q.ports, k, { seed: seedPort }).rows);
+        expect((await status(port)).split('\n').slice(0, -1)).toEqual(
+          expectedStatusCluster(before, q.ports, k, { seed: seedPort }).rows,
+        );
       }
     }
     const spare = await RawClient.connect(fleets.sorted.ports[7]!);
@@ -95,7 +107,9 @@ describe('growing the cluster under fleets with spare members (no admin command)
     let loop: Promise<void> | undefined;
     try {
       for (const s of ['sorted', 'address'] as const) {
-        expect(await Promise.all(keys.map((k, i) => clients[s].set(`${k}:${s}`, `v${i}`)))).toEqual(keys.map(() => 'OK'));
+        expect(await Promise.all(keys.map((k, i) => clients[s].set(`${k}:${s}`, `v${i}`)))).toEqual(
+          keys.map(() => 'OK'),
+        );
         sessions[s] = await Promise.all(fleets[s].ports.slice(0, 6).map((p) => RawClient.connect(p)));
         for (const c of sessions[s]) expect(await c.call('PING')).toBe('PONG');
       }
@@ -138,8 +152,22 @@ describe('growing the cluster under fleets with spare members (no admin command)
       await cluster.cli(newReplica, 'CLUSTER', 'REPLICATE', newMaster.id);
       await cluster.waitHealthy();
       // Move 300 slots (and their keys) from the first master to the new one, with Redis's own tool.
-      const source = (await redisNodes(seedPort)).find((n) => n.role === 'master' && n.slots.length > 0 && n.id !== newMaster.id)!;
-      await cluster.cli(0, '--cluster', 'reshard', `127.0.0.1:${seedPort}`, '--cluster-from', source.id, '--cluster-to', newMaster.id, '--cluster-slots', '300', '--cluster-yes');
+      const source = (await redisNodes(seedPort)).find(
+        (n) => n.role === 'master' && n.slots.length > 0 && n.id !== newMaster.id,
+      )!;
+      await cluster.cli(
+        0,
+        '--cluster',
+        'reshard',
+        `127.0.0.1:${seedPort}`,
+        '--cluster-from',
+        source.id,
+        '--cluster-to',
+        newMaster.id,
+        '--cluster-slots',
+        '300',
+        '--cluster-yes',
+      );
       await cluster.waitHealthy();
       const after = await redisNodes(seedPort);
       expect(after).toHaveLength(8);
@@ -176,7 +204,9 @@ describe('growing the cluster under fleets with spare members (no admin command)
           if (remapped[k]) await pollUntil(`${s} session ${k + 1} closed`, () => c.closed, 5000, 25);
           else expect(await c.call('PING'), `${s} session ${k + 1}`).toBe('PONG');
         }
-        const closing = logs[s].at('info').filter((e) => e.msg === 'mapping changed: closing session so its client reconnects');
+        const closing = logs[s]
+          .at('info')
+          .filter((e) => e.msg === 'mapping changed: closing session so its client reconnects');
         expect(closing.length).toBeGreaterThanOrEqual(remapped.filter(Boolean).length);
       }
 
@@ -185,7 +215,10 @@ describe('growing the cluster under fleets with spare members (no admin command)
       await pollUntil('the background client to make progress', () => load.ops >= opsBefore + 200, 20_000, 50);
       load.stop = true;
       await loop;
-      console.log(`background client during growth: ${load.ops} GETs, ${load.errors.length} errors`, [...new Set(load.errors)].slice(0, 5));
+      console.log(
+        `background client during growth: ${load.ops} GETs, ${load.errors.length} errors`,
+        [...new Set(load.errors)].slice(0, 5),
+      );
       for (const e of load.errors) for (const p of redisPorts) expect(e).not.toMatch(new RegExp(`:${p}\\b`));
       // Remapped sessions close, the client reconnects and retries: at most a stray error or two.
       expect(load.errors.length).toBeLessThanOrEqual(3);
@@ -222,7 +255,11 @@ describe('growing the cluster under fleets with spare members (no admin command)
           async () => {
             for (const [k, port] of q.ports.entries()) {
               const lines = (await status(port)).split('\n');
-              if (JSON.stringify(lines.slice(0, -1)) !== JSON.stringify(expectedStatusCluster(after, q.ports, k, { seed: seedPort }).rows)) return false;
+              if (
+                JSON.stringify(lines.slice(0, -1)) !==
+                JSON.stringify(expectedStatusCluster(after, q.ports, k, { seed: seedPort }).rows)
+              )
+                return false;
             }
             return true;
           },
@@ -244,7 +281,9 @@ describe('growing the cluster under fleets with spare members (no admin command)
       for (const q of Object.values(quiet)) {
         // (Not asked of the spares: a client on a spare makes it look again — that would tell them.)
         for (const [k, port] of q.ports.slice(0, 6).entries()) {
-          expect((await status(port)).split('\n').slice(0, -1), `quiet proxy ${k + 1} before`).toEqual(expectedStatusCluster(before, q.ports, k, { seed: seedPort }).rows);
+          expect((await status(port)).split('\n').slice(0, -1), `quiet proxy ${k + 1} before`).toEqual(
+            expectedStatusCluster(before, q.ports, k, { seed: seedPort }).rows,
+          );
         }
       }
       for (const port of quiet.redirect.ports.slice(0, 6)) await getMoved(quiet.redirect, port);
@@ -257,7 +296,9 @@ describe('growing the cluster under fleets with spare members (no admin command)
       const f = fleets.sorted;
       const frontsNew = f.ports[order(after, 'sorted').indexOf(newMaster.id)]!;
       const entry = f.ports.find((p) => p !== frontsNew)!;
-      const out = splitRedirects(await redisCli(['-c', '-p', String(entry)], movedKeys.map((k) => `GET ${k}:sorted`).join('\n')));
+      const out = splitRedirects(
+        await redisCli(['-c', '-p', String(entry)], movedKeys.map((k) => `GET ${k}:sorted`).join('\n')),
+      );
       expect(out.replies).toEqual(movedKeys.map(() => 'sorted'));
       expect(out.redirectPorts).toContain(frontsNew);
       for (const p of out.redirectPorts) expect(f.ports).toContain(p);

@@ -22,11 +22,18 @@ describe('slot migration through the fleet', () => {
     cluster = await startCluster();
     fleet = await startFleet({ seeds: cluster.seeds.slice(0, 1), mappings: 'static', nodes: cluster.nodes });
     slot = Number(await cluster.cli(0, 'CLUSTER', 'KEYSLOT', tag));
-    const slots = (await cluster.cli(0, 'CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
-    const owner = slots.find((f) => f[2]!.includes('master') && f.slice(8).some((r) => {
-      const [lo, hi] = r.split('-').map(Number);
-      return slot >= lo! && slot <= (hi ?? lo!);
-    }))!;
+    const slots = (await cluster.cli(0, 'CLUSTER', 'NODES'))
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
+    const owner = slots.find(
+      (f) =>
+        f[2]!.includes('master') &&
+        f.slice(8).some((r) => {
+          const [lo, hi] = r.split('-').map(Number);
+          return slot >= lo! && slot <= (hi ?? lo!);
+        }),
+    )!;
     const other = slots.find((f) => f[2]!.includes('master') && f[0] !== owner[0])!;
     const port = (f: string[]) => Number(f[1]!.split('@')[0]!.split(':').pop());
     source = { port: port(owner), id: owner[0]! };
@@ -63,7 +70,9 @@ describe('slot migration through the fleet', () => {
 
     // Clients follow ASK transparently: every key, moved or not, is still readable.
     expect(await Promise.all(keys.map((k) => c.get(k)))).toEqual(keys.map((_, i) => `v${i}`));
-    const cliOut = splitRedirects(await redisCli(['-c', '-p', String(proxyOf(source.port))], keys.map((k) => `GET ${k}`).join('\n')));
+    const cliOut = splitRedirects(
+      await redisCli(['-c', '-p', String(proxyOf(source.port))], keys.map((k) => `GET ${k}`).join('\n')),
+    );
     expect(cliOut.replies).toEqual(keys.map((_, i) => `v${i}`));
     expect(new Set(cliOut.redirectPorts)).toEqual(new Set([proxyOf(source.port), proxyOf(target.port)]));
 

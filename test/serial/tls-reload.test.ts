@@ -67,7 +67,12 @@ describe.skipIf(!hasOpenssl())('client TLS certificates changed on a running fle
 
   it('serves TLS with the configured certificate', async () => {
     for (const port of fleet.ports) expect(await peer(port)).toBe(fp(certs.serverCert));
-    const out = splitRedirects(await redisCli(['--tls', '--cacert', certs.ca, '-c', '-p', String(fleet.ports[0])], 'SET tlsr:a 1\nGET tlsr:a\nSET tlsr:b 2\nGET tlsr:b\n'));
+    const out = splitRedirects(
+      await redisCli(
+        ['--tls', '--cacert', certs.ca, '-c', '-p', String(fleet.ports[0])],
+        'SET tlsr:a 1\nGET tlsr:a\nSET tlsr:b 2\nGET tlsr:b\n',
+      ),
+    );
     expect(out.replies).toEqual(['OK', '1', 'OK', '2']);
   });
 
@@ -76,13 +81,37 @@ describe.skipIf(!hasOpenssl())('client TLS certificates changed on a running fle
     const open = await RawClient.connectTls(fleet.ports[0]!, { ca: ca() });
     try {
       const cases: Array<[string, unknown, RegExp]> = [
-        ['a file without PEM', tlsOf(0, certs.garbage, certs.serverKey), /^ERR config: connections\[0\]\.clientTls\.cert file '.*garbage\.pem' /],
-        ['a missing file', tlsOf(0, path.join(certs.dir, 'nope.crt'), certs.serverKey), /^ERR config: connections\[0\]\.clientTls\.cert file '.*nope\.crt' cannot be read: ENOENT/],
-        ['a key of another certificate', tlsOf(0, certs.server2Cert, certs.serverKey), /^ERR config: connections\[0\]\.clientTls\.(cert|key) /],
-        ['a key that is not a key', tlsOf(0, certs.server2Cert, certs.garbage), /^ERR config: connections\[0\]\.clientTls\.key file '.*garbage\.pem' /],
+        [
+          'a file without PEM',
+          tlsOf(0, certs.garbage, certs.serverKey),
+          /^ERR config: connections\[0\]\.clientTls\.cert file '.*garbage\.pem' /,
+        ],
+        [
+          'a missing file',
+          tlsOf(0, path.join(certs.dir, 'nope.crt'), certs.serverKey),
+          /^ERR config: connections\[0\]\.clientTls\.cert file '.*nope\.crt' cannot be read: ENOENT/,
+        ],
+        [
+          'a key of another certificate',
+          tlsOf(0, certs.server2Cert, certs.serverKey),
+          /^ERR config: connections\[0\]\.clientTls\.(cert|key) /,
+        ],
+        [
+          'a key that is not a key',
+          tlsOf(0, certs.server2Cert, certs.garbage),
+          /^ERR config: connections\[0\]\.clientTls\.key file '.*garbage\.pem' /,
+        ],
         // All or nothing over listeners: proxy-1's new files are good, proxy-2's are not.
-        ['one good and one bad listener', [...tlsOf(0, certs.server2Cert, certs.server2Key), ...tlsOf(1, certs.garbage, certs.garbage)], /^ERR config: connections\[1\]\.clientTls\./],
-        ['clientTls without a key', [{ op: 'remove', path: '/connections/0/clientTls/key' }], /^ERR config: connections\[0\]\.clientTls needs both cert and key when enabled$/],
+        [
+          'one good and one bad listener',
+          [...tlsOf(0, certs.server2Cert, certs.server2Key), ...tlsOf(1, certs.garbage, certs.garbage)],
+          /^ERR config: connections\[1\]\.clientTls\./,
+        ],
+        [
+          'clientTls without a key',
+          [{ op: 'remove', path: '/connections/0/clientTls/key' }],
+          /^ERR config: connections\[0\]\.clientTls needs both cert and key when enabled$/,
+        ],
       ];
       for (const [what, ops, reply] of cases) {
         const r = await patch(ops);
@@ -120,9 +149,17 @@ describe.skipIf(!hasOpenssl())('client TLS certificates changed on a running fle
       // The listener was not rebound: the connection opened before the change still works.
       expect(await open.call('PING')).toBe('PONG');
       expect(fleet.fleet.listeners.size).toBe(3);
-      expect((JSON.parse(await configGet()) as { connections: Array<{ clientTls: { cert: string } }> }).connections[0]!.clientTls.cert).toBe(certs.server2Cert);
+      expect(
+        (JSON.parse(await configGet()) as { connections: Array<{ clientTls: { cert: string } }> }).connections[0]!
+          .clientTls.cert,
+      ).toBe(certs.server2Cert);
       // Cluster clients over TLS keep working through the reloaded listener.
-      const out = splitRedirects(await redisCli(['--tls', '--cacert', certs.ca, '-c', '-p', String(fleet.ports[0])], 'SET tlsr:c 3\nGET tlsr:c\nGET tlsr:a\n'));
+      const out = splitRedirects(
+        await redisCli(
+          ['--tls', '--cacert', certs.ca, '-c', '-p', String(fleet.ports[0])],
+          'SET tlsr:c 3\nGET tlsr:c\nGET tlsr:a\n',
+        ),
+      );
       expect(out.replies).toEqual(['OK', '3', '1']);
     } finally {
       open.close();
@@ -172,7 +209,10 @@ describe.skipIf(!hasOpenssl())('client TLS certificates changed on a running fle
       });
     }
     const started = Date.now();
-    const stopped = await Promise.race([fleet.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still stopping after 5 s'), 5000))]);
+    const stopped = await Promise.race([
+      fleet.stop().then(() => 'stopped'),
+      new Promise((r) => setTimeout(() => r('still stopping after 5 s'), 5000)),
+    ]);
     expect(stopped).toBe('stopped');
     expect(Date.now() - started).toBeLessThan(2000); // startFleet's stop grace is 500 ms
     expect(await tryConnect(fleet.ports[0]!)).toBe('ECONNREFUSED');

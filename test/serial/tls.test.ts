@@ -33,7 +33,9 @@ function shardPorts(v: unknown, out: number[] = []): number[] {
 
 /** `[start, end, [host, port, id, …], …]` entries of CLUSTER SLOTS → the ports of every node named. */
 function slotPorts(slots: unknown): number[] {
-  return (slots as Array<[number, number, ...Array<[string, number, string]>]>).flatMap(([, , ...nodes]) => nodes.map((n) => n[1]));
+  return (slots as Array<[number, number, ...Array<[string, number, string]>]>).flatMap(([, , ...nodes]) =>
+    nodes.map((n) => n[1]),
+  );
 }
 
 describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynamic fleets', () => {
@@ -67,7 +69,10 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
     const out = await redisCli([...args, '-c'], `SET ${m.key} ${value}\nGET ${m.key}\n`);
     const redirects = out.filter((l) => l.startsWith('-> Redirected'));
     expect(out.filter((l) => !l.startsWith('-> Redirected'))).toEqual(['OK', value]);
-    for (const r of redirects) expect(r).toMatch(new RegExp(`^-> Redirected to slot \\[\\d+\\] located at 127\\.0\\.0\\.1:${proxyOf(fleet, m.id)}$`));
+    for (const r of redirects)
+      expect(r).toMatch(
+        new RegExp(`^-> Redirected to slot \\[\\d+\\] located at 127\\.0\\.0\\.1:${proxyOf(fleet, m.id)}$`),
+      );
     return redirects.length;
   }
 
@@ -85,7 +90,8 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
     redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 5000, ...redisOptions },
   });
 
-  const withTls = (edit: (c: ConnectionConfig) => void) => (config: { connections: ConnectionConfig[] }) => config.connections.forEach(edit);
+  const withTls = (edit: (c: ConnectionConfig) => void) => (config: { connections: ConnectionConfig[] }) =>
+    config.connections.forEach(edit);
   const serverTls = () => ({ enabled: true, ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
 
   async function fleet(edit: (c: ConnectionConfig) => void, log = captureLogger()): Promise<TestFleet> {
@@ -99,7 +105,9 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
     cluster = await startCluster({ tls: { caFile: certs.ca, certFile: certs.serverCert, keyFile: certs.serverKey } });
     redisPorts = cluster.nodes.map((n) => n.port);
     sortedIds = cluster.nodes.map((n) => n.id).sort();
-    const slots = JSON.parse(await cluster.cli(0, '--json', 'CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string]]>;
+    const slots = JSON.parse(await cluster.cli(0, '--json', 'CLUSTER', 'SLOTS')) as Array<
+      [number, number, [string, number, string]]
+    >;
     const byId = new Map<string, Master>();
     for (const [lo, hi, [, port, id]] of slots) {
       const m = byId.get(id) ?? { id, port, slots: [], key: '' };
@@ -174,7 +182,10 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
         const keys = Array.from({ length: 1000 }, (_, i) => `tls:plain:${i}`);
         expect(await Promise.all(keys.map((k, i) => c.set(k, `v${i}`)))).toEqual(keys.map(() => 'OK'));
         expect(await Promise.all(keys.map((k) => c.get(k)))).toEqual(keys.map((_, i) => `v${i}`));
-        onlyProxyPorts(plain, c.nodes('all').map((n) => n.options.port!));
+        onlyProxyPorts(
+          plain,
+          c.nodes('all').map((n) => n.options.port!),
+        );
         expect(c.nodes('master')).toHaveLength(3);
       } finally {
         c.disconnect();
@@ -206,18 +217,27 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
       const nodes = (await redisCli(cli('-p', port, 'CLUSTER', 'NODES'))).join('\n');
       onlyProxyPorts(secure, portsIn(nodes.replace(/@\d+/g, '')));
       noRedisPort(nodes);
-      onlyProxyPorts(secure, slotPorts(JSON.parse((await redisCli(cli('-p', port, '--json', 'CLUSTER', 'SLOTS'))).join('\n'))));
+      onlyProxyPorts(
+        secure,
+        slotPorts(JSON.parse((await redisCli(cli('-p', port, '--json', 'CLUSTER', 'SLOTS'))).join('\n'))),
+      );
       const shards = JSON.parse((await redisCli(cli('-p', port, '--json', 'CLUSTER', 'SHARDS'))).join('\n'));
       onlyProxyPorts(secure, shardPorts(shards));
     });
 
     it('ioredis Cluster with tls options writes and reads 1,000 keys through one proxy', async () => {
-      const c = new Cluster([{ host: '127.0.0.1', port: secure.ports[1]! }], failFast({ tls: { ca: fs.readFileSync(certs.ca) } }));
+      const c = new Cluster(
+        [{ host: '127.0.0.1', port: secure.ports[1]! }],
+        failFast({ tls: { ca: fs.readFileSync(certs.ca) } }),
+      );
       try {
         const keys = Array.from({ length: 1000 }, (_, i) => `tls:secure:${i}`);
         expect(await Promise.all(keys.map((k, i) => c.set(k, `s${i}`)))).toEqual(keys.map(() => 'OK'));
         expect(await Promise.all(keys.map((k) => c.get(k)))).toEqual(keys.map((_, i) => `s${i}`));
-        onlyProxyPorts(secure, c.nodes('all').map((n) => n.options.port!));
+        onlyProxyPorts(
+          secure,
+          c.nodes('all').map((n) => n.options.port!),
+        );
       } finally {
         c.disconnect();
       }
@@ -234,7 +254,13 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
     beforeAll(async () => {
       mtls = await fleet((c) => {
         c.serverTls = serverTls();
-        c.clientTls = { enabled: true, cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true };
+        c.clientTls = {
+          enabled: true,
+          cert: certs.serverCert,
+          key: certs.serverKey,
+          ca: certs.ca,
+          requireClientCert: true,
+        };
       }, log);
     });
 
@@ -242,19 +268,42 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
       const r = await tlsPing(mtls.ports[0]!, { ca: fs.readFileSync(certs.ca) });
       expect(r.reply).toBeUndefined();
       await expect(redisCli(['--tls', '--cacert', certs.ca, '-p', String(mtls.ports[0]), 'PING'])).rejects.toThrow();
-      await waitFor(() => log.at('warn').some((e) => e.msg === 'client TLS handshake failed'), 'the rejection in the log');
+      await waitFor(
+        () => log.at('warn').some((e) => e.msg === 'client TLS handshake failed'),
+        'the rejection in the log',
+      );
       const entry = log.at('warn').find((e) => e.msg === 'client TLS handshake failed')!;
-      expect(entry.obj).toMatchObject({ client: expect.stringMatching(/^127\.0\.0\.1:\d+$/), err: expect.stringContaining('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') });
+      expect(entry.obj).toMatchObject({
+        client: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        err: expect.stringContaining('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'),
+      });
     });
 
     it('rejects a certificate signed by another CA', async () => {
-      const r = await tlsPing(mtls.ports[0]!, { ca: fs.readFileSync(certs.ca), cert: fs.readFileSync(certs.otherClientCert), key: fs.readFileSync(certs.otherClientKey) });
+      const r = await tlsPing(mtls.ports[0]!, {
+        ca: fs.readFileSync(certs.ca),
+        cert: fs.readFileSync(certs.otherClientCert),
+        key: fs.readFileSync(certs.otherClientKey),
+      });
       expect(r.reply).toBeUndefined();
-      await waitFor(() => log.at('warn').some((e) => String(e.obj.err).includes('client certificate rejected')), 'the rejection in the log');
+      await waitFor(
+        () => log.at('warn').some((e) => String(e.obj.err).includes('client certificate rejected')),
+        'the rejection in the log',
+      );
     });
 
     it('serves a client with a CA-signed certificate', async () => {
-      const args = ['--tls', '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '-p', String(mtls.ports[0])];
+      const args = [
+        '--tls',
+        '--cacert',
+        certs.ca,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+        '-p',
+        String(mtls.ports[0]),
+      ];
       await everyMaster(mtls, args, 'm');
     });
   });
@@ -291,7 +340,11 @@ describe.skipIf(!hasOpenssl())('TLS on both sides, TLS-only cluster behind dynam
       expect(first).toBe(verifyFailure);
       const failures = log.at('warn').filter((e) => e.msg === 'TLS connection to Redis failed');
       expect(failures.length).toBeGreaterThan(0);
-      expect(failures[0]!.obj).toMatchObject({ connection: expect.any(String), redis: expect.stringMatching(/^127\.0\.0\.1:\d+$/), err: reason });
+      expect(failures[0]!.obj).toMatchObject({
+        connection: expect.any(String),
+        redis: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        err: reason,
+      });
 
       // Nothing was fixed: the next connection is accepted and gets the same clear error.
       const second = await ask();

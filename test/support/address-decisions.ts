@@ -15,7 +15,11 @@ export interface AddressDecision {
   notRun?: string;
 }
 
-const cluster = (sub: string, decision: Decision, why: string, ...args: string[]): AddressDecision => ({ run: ['CLUSTER', sub, ...args], decision, why });
+const cluster = (sub: string, decision: Decision, why: string, ...args: string[]): AddressDecision => ({
+  run: ['CLUSTER', sub, ...args],
+  decision,
+  why,
+});
 const CHANGES = 'it changes the cluster whenever Redis accepts it';
 
 export const ADDRESS_DECISIONS: AddressDecision[] = [
@@ -43,24 +47,56 @@ export const ADDRESS_DECISIONS: AddressDecision[] = [
   cluster('FORGET', 'passed', '+OK or an error naming a node ID', '0000000000000000000000000000000000000000'),
   cluster('REPLICATE', 'passed', '+OK or an error naming a node ID', '0000000000000000000000000000000000000000'),
   cluster('SET-CONFIG-EPOCH', 'passed', '+OK or an error', '-1'),
-  cluster('MEET', 'passed', 'arguments mapped back to Redis; +OK or an error naming what the client sent', '127.0.0.1', '0'),
+  cluster(
+    'MEET',
+    'passed',
+    'arguments mapped back to Redis; +OK or an error naming what the client sent',
+    '127.0.0.1',
+    '0',
+  ),
   cluster('FAILOVER', 'passed', '+OK or an error', 'BADOPTION'),
   cluster('RESET', 'passed', '+OK or an error', 'BADOPTION'),
   { ...cluster('FLUSHSLOTS', 'passed', '+OK or an error'), notRun: `${CHANGES} (an empty master loses its slots)` },
   { ...cluster('BUMPEPOCH', 'passed', 'BUMPED/STILL and an epoch'), notRun: CHANGES },
   // INFO — every section of 7.0, and the section groups.
-  ...['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace', 'commandstats', 'latencystats']
-    .map((s): AddressDecision => ({
-      run: ['INFO', s],
-      decision: s === 'server' || s === 'replication' ? 'rewritten' : 'passed',
-      why: s === 'server' ? 'tcp_port becomes the proxy port' : s === 'replication' ? 'master_host/master_port, slaveN ip=/port=' : 'no addresses',
-    })),
-  ...['default', 'all', 'everything'].map((s): AddressDecision => ({ run: ['INFO', s], decision: 'rewritten', why: 'server and replication sections as above' })),
+  ...[
+    'server',
+    'clients',
+    'memory',
+    'persistence',
+    'stats',
+    'replication',
+    'cpu',
+    'modules',
+    'errorstats',
+    'cluster',
+    'keyspace',
+    'commandstats',
+    'latencystats',
+  ].map((s): AddressDecision => ({
+    run: ['INFO', s],
+    decision: s === 'server' || s === 'replication' ? 'rewritten' : 'passed',
+    why:
+      s === 'server'
+        ? 'tcp_port becomes the proxy port'
+        : s === 'replication'
+          ? 'master_host/master_port, slaveN ip=/port='
+          : 'no addresses',
+  })),
+  ...['default', 'all', 'everything'].map((s): AddressDecision => ({
+    run: ['INFO', s],
+    decision: 'rewritten',
+    why: 'server and replication sections as above',
+  })),
   { run: ['ROLE'], decision: 'rewritten', why: 'replica list [ip, port, offset]; a replica names its master' },
   // CLIENT — every subcommand.
   { run: ['CLIENT', 'PAUSE', '1'], decision: 'passed', why: '+OK', notRun: "it stops the shared cluster's clients" },
   { run: ['CLIENT', 'UNPAUSE'], decision: 'passed', why: '+OK', notRun: 'pairs with PAUSE' },
-  { run: ['CLIENT', 'LIST'], decision: 'rewritten', why: "laddr= (the node's listening address) becomes the proxy's; addr= is the proxy's own socket" },
+  {
+    run: ['CLIENT', 'LIST'],
+    decision: 'rewritten',
+    why: "laddr= (the node's listening address) becomes the proxy's; addr= is the proxy's own socket",
+  },
   { run: ['CLIENT', 'INFO'], decision: 'rewritten', why: 'as CLIENT LIST' },
   { run: ['CLIENT', 'ID'], decision: 'passed', why: 'a number' },
   { run: ['CLIENT', 'GETNAME'], decision: 'passed', why: 'the name' },
@@ -75,7 +111,11 @@ export const ADDRESS_DECISIONS: AddressDecision[] = [
   { run: ['CLIENT', 'KILL', 'ID', '999999'], decision: 'passed', why: 'a number' },
   { run: ['CLIENT', 'HELP'], decision: 'passed', why: 'fixed text' },
   // Other introspection.
-  { run: ['CONFIG', 'GET', '*'], decision: 'rewritten', why: 'port, tls-port, bind, cluster-announce-*, replica-announce-*, replicaof dropped' },
+  {
+    run: ['CONFIG', 'GET', '*'],
+    decision: 'rewritten',
+    why: 'port, tls-port, bind, cluster-announce-*, replica-announce-*, replicaof dropped',
+  },
   { run: ['CONFIG', 'GET', '*port*'], decision: 'rewritten', why: 'as above' },
   { run: ['ACL', 'LOG'], decision: 'rewritten', why: 'client-info holds laddr=, rewritten as in CLIENT LIST' },
   { run: ['ACL', 'WHOAMI'], decision: 'passed', why: 'a user name' },

@@ -56,7 +56,9 @@ export function expectedStatusCluster(
 ): { rows: string[]; last: RegExp } {
   const mapped = nodes.filter((n) => !n.flags.includes('handshake') && !n.flags.includes('noaddr'));
   const ordered = [...mapped].sort(
-    opts.order === 'address' ? (a, b) => a.port - b.port || (a.id < b.id ? -1 : 1) : (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    opts.order === 'address'
+      ? (a, b) => a.port - b.port || (a.id < b.id ? -1 : 1)
+      : (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
   const rows = [
     'OK Cluster mappings (dynamic):',
@@ -66,7 +68,9 @@ export function expectedStatusCluster(
     ),
   ];
   if (selfIndex >= ordered.length) {
-    rows.push(`This proxy (instance ${selfIndex + 1}) fronts no Redis node: the cluster has ${ordered.length} nodes, clusterMembers lists ${ports.length}`);
+    rows.push(
+      `This proxy (instance ${selfIndex + 1}) fronts no Redis node: the cluster has ${ordered.length} nodes, clusterMembers lists ${ports.length}`,
+    );
   }
   const last = new RegExp(
     `^Topology read from 127\\.0\\.0\\.1:${opts.seed} at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z); (?:1 scan|(?:[02-9]|\\d{2,}) scans) since start$`,
@@ -76,7 +80,11 @@ export function expectedStatusCluster(
 
 /** The ordered list of Redis node IDs behind the rows of a STATUSCLUSTER text. */
 export function statusRows(text: string): Array<{ redisPort: number; proxyPort: number; id: string; self: boolean }> {
-  return [...text.matchAll(/^Redis server [^ ]+:(\d+) is mapped to slotrelay [^ ]+:(\d+) \(node ([0-9a-f]{40}), (?:master|replica)\)( <- this proxy)?$/gm)].map((m) => ({
+  return [
+    ...text.matchAll(
+      /^Redis server [^ ]+:(\d+) is mapped to slotrelay [^ ]+:(\d+) \(node ([0-9a-f]{40}), (?:master|replica)\)( <- this proxy)?$/gm,
+    ),
+  ].map((m) => ({
     redisPort: Number(m[1]),
     proxyPort: Number(m[2]),
     id: m[3]!,

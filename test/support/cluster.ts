@@ -9,7 +9,9 @@ export function sharedCluster() {
 }
 
 /** The masters of the shared cluster with their slot ranges, read live (failovers in other files are not expected). */
-export async function mastersWithSlots(seed: string): Promise<Array<{ host: string; port: number; id: string; slots: Array<[number, number]> }>> {
+export async function mastersWithSlots(
+  seed: string,
+): Promise<Array<{ host: string; port: number; id: string; slots: Array<[number, number]> }>> {
   const [host, port] = [seed.slice(0, seed.lastIndexOf(':')), Number(seed.slice(seed.lastIndexOf(':') + 1))];
   const c = await RawClient.connect(port, host);
   try {

@@ -14,12 +14,15 @@ export async function redisEndpoints(seed: string): Promise<RedisEndpoint[]> {
   const c = await RawClient.connect(Number(seed.slice(i + 1)), seed.slice(0, i));
   try {
     const text = String(await c.call('CLUSTER', 'NODES'));
-    return text.trim().split('\n').map((line) => {
-      const addr = line.split(' ')[1]!.split(',')[0]!;
-      const [hp, cport] = addr.split('@') as [string, string];
-      const j = hp.lastIndexOf(':');
-      return { host: hp.slice(0, j), port: Number(hp.slice(j + 1)), cport: Number(cport) };
-    });
+    return text
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const addr = line.split(' ')[1]!.split(',')[0]!;
+        const [hp, cport] = addr.split('@') as [string, string];
+        const j = hp.lastIndexOf(':');
+        return { host: hp.slice(0, j), port: Number(hp.slice(j + 1)), cport: Number(cport) };
+      });
   } finally {
     c.close();
   }
@@ -62,13 +65,15 @@ function walk(n: RespNode, nodes: readonly RedisEndpoint[], found: string[]): vo
     const ports = [node.port, node.cport].map(String);
     // A map's port key holding a node's port names it even without the host (CONFIG GET port).
     for (let k = 0; k + 1 < texts.length && texts.length % 2 === 0; k += 2) {
-      if (/port/i.test(texts[k]!) && String(node.port) === texts[k + 1]) found.push(`${texts[k]}=${texts[k + 1]} in a map`);
+      if (/port/i.test(texts[k]!) && String(node.port) === texts[k + 1])
+        found.push(`${texts[k]}=${texts[k + 1]} in a map`);
     }
     texts.forEach((t, i) => {
       if (t !== node.host) return;
       if (ports.includes(texts[i + 1] ?? '')) found.push(`[${t}, ${texts[i + 1]}] side by side`);
       for (let k = 0; k + 1 < texts.length && texts.length % 2 === 0; k += 2) {
-        if (/port/i.test(texts[k]!) && ports.includes(texts[k + 1]!)) found.push(`${t} and ${texts[k]}=${texts[k + 1]} in one map`);
+        if (/port/i.test(texts[k]!) && ports.includes(texts[k + 1]!))
+          found.push(`${t} and ${texts[k]}=${texts[k + 1]} in one map`);
       }
     });
   }

@@ -16,7 +16,13 @@ export function redisCli(args: string[], input = '', timeoutMs = 120_000): Promi
     p.on('exit', (code) => {
       clearTimeout(timer);
       if (code !== 0) reject(new Error(`redis-cli exited ${code}: ${Buffer.concat(err).toString()}`));
-      else resolve(Buffer.concat(out).toString().split('\n').filter((l) => l !== ''));
+      else
+        resolve(
+          Buffer.concat(out)
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
     });
     p.stdin.on('error', () => {}); // EPIPE when redis-cli exits before reading (no stdin needed)
     p.stdin.end(input);
@@ -59,7 +65,11 @@ export function runTool(command: string, args: string[], timeoutMs = 60_000): Pr
     const err: Buffer[] = [];
     const timer = setTimeout(() => {
       p.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} timed out after ${timeoutMs} ms; stdout so far:\n${Buffer.concat(out).toString()}`));
+      reject(
+        new Error(
+          `${command} ${args.join(' ')} timed out after ${timeoutMs} ms; stdout so far:\n${Buffer.concat(out).toString()}`,
+        ),
+      );
     }, timeoutMs);
     p.stdout.on('data', (d: Buffer) => out.push(d));
     p.stderr.on('data', (d: Buffer) => err.push(d));
@@ -69,7 +79,11 @@ export function runTool(command: string, args: string[], timeoutMs = 60_000): Pr
     });
     p.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: stripAnsi(Buffer.concat(out).toString()), stderr: stripAnsi(Buffer.concat(err).toString()) });
+      resolve({
+        code,
+        stdout: stripAnsi(Buffer.concat(out).toString()),
+        stderr: stripAnsi(Buffer.concat(err).toString()),
+      });
     });
   });
 }
@@ -85,7 +99,11 @@ export function stripAnsi(text: string): string {
  * `ignore` (slot numbers that happen to equal a port) and the value after `replication-offset`
  * are not counted.
  */
-export function redisPortsIn(text: string, redisPorts: readonly number[], ignore: ReadonlySet<number> = new Set()): number[] {
+export function redisPortsIn(
+  text: string,
+  redisPorts: readonly number[],
+  ignore: ReadonlySet<number> = new Set(),
+): number[] {
   const words = text.split(/[\s:@,[\]=]+/);
   const out: number[] = [];
   for (let i = 0; i < words.length; i++) {
@@ -108,7 +126,8 @@ export function addressPortsIn(text: string): number[] {
   const words = text.split(/\s+/);
   for (let i = 1; i < words.length; i++) {
     const prev = words[i - 1]!;
-    if ((/^\d{1,3}(?:\.\d{1,3}){3}$/.test(prev) || prev === 'port' || prev === 'tls-port') && /^\d+$/.test(words[i]!)) out.push(Number(words[i]));
+    if ((/^\d{1,3}(?:\.\d{1,3}){3}$/.test(prev) || prev === 'port' || prev === 'tls-port') && /^\d+$/.test(words[i]!))
+      out.push(Number(words[i]));
   }
   return out;
 }

@@ -37,7 +37,8 @@ const MANNERS: Manner[] = ['readThenClose', 'closeAtOnce', 'neverClose'];
  */
 export const badClients: Scenario = {
   name: 'bad-clients',
-  title: 'protocol errors from 100 clients that read and close / close at once / never close: fds and Redis connections back to baseline',
+  title:
+    'protocol errors from 100 clients that read and close / close at once / never close: fds and Redis connections back to baseline',
   async run(ctx: ScenarioContext): Promise<Outcome> {
     const figures: Outcome['figures'] = {};
     const checks: Check[] = [];
@@ -71,20 +72,39 @@ export const badClients: Scenario = {
           const duringFds = fds();
           const duringClients = await connectedClients(redis);
           // Closed means the server sent its FIN and let go of the socket (fd, Redis client).
-          const closeMs = manner !== 'neverClose' ? null : await pollUntil(async () =>
-            serverEndsOpen(port, r.clientPorts) === 0 && fds() <= baseFds + SLACK && (await connectedClients(redis)) <= baseClients + SLACK, CLOSE_MS, 20);
-          const closeDetail = closeMs !== null && closeMs < 0
-            ? `after ${CLOSE_MS} ms ${serverEndsOpen(port, r.clientPorts)} of ${CONNECTIONS} server ends without a FIN${target === 'proxy' ? `, ${fds() - baseFds} more proxy fds than before` : ''}`
-            : `${closeMs} ms`;
+          const closeMs =
+            manner !== 'neverClose'
+              ? null
+              : await pollUntil(
+                  async () =>
+                    serverEndsOpen(port, r.clientPorts) === 0 &&
+                    fds() <= baseFds + SLACK &&
+                    (await connectedClients(redis)) <= baseClients + SLACK,
+                  CLOSE_MS,
+                  20,
+                );
+          const closeDetail =
+            closeMs !== null && closeMs < 0
+              ? `after ${CLOSE_MS} ms ${serverEndsOpen(port, r.clientPorts)} of ${CONNECTIONS} server ends without a FIN${target === 'proxy' ? `, ${fds() - baseFds} more proxy fds than before` : ''}`
+              : `${closeMs} ms`;
           let afterClients = duringClients;
-          const settleMs = await pollUntil(async () => {
-            afterClients = await connectedClients(redis);
-            return fds() <= baseFds + SLACK && afterClients <= baseClients + SLACK;
-          }, SETTLE_MS, 100);
+          const settleMs = await pollUntil(
+            async () => {
+              afterClients = await connectedClients(redis);
+              return fds() <= baseFds + SLACK && afterClients <= baseClients + SLACK;
+            },
+            SETTLE_MS,
+            100,
+          );
           const afterFds = fds();
           for (const s of r.sockets) s.destroy();
           const key = `${target}.${manner}`;
-          if (target === 'proxy') Object.assign(figures, { [`${key}.fds.before`]: baseFds, [`${key}.fds.during`]: duringFds, [`${key}.fds.after`]: afterFds });
+          if (target === 'proxy')
+            Object.assign(figures, {
+              [`${key}.fds.before`]: baseFds,
+              [`${key}.fds.during`]: duringFds,
+              [`${key}.fds.after`]: afterFds,
+            });
           Object.assign(figures, {
             [`${key}.redisClients.before`]: baseClients,
             [`${key}.redisClients.during`]: duringClients,
@@ -93,28 +113,53 @@ export const badClients: Scenario = {
             [`${key}.protocolErrorsRead`]: r.errorsSeen,
           });
           if (closeMs !== null) figures[`${key}.serverCloseMs`] = closeMs;
-          ctx.log(`${key}: fds ${baseFds}/${duringFds}/${afterFds}, redis clients ${baseClients}/${duringClients}/${afterClients}, settled in ${settleMs} ms${closeMs !== null ? `, server ends closed in ${closeMs} ms` : ''}`);
-          checks.push(check(
-            `${key}: ${target === 'proxy' ? 'proxy fds and ' : ''}Redis connections back to baseline (+${SLACK}) within ${SETTLE_MS} ms`,
-            settleMs >= 0,
-            `${target === 'proxy' ? `fds ${baseFds} → ${duringFds} → ${afterFds}; ` : ''}connected_clients ${baseClients} → ${duringClients} → ${afterClients}; ${settleMs >= 0 ? `${settleMs} ms` : 'not within the deadline'}`,
-          ));
+          ctx.log(
+            `${key}: fds ${baseFds}/${duringFds}/${afterFds}, redis clients ${baseClients}/${duringClients}/${afterClients}, settled in ${settleMs} ms${closeMs !== null ? `, server ends closed in ${closeMs} ms` : ''}`,
+          );
+          checks.push(
+            check(
+              `${key}: ${target === 'proxy' ? 'proxy fds and ' : ''}Redis connections back to baseline (+${SLACK}) within ${SETTLE_MS} ms`,
+              settleMs >= 0,
+              `${target === 'proxy' ? `fds ${baseFds} → ${duringFds} → ${afterFds}; ` : ''}connected_clients ${baseClients} → ${duringClients} → ${afterClients}; ${settleMs >= 0 ? `${settleMs} ms` : 'not within the deadline'}`,
+            ),
+          );
           if (closeMs !== null) {
-            checks.push(check(`${key}: the server closes every connection within ${CLOSE_MS} ms of the error`, closeMs >= 0,
-              closeDetail));
+            checks.push(
+              check(
+                `${key}: the server closes every connection within ${CLOSE_MS} ms of the error`,
+                closeMs >= 0,
+                closeDetail,
+              ),
+            );
           }
           if (manner === 'readThenClose') {
-            checks.push(check(`${key}: every client read '-ERR Protocol error'`, r.errorsSeen === CONNECTIONS, `${r.errorsSeen} of ${CONNECTIONS}`));
+            checks.push(
+              check(
+                `${key}: every client read '-ERR Protocol error'`,
+                r.errorsSeen === CONNECTIONS,
+                `${r.errorsSeen} of ${CONNECTIONS}`,
+              ),
+            );
           }
         }
         // Each round is judged against its own start; this catches what the rounds left together.
         const endFds = fds();
         const endClients = await connectedClients(redis);
-        checks.push(check(`${target}: after the three rounds, ${target === 'proxy' ? 'proxy fds and ' : ''}Redis connections at their first baseline (+${SLACK})`,
-          endFds <= firstFds + SLACK && endClients <= firstClients + SLACK,
-          `${target === 'proxy' ? `fds ${firstFds} → ${endFds}; ` : ''}connected_clients ${firstClients} → ${endClients}`));
+        checks.push(
+          check(
+            `${target}: after the three rounds, ${target === 'proxy' ? 'proxy fds and ' : ''}Redis connections at their first baseline (+${SLACK})`,
+            endFds <= firstFds + SLACK && endClients <= firstClients + SLACK,
+            `${target === 'proxy' ? `fds ${firstFds} → ${endFds}; ` : ''}connected_clients ${firstClients} → ${endClients}`,
+          ),
+        );
       }
-      checks.push(check('the proxy process is alive', proxy.alive(), proxy.alive() ? `pid ${proxy.pid}` : `exited ${JSON.stringify(proxy.exit)}`));
+      checks.push(
+        check(
+          'the proxy process is alive',
+          proxy.alive(),
+          proxy.alive() ? `pid ${proxy.pid}` : `exited ${JSON.stringify(proxy.exit)}`,
+        ),
+      );
       return { figures, checks };
     } finally {
       for (const c of control) c.disconnect();
@@ -128,33 +173,51 @@ export const badClients: Scenario = {
  * Open `CONNECTIONS` connections to `host:port`, each sending one protocol error in `manner`.
  * Resolves once every error is sent (and, for readThenClose, read or the deadline passed).
  */
-async function round(host: string, port: number, manner: Manner): Promise<{ sockets: net.Socket[]; clientPorts: Set<number>; errorsSeen: number }> {
+async function round(
+  host: string,
+  port: number,
+  manner: Manner,
+): Promise<{ sockets: net.Socket[]; clientPorts: Set<number>; errorsSeen: number }> {
   const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, () => connectRaw(host, port)));
   const clientPorts = new Set(sockets.map((s) => s.localPort!));
   let errorsSeen = 0;
-  await Promise.all(sockets.map((s, i) => new Promise<void>((resolve) => {
-    s.on('error', () => {});
-    const payload = PROTOCOL_ERRORS[i % PROTOCOL_ERRORS.length]!;
-    if (manner === 'closeAtOnce') {
-      s.end(payload, () => { s.destroy(); resolve(); });
-    } else if (manner === 'neverClose') {
-      s.pause();
-      s.write(payload, () => resolve());
-    } else {
-      let got = '';
-      const t = setTimeout(() => { s.destroy(); resolve(); }, SETTLE_MS);
-      s.on('data', (b) => {
-        got += b.toString('latin1');
-        if (got.includes('\r\n')) {
-          if (got.startsWith('-ERR Protocol error')) errorsSeen++;
-          clearTimeout(t);
-          s.end();
-          resolve();
-        }
-      });
-      s.on('close', () => { clearTimeout(t); resolve(); });
-      s.write(payload);
-    }
-  })));
+  await Promise.all(
+    sockets.map(
+      (s, i) =>
+        new Promise<void>((resolve) => {
+          s.on('error', () => {});
+          const payload = PROTOCOL_ERRORS[i % PROTOCOL_ERRORS.length]!;
+          if (manner === 'closeAtOnce') {
+            s.end(payload, () => {
+              s.destroy();
+              resolve();
+            });
+          } else if (manner === 'neverClose') {
+            s.pause();
+            s.write(payload, () => resolve());
+          } else {
+            let got = '';
+            const t = setTimeout(() => {
+              s.destroy();
+              resolve();
+            }, SETTLE_MS);
+            s.on('data', (b) => {
+              got += b.toString('latin1');
+              if (got.includes('\r\n')) {
+                if (got.startsWith('-ERR Protocol error')) errorsSeen++;
+                clearTimeout(t);
+                s.end();
+                resolve();
+              }
+            });
+            s.on('close', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            s.write(payload);
+          }
+        }),
+    ),
+  );
   return { sockets, clientPorts, errorsSeen };
 }

@@ -18,12 +18,18 @@ export const failover: Scenario = {
       ? { workers: 8, warmMs: 1000, afterMs: 500, nodeTimeoutMs: 1000 }
       : { workers: 32, warmMs: 5000, afterMs: 5000, nodeTimeoutMs: 2000 };
     // Both clusters start together (the idle one costs little); the sides then run one after the other.
-    const started = await Promise.allSettled([startCluster({ nodeTimeoutMs: size.nodeTimeoutMs }), startCluster({ nodeTimeoutMs: size.nodeTimeoutMs })]);
+    const started = await Promise.allSettled([
+      startCluster({ nodeTimeoutMs: size.nodeTimeoutMs }),
+      startCluster({ nodeTimeoutMs: size.nodeTimeoutMs }),
+    ]);
     const clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     try {
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      const figures: Record<string, number | string | null> = { workers: size.workers, nodeTimeoutMs: size.nodeTimeoutMs };
+      const figures: Record<string, number | string | null> = {
+        workers: size.workers,
+        nodeTimeoutMs: size.nodeTimeoutMs,
+      };
       const sides: Side[] = ['fleet', 'direct'];
       const r: Record<Side, Awaited<ReturnType<typeof oneSide>>> = {} as never;
       for (const [i, side] of sides.entries()) {
@@ -31,9 +37,21 @@ export const failover: Scenario = {
         for (const [k, v] of Object.entries(r[side])) figures[`${side}.${k}`] = v;
       }
       const checks: Check[] = [
-        check('acknowledged writes lost through the fleet ≤ directly', r.fleet.lostWrites <= r.direct.lostWrites, `${r.fleet.lostWrites} vs ${r.direct.lostWrites}`),
-        check('client errors through the fleet ≤ 2 × direct + 20', r.fleet.errors <= 2 * r.direct.errors + 20, `${r.fleet.errors} vs ${r.direct.errors} (bound ${2 * r.direct.errors + 20})`),
-        check("the dead master's slots take writes again through the fleet", r.fleet.recoverySeconds !== null, `after ${r.fleet.recoverySeconds} s (direct ${r.direct.recoverySeconds} s)`),
+        check(
+          'acknowledged writes lost through the fleet ≤ directly',
+          r.fleet.lostWrites <= r.direct.lostWrites,
+          `${r.fleet.lostWrites} vs ${r.direct.lostWrites}`,
+        ),
+        check(
+          'client errors through the fleet ≤ 2 × direct + 20',
+          r.fleet.errors <= 2 * r.direct.errors + 20,
+          `${r.fleet.errors} vs ${r.direct.errors} (bound ${2 * r.direct.errors + 20})`,
+        ),
+        check(
+          "the dead master's slots take writes again through the fleet",
+          r.fleet.recoverySeconds !== null,
+          `after ${r.fleet.recoverySeconds} s (direct ${r.direct.recoverySeconds} s)`,
+        ),
       ];
       return { figures, checks };
     } finally {
@@ -42,7 +60,12 @@ export const failover: Scenario = {
   },
 };
 
-async function oneSide(side: Side, cluster: LocalCluster, size: { workers: number; warmMs: number; afterMs: number }, log: (l: string) => void) {
+async function oneSide(
+  side: Side,
+  cluster: LocalCluster,
+  size: { workers: number; warmMs: number; afterMs: number },
+  log: (l: string) => void,
+) {
   return onSide(side, cluster, async (addresses) => {
     const victim = cluster.masters()[0]!;
     const other = cluster.nodes.find((n) => n !== victim)!;
@@ -63,7 +86,9 @@ async function oneSide(side: Side, cluster: LocalCluster, size: { workers: numbe
       await cluster.waitHealthy(30_000);
       const live = cluster.nodes.filter((n) => n !== victim).map((n) => `${n.host}:${n.port}`);
       const loss = await readBack(live, tally);
-      log(`${side}: ${tally.ops} requests, ${tally.errors.count} errors, lost ${loss.lost} ${loss.sample.join(' ')}; recovery ${seconds(recoveryMs)} s`);
+      log(
+        `${side}: ${tally.ops} requests, ${tally.errors.count} errors, lost ${loss.lost} ${loss.sample.join(' ')}; recovery ${seconds(recoveryMs)} s`,
+      );
       return {
         requests: tally.ops,
         ackedWrites: tally.ackedKeys.length + [...tally.ackedIncrs.values()].reduce((a, b) => a + b, 0),

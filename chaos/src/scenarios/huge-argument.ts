@@ -25,7 +25,8 @@ const STREAM_MAX = 48 * MB;
  */
 export const hugeArgument: Scenario = {
   name: 'huge-argument',
-  title: 'huge arguments to INFO / CLUSTER / GALLIUMDATA and SET: proxy memory back to baseline after close, SET streamed flat',
+  title:
+    'huge arguments to INFO / CLUSTER / GALLIUMDATA and SET: proxy memory back to baseline after close, SET streamed flat',
   async run(ctx: ScenarioContext): Promise<Outcome> {
     const figures: Outcome['figures'] = {};
     const checks: Check[] = [];
@@ -52,9 +53,20 @@ export const hugeArgument: Scenario = {
       figures['proxy.set.reply'] = set.reply.trim() || '(none)';
       figures['proxy.set.arrayBuffersPeakMB'] = mb(peaks.arrayBuffers);
       figures['proxy.set.storedMB'] = mb(strlen);
-      checks.push(check(`SET of ${size / MB} MB through the proxy: +OK, stored whole`, set.reply === '+OK\r\n' && strlen === size, `${JSON.stringify(set.reply)}, STRLEN ${strlen}`));
-      checks.push(check(`SET streamed flat: arrayBuffers growth ≤ ${STREAM_MAX / MB} MB`, peaks.arrayBuffers - base.arrayBuffers <= STREAM_MAX,
-        `${mb(base.arrayBuffers)} → peak ${mb(peaks.arrayBuffers)} MB over ${peaks.samples} samples`));
+      checks.push(
+        check(
+          `SET of ${size / MB} MB through the proxy: +OK, stored whole`,
+          set.reply === '+OK\r\n' && strlen === size,
+          `${JSON.stringify(set.reply)}, STRLEN ${strlen}`,
+        ),
+      );
+      checks.push(
+        check(
+          `SET streamed flat: arrayBuffers growth ≤ ${STREAM_MAX / MB} MB`,
+          peaks.arrayBuffers - base.arrayBuffers <= STREAM_MAX,
+          `${mb(base.arrayBuffers)} → peak ${mb(peaks.arrayBuffers)} MB over ${peaks.samples} samples`,
+        ),
+      );
 
       ctx.log(`SET done: ${JSON.stringify(set.reply)}, arrayBuffers peak ${mb(peaks.arrayBuffers)} MB`);
 
@@ -66,10 +78,12 @@ export const hugeArgument: Scenario = {
       const proxied = await Promise.all(watched.map((w) => sendHuge(proxy!.host, proxy!.port, w, size)));
       const { maxMs: pingMaxMs, answered: pings } = await pinger.stop();
       peaks = await sampler.stop();
-      ctx.log(`watched done in ${proxied.map((r) => r.replyMs).join('/')} ms after their last byte; PING max ${pingMaxMs} ms`);
+      ctx.log(
+        `watched done in ${proxied.map((r) => r.replyMs).join('/')} ms after their last byte; PING max ${pingMaxMs} ms`,
+      );
       // Closing takes the proxy a moment: poll (after a GC each time) up to a deadline.
       let after = await proxy.memory(true);
-      for (const t0 = Date.now(); after.arrayBuffers - base.arrayBuffers > AFTER_SLACK && Date.now() - t0 < AFTER_MS; ) {
+      for (const t0 = Date.now(); after.arrayBuffers - base.arrayBuffers > AFTER_SLACK && Date.now() - t0 < AFTER_MS;) {
         await sleep(250);
         after = await proxy.memory(true);
       }
@@ -87,10 +101,27 @@ export const hugeArgument: Scenario = {
         'proxy.arrayBuffersAfterMB': mb(after.arrayBuffers),
         'proxy.rssAfterMB': mb(proxy.rss()),
       });
-      checks.push(check(`after the connections close, arrayBuffers back within ${AFTER_SLACK / MB} MB of the baseline within ${AFTER_MS} ms`, after.arrayBuffers - base.arrayBuffers <= AFTER_SLACK,
-        `${mb(base.arrayBuffers)} → peak ${mb(peaks.arrayBuffers)} → ${mb(after.arrayBuffers)} MB`));
-      checks.push(check(`another client's PING through the proxy answered within ${PING_MAX_MS} ms meanwhile`, pingMaxMs <= PING_MAX_MS && pings > 0, `slowest ${pingMaxMs} ms, ${pings} PONGs`));
-      checks.push(check('the proxy process is alive', proxy.alive(), proxy.alive() ? `pid ${proxy.pid}` : `exited ${JSON.stringify(proxy.exit)}`));
+      checks.push(
+        check(
+          `after the connections close, arrayBuffers back within ${AFTER_SLACK / MB} MB of the baseline within ${AFTER_MS} ms`,
+          after.arrayBuffers - base.arrayBuffers <= AFTER_SLACK,
+          `${mb(base.arrayBuffers)} → peak ${mb(peaks.arrayBuffers)} → ${mb(after.arrayBuffers)} MB`,
+        ),
+      );
+      checks.push(
+        check(
+          `another client's PING through the proxy answered within ${PING_MAX_MS} ms meanwhile`,
+          pingMaxMs <= PING_MAX_MS && pings > 0,
+          `slowest ${pingMaxMs} ms, ${pings} PONGs`,
+        ),
+      );
+      checks.push(
+        check(
+          'the proxy process is alive',
+          proxy.alive(),
+          proxy.alive() ? `pid ${proxy.pid}` : `exited ${JSON.stringify(proxy.exit)}`,
+        ),
+      );
 
       // The same bytes directly, for comparison.
       for (const w of [...watched, ['SET', key!]]) {
@@ -98,7 +129,9 @@ export const hugeArgument: Scenario = {
         figures[`direct.${w[0]}.reply`] = short(r.reply);
       }
       await redis.del(key!);
-      ctx.log(`arrayBuffers ${figures['proxy.arrayBuffersBeforeMB']} → SET peak ${figures['proxy.set.arrayBuffersPeakMB']}, watched peak ${figures['proxy.watched.arrayBuffersPeakMB']} → after ${figures['proxy.arrayBuffersAfterMB']} MB`);
+      ctx.log(
+        `arrayBuffers ${figures['proxy.arrayBuffersBeforeMB']} → SET peak ${figures['proxy.set.arrayBuffersPeakMB']}, watched peak ${figures['proxy.watched.arrayBuffersPeakMB']} → after ${figures['proxy.arrayBuffersAfterMB']} MB`,
+      );
       return { figures, checks };
     } finally {
       redis?.disconnect();
@@ -112,22 +145,42 @@ export const hugeArgument: Scenario = {
  * Send `*<n+1>` + `args` + one bulk of `size` bytes (1 MB writes, with backpressure), then wait up
  * to `REPLY_MS` for a reply line or the server's close. Resolves with what came back.
  */
-async function sendHuge(host: string, port: number, args: string[], size: number): Promise<{ reply: string; closed: boolean; replyMs: number }> {
+async function sendHuge(
+  host: string,
+  port: number,
+  args: string[],
+  size: number,
+): Promise<{ reply: string; closed: boolean; replyMs: number }> {
   const s = await connectRaw(host, port);
   let reply = '';
   let closed = false;
-  s.on('data', (b) => { reply += b.toString('latin1'); });
+  s.on('data', (b) => {
+    reply += b.toString('latin1');
+  });
   s.on('error', () => {});
-  const gone = new Promise<void>((r) => s.on('close', () => { closed = true; r(); }));
+  const gone = new Promise<void>((r) =>
+    s.on('close', () => {
+      closed = true;
+      r();
+    }),
+  );
   const head = `*${args.length + 1}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}$${size}\r\n`;
   const chunk = Buffer.alloc(MB, 'x');
-  const write = (b: Buffer | string) => (s.write(b) ? Promise.resolve() : new Promise<void>((r) => {
-    const go = () => { s.off('drain', go); s.off('close', go); r(); };
-    s.on('drain', go);
-    s.on('close', go);
-  }));
+  const write = (b: Buffer | string) =>
+    s.write(b)
+      ? Promise.resolve()
+      : new Promise<void>((r) => {
+          const go = () => {
+            s.off('drain', go);
+            s.off('close', go);
+            r();
+          };
+          s.on('drain', go);
+          s.on('close', go);
+        });
   await write(head);
-  for (let sent = 0; sent < size && !closed; sent += MB) await write(sent + MB <= size ? chunk : chunk.subarray(0, size - sent));
+  for (let sent = 0; sent < size && !closed; sent += MB)
+    await write(sent + MB <= size ? chunk : chunk.subarray(0, size - sent));
   if (!closed) await write('\r\n');
   const sentAt = Date.now();
   while (!closed && !reply.includes('\r\n') && Date.now() - sentAt < REPLY_MS) await Promise.race([gone, sleep(50)]);
@@ -153,7 +206,9 @@ class Pinger {
   private readonly loop: Promise<void>;
   private firstPong!: () => void;
   /** Resolves once the first PING was answered (or failed), so the measured phase starts connected. */
-  readonly ready = new Promise<void>((r) => { this.firstPong = r; });
+  readonly ready = new Promise<void>((r) => {
+    this.firstPong = r;
+  });
 
   constructor(host: string, port: number) {
     const client = new Redis({ host, port, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
@@ -168,7 +223,9 @@ class Pinger {
         this.firstPong();
         await sleep(100);
       }
-    })().catch(() => {}).finally(() => this.firstPong());
+    })()
+      .catch(() => {})
+      .finally(() => this.firstPong());
   }
 
   /** Stop; resolves with the slowest PING in ms, and how many were answered PONG. */

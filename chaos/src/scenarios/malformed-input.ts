@@ -25,14 +25,19 @@ const QUICK_SEED = 1009318134;
 
 export const malformedInput: Scenario = {
   name: 'malformed-input',
-  title: 'fuzzed RESP (truncated, bad lengths, nesting, garbage, 1 MB inline lines) to a proxy: no crash, canary intact, replies byte-equal to Redis',
+  title:
+    'fuzzed RESP (truncated, bad lengths, nesting, garbage, 1 MB inline lines) to a proxy: no crash, canary intact, replies byte-equal to Redis',
   async run(ctx: ScenarioContext): Promise<Outcome> {
     const figures: Outcome['figures'] = {};
     const checks: Check[] = [];
     const target = ctx.quick ? 20_000 : 1_000_000;
     const sampleSize = ctx.quick ? 100 : 500;
     // Quick runs (CI) use one fixed seed, so CI is reproducible; full runs draw a new one each time.
-    const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : ctx.quick ? QUICK_SEED : Math.floor(Math.random() * 2 ** 30);
+    const seed = process.env.CHAOS_SEED
+      ? Number(process.env.CHAOS_SEED)
+      : ctx.quick
+        ? QUICK_SEED
+        : Math.floor(Math.random() * 2 ** 30);
     const sampleSeed = (seed + 0x40000000) % 2 ** 31;
     figures.seed = seed;
     figures.sampleSeed = sampleSeed;
@@ -58,54 +63,97 @@ export const malformedInput: Scenario = {
       const hung: number[] = [];
       const t0 = performance.now();
       let lastLog = t0;
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        while (inputs < target && proxy!.alive()) {
-          const i = next++;
-          const batch = fc.sample(batches, { seed: seed + i, numRuns: 1 })[0]!;
-          inputs += batch.length;
-          const input = Buffer.concat(batch);
-          bytes += input.length;
-          const r = await exchange(proxy!.host, proxy!.port, input, HUNG_MS).catch(() => ({ reply: Buffer.alloc(0), ended: 'reset' as const }));
-          ended[r.ended]++;
-          if (r.ended === 'timeout' && hung.length < 10) {
-            hung.push(i);
-            ctx.log(`hung: batch ${i} "${printable(input)}" got "${printable(r.reply)}"`);
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (inputs < target && proxy!.alive()) {
+            const i = next++;
+            const batch = fc.sample(batches, { seed: seed + i, numRuns: 1 })[0]!;
+            inputs += batch.length;
+            const input = Buffer.concat(batch);
+            bytes += input.length;
+            const r = await exchange(proxy!.host, proxy!.port, input, HUNG_MS).catch(() => ({
+              reply: Buffer.alloc(0),
+              ended: 'reset' as const,
+            }));
+            ended[r.ended]++;
+            if (r.ended === 'timeout' && hung.length < 10) {
+              hung.push(i);
+              ctx.log(`hung: batch ${i} "${printable(input)}" got "${printable(r.reply)}"`);
+            }
+            if (performance.now() - lastLog > 10_000) {
+              lastLog = performance.now();
+              ctx.log(`${inputs} inputs over ${next} connections`);
+            }
           }
-          if (performance.now() - lastLog > 10_000) {
-            lastLog = performance.now();
-            ctx.log(`${inputs} inputs over ${next} connections`);
-          }
-        }
-      }));
+        }),
+      );
       const fuzzSeconds = (performance.now() - t0) / 1000;
       const c = await canary.stop();
       Object.assign(figures, {
-        inputs, connections: next, sentMB: Math.round((bytes / MB) * 10) / 10, fuzzSeconds: Math.round(fuzzSeconds),
-        'proxy.closedByServer': ended.end, 'proxy.reset': ended.reset, 'proxy.hungConnections': ended.timeout,
-        'canary.verified': c.verified, 'canary.wrong': c.wrong, 'canary.errors': c.errors,
+        inputs,
+        connections: next,
+        sentMB: Math.round((bytes / MB) * 10) / 10,
+        fuzzSeconds: Math.round(fuzzSeconds),
+        'proxy.closedByServer': ended.end,
+        'proxy.reset': ended.reset,
+        'proxy.hungConnections': ended.timeout,
+        'canary.verified': c.verified,
+        'canary.wrong': c.wrong,
+        'canary.errors': c.errors,
       });
       if (hung.length) figures['proxy.hungBatchIndexes'] = hung.join(',');
-      ctx.log(`fuzz: ${inputs} inputs, ${next} connections, ${figures.sentMB} MB in ${Math.round(fuzzSeconds)} s; ended ${JSON.stringify(ended)}; canary ${c.verified}/${c.wrong}/${c.errors}`);
+      ctx.log(
+        `fuzz: ${inputs} inputs, ${next} connections, ${figures.sentMB} MB in ${Math.round(fuzzSeconds)} s; ended ${JSON.stringify(ended)}; canary ${c.verified}/${c.wrong}/${c.errors}`,
+      );
 
       const alive = proxy.alive();
       let serving = false;
       if (alive) {
         const probe = new Redis({ host: proxy.host, port: proxy.port, maxRetriesPerRequest: 0, lazyConnect: true });
         probe.on('error', () => {});
-        serving = await probe.connect().then(() => probe.ping()).then((p) => p === 'PONG', () => false);
+        serving = await probe
+          .connect()
+          .then(() => probe.ping())
+          .then(
+            (p) => p === 'PONG',
+            () => false,
+          );
         probe.disconnect();
       }
-      checks.push(check(`${inputs >= target ? '' : 'NOT ALL: '}${target} fuzzed inputs: 0 proxy crashes (alive and still serving)`, alive && serving && inputs >= target,
-        alive ? `alive, PING ${serving ? 'answered' : 'NOT answered'}, ${inputs} inputs` : `exited ${JSON.stringify(proxy.exit)} after ${inputs} inputs: ${proxy.output.slice(-3).join(' | ')}`));
-      checks.push(check('every fuzz connection closed by the proxy after the client ended its input (0 hung)', ended.timeout === 0,
-        `${ended.timeout} of ${next} still open ${HUNG_MS} ms after the client's FIN${hung.length ? ` (batches ${hung.join(',')})` : ''}`));
-      checks.push(check('0 wrong replies and 0 errors for the canary', c.wrong === 0 && c.errors === 0 && c.verified > 0,
-        `${c.verified} verified, ${c.wrong} wrong, ${c.errors} errors${c.samples.length ? `: ${c.samples.join('; ')}` : ''}`));
+      checks.push(
+        check(
+          `${inputs >= target ? '' : 'NOT ALL: '}${target} fuzzed inputs: 0 proxy crashes (alive and still serving)`,
+          alive && serving && inputs >= target,
+          alive
+            ? `alive, PING ${serving ? 'answered' : 'NOT answered'}, ${inputs} inputs`
+            : `exited ${JSON.stringify(proxy.exit)} after ${inputs} inputs: ${proxy.output.slice(-3).join(' | ')}`,
+        ),
+      );
+      checks.push(
+        check(
+          'every fuzz connection closed by the proxy after the client ended its input (0 hung)',
+          ended.timeout === 0,
+          `${ended.timeout} of ${next} still open ${HUNG_MS} ms after the client's FIN${hung.length ? ` (batches ${hung.join(',')})` : ''}`,
+        ),
+      );
+      checks.push(
+        check(
+          '0 wrong replies and 0 errors for the canary',
+          c.wrong === 0 && c.errors === 0 && c.verified > 0,
+          `${c.verified} verified, ${c.wrong} wrong, ${c.errors} errors${c.samples.length ? `: ${c.samples.join('; ')}` : ''}`,
+        ),
+      );
 
       // The comparison: the same bytes to the node and to the proxy in front of it.
       const sample = respBatch(fuzzKeys, { megaLines: true, maxLength: 5 });
       const mismatches: string[] = [];
-      const kinds: Record<MismatchKind, number> = { hang: 0, extraErrors: 0, protocolErrorText: 0, headerCrNotLf: 0, other: 0 };
+      const kinds: Record<MismatchKind, number> = {
+        hang: 0,
+        extraErrors: 0,
+        protocolErrorText: 0,
+        headerCrNotLf: 0,
+        other: 0,
+      };
       let compared = 0;
       for (let j = 0; j < sampleSize && proxy.alive(); j++) {
         const input = Buffer.concat(fc.sample(sample, { seed: sampleSeed + j, numRuns: 1 })[0]!);
@@ -122,15 +170,22 @@ export const malformedInput: Scenario = {
         if (d !== p || (direct.ended === 'timeout') !== (proxied.ended === 'timeout')) {
           const kind = classify(input, d, direct.ended, p, proxied.ended);
           kinds[kind]++;
-          mismatches.push(`#${j} ${kind}: input "${printable(input)}": Redis "${printable(d)}" (${direct.ended}), proxy "${printable(p)}" (${proxied.ended})`);
+          mismatches.push(
+            `#${j} ${kind}: input "${printable(input)}": Redis "${printable(d)}" (${direct.ended}), proxy "${printable(p)}" (${proxied.ended})`,
+          );
         }
       }
       figures.compared = compared;
       figures.mismatches = mismatches.length;
       for (const [k, n] of Object.entries(kinds)) figures[`mismatches.${k}`] = n;
       for (const m of mismatches.slice(0, 10)) ctx.log(`mismatch ${m}`);
-      checks.push(check(`a seeded sample of ${sampleSize} batches: the proxy's reply bytes equal Redis's`, mismatches.length === 0 && compared === sampleSize,
-        `${compared} compared, ${mismatches.length} differ${mismatches.length ? `; first: ${mismatches.slice(0, 3).join(' || ')}` : ''}`));
+      checks.push(
+        check(
+          `a seeded sample of ${sampleSize} batches: the proxy's reply bytes equal Redis's`,
+          mismatches.length === 0 && compared === sampleSize,
+          `${compared} compared, ${mismatches.length} differ${mismatches.length ? `; first: ${mismatches.slice(0, 3).join(' || ')}` : ''}`,
+        ),
+      );
       return { figures, checks };
     } finally {
       redis?.disconnect();
@@ -151,7 +206,13 @@ export const malformedInput: Scenario = {
  */
 type MismatchKind = 'hang' | 'extraErrors' | 'protocolErrorText' | 'headerCrNotLf' | 'other';
 
-function classify(input: Buffer, direct: string, directEnded: Exchange['ended'], proxied: string, proxiedEnded: Exchange['ended']): MismatchKind {
+function classify(
+  input: Buffer,
+  direct: string,
+  directEnded: Exchange['ended'],
+  proxied: string,
+  proxiedEnded: Exchange['ended'],
+): MismatchKind {
   if (proxiedEnded === 'timeout' && directEnded !== 'timeout') return 'hang';
   if (proxied.startsWith(direct) && /^(-ERR [^\r]*\r\n)+$/.test(proxied.slice(direct.length))) return 'extraErrors';
   const lastLine = (t: string) => /-ERR Protocol error[^\r]*\r\n$/.test(t);

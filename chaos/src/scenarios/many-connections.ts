@@ -32,7 +32,11 @@ export const manyConnections: Scenario = {
     const normal = { client: undefined as ReturnType<typeof clusterClient> | undefined };
     try {
       // Above the hard limit only with privileges; else the proxy runs with the hard limit (Node raises its soft limit itself).
-      fleet = await ProxyFleet.start({ seeds: cluster.seeds, count: cluster.nodes.length, ...(processNofile(process.pid) < nofile && canRaiseNofile(nofile) ? { nofile } : {}) });
+      fleet = await ProxyFleet.start({
+        seeds: cluster.seeds,
+        count: cluster.nodes.length,
+        ...(processNofile(process.pid) < nofile && canRaiseNofile(nofile) ? { nofile } : {}),
+      });
       const pid = fleet.pid(0)!;
       const proxyLimit = processNofile(pid);
       const ownLimit = processNofile(process.pid);
@@ -40,20 +44,34 @@ export const manyConnections: Scenario = {
       const nodeId = String(await call(fleet.addresses[0]!, ['CLUSTER', 'MYID']));
       const node = cluster.nodes.find((n) => n.id === nodeId)!;
       const nodeAddr = `${node.host}:${node.port}`;
-      if (Number((await call(nodeAddr, ['CONFIG', 'GET', 'maxclients']) as string[])[1]) < clients + 500) {
+      if (Number(((await call(nodeAddr, ['CONFIG', 'GET', 'maxclients'])) as string[])[1]) < clients + 500) {
         await call(nodeAddr, ['CONFIG', 'SET', 'maxclients', String(clients + 500)]);
       }
       const tag = keyIn('mc', (await masterSlots(nodeAddr)).get(nodeId)!.slots);
 
       const c = (normal.client = clusterClient(fleet.addresses));
       await c.set('normal', '0');
-      const base = { fds: fdCount(pid), redis: Number(await infoField(nodeAddr, 'clients', 'connected_clients')), rss: rssMB(pid) };
-      ctx.log(`baseline: proxy fds ${base.fds}, Redis connections ${base.redis}, RSS ${base.rss} MB; opening ${clients} clients (wanted ${wanted}; limits proxy ${proxyLimit}, here ${ownLimit})`);
+      const base = {
+        fds: fdCount(pid),
+        redis: Number(await infoField(nodeAddr, 'clients', 'connected_clients')),
+        rss: rssMB(pid),
+      };
+      ctx.log(
+        `baseline: proxy fds ${base.fds}, Redis connections ${base.redis}, RSS ${base.rss} MB; opening ${clients} clients (wanted ${wanted}; limits proxy ${proxyLimit}, here ${ownLimit})`,
+      );
 
       const t0 = performance.now();
-      await crowd.open(fleet.addresses[0]!, clients, (i) => `{${tag}}:${i}`, { parallel: 100, timeoutMs: 30_000, deadline: Date.now() + (ctx.quick ? 30_000 : 180_000) });
+      await crowd.open(fleet.addresses[0]!, clients, (i) => `{${tag}}:${i}`, {
+        parallel: 100,
+        timeoutMs: 30_000,
+        deadline: Date.now() + (ctx.quick ? 30_000 : 180_000),
+      });
       const openSeconds = Math.round((performance.now() - t0) / 100) / 10;
-      const during = { fds: fdCount(pid), redis: Number(await infoField(nodeAddr, 'clients', 'connected_clients')), rss: rssMB(pid) };
+      const during = {
+        fds: fdCount(pid),
+        redis: Number(await infoField(nodeAddr, 'clients', 'connected_clients')),
+        rss: rssMB(pid),
+      };
       let normalServed = true;
       let normalDetail = '20 SET/GET through the fleet';
       try {
@@ -65,16 +83,25 @@ export const manyConnections: Scenario = {
         normalServed = false;
         normalDetail = (e as Error).message;
       }
-      ctx.log(`${crowd.served} of ${clients} served in ${openSeconds} s: proxy fds ${during.fds}, Redis connections ${during.redis}, RSS ${during.rss} MB`);
+      ctx.log(
+        `${crowd.served} of ${clients} served in ${openSeconds} s: proxy fds ${during.fds}, Redis connections ${during.redis}, RSS ${during.rss} MB`,
+      );
 
       await crowd.close();
       let after = { fds: 0, redis: 0 };
-      const back = await pollUntil(async () => {
-        after = { fds: fdCount(pid), redis: Number(await infoField(nodeAddr, 'clients', 'connected_clients')) };
-        return after.fds <= base.fds + 2 && after.redis <= base.redis + 2;
-      }, 30_000, 250);
+      const back = await pollUntil(
+        async () => {
+          after = { fds: fdCount(pid), redis: Number(await infoField(nodeAddr, 'clients', 'connected_clients')) };
+          return after.fds <= base.fds + 2 && after.redis <= base.redis + 2;
+        },
+        30_000,
+        250,
+      );
       const per = (x: number) => Math.round((x / Math.max(1, crowd.served)) * 100) / 100;
-      const failures = [...crowd.failures].map(([m, n]) => `${n}× ${m}`).slice(0, 4).join(' ; ');
+      const failures = [...crowd.failures]
+        .map(([m, n]) => `${n}× ${m}`)
+        .slice(0, 4)
+        .join(' ; ');
       const figures = {
         clientsWanted: wanted,
         clients,
@@ -97,10 +124,21 @@ export const manyConnections: Scenario = {
       };
       const checks = [
         check('a normal client is served while they are connected', normalServed, normalDetail),
-        check('every client is served', crowd.served === clients, `${crowd.served} of ${clients}${failures ? `; ${failures}` : ''}`),
-        check('proxy fds and Redis connections return to baseline after they disconnect', back, `fds ${base.fds} → ${during.fds} → ${after.fds}, Redis connections ${base.redis} → ${during.redis} → ${after.redis}`),
+        check(
+          'every client is served',
+          crowd.served === clients,
+          `${crowd.served} of ${clients}${failures ? `; ${failures}` : ''}`,
+        ),
+        check(
+          'proxy fds and Redis connections return to baseline after they disconnect',
+          back,
+          `fds ${base.fds} → ${during.fds} → ${after.fds}, Redis connections ${base.redis} → ${during.redis} → ${after.redis}`,
+        ),
       ];
-      if (clients < wanted) ctx.log(`only ${clients} clients: open-files limits ${proxyLimit} (proxy) and ${ownLimit} (here); raising them needs privileges`);
+      if (clients < wanted)
+        ctx.log(
+          `only ${clients} clients: open-files limits ${proxyLimit} (proxy) and ${ownLimit} (here); raising them needs privileges`,
+        );
       return { figures, checks };
     } finally {
       await crowd.close();

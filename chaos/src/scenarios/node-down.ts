@@ -18,14 +18,22 @@ export const nodeDown: Scenario = {
   name: 'node-down',
   title: 'Redis node down without replica (cluster down), then back',
   async run(ctx) {
-    const size = ctx.quick ? { nodeTimeoutMs: 1000, downMs: 3000, workers: 4 } : { nodeTimeoutMs: 2000, downMs: 15_000, workers: 16 };
+    const size = ctx.quick
+      ? { nodeTimeoutMs: 1000, downMs: 3000, workers: 4 }
+      : { nodeTimeoutMs: 2000, downMs: 15_000, workers: 16 };
     const boundMs = 5000 + size.nodeTimeoutMs;
-    const started = await Promise.allSettled([0, 1].map(() => startCluster({ replicasPerMaster: 0, nodeTimeoutMs: size.nodeTimeoutMs })));
+    const started = await Promise.allSettled(
+      [0, 1].map(() => startCluster({ replicasPerMaster: 0, nodeTimeoutMs: size.nodeTimeoutMs })),
+    );
     const clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     try {
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      const figures: Record<string, number | string | null> = { nodeTimeoutMs: size.nodeTimeoutMs, downSeconds: size.downMs / 1000, boundSeconds: boundMs / 1000 };
+      const figures: Record<string, number | string | null> = {
+        nodeTimeoutMs: size.nodeTimeoutMs,
+        downSeconds: size.downMs / 1000,
+        boundSeconds: boundMs / 1000,
+      };
       const r = {} as Record<Side, Awaited<ReturnType<typeof oneSide>>>;
       for (const [i, side] of (['fleet', 'direct'] as const).entries()) {
         r[side] = await oneSide(side, clusters[i]!, { ...size, boundMs }, ctx.log);
@@ -33,10 +41,28 @@ export const nodeDown: Scenario = {
       }
       const f = r.fleet;
       const checks: Check[] = [
-        check(`every raw request through the fleet settles within ${boundMs / 1000} s`, f.rawHung === 0, `${f.rawRequests} requests, ${f.rawHung} unanswered, slowest ${f.rawMaxSeconds} s; outcomes ${f.rawOutcomes} (direct: ${r.direct.rawHung} unanswered, slowest ${r.direct.rawMaxSeconds} s)`),
-        check(`every ioredis request through the fleet settles within ${boundMs / 1000} s`, f.unsettled === 0 && f.ioredisMaxSeconds * 1000 <= boundMs, `${f.requests} requests, ${f.unsettled} unsettled, slowest ${f.ioredisMaxSeconds} s (direct ${r.direct.ioredisMaxSeconds} s)`),
-        check('the fleet serves the node again by itself after it returns', f.recoverySeconds !== null, `${f.recoverySeconds} s after the restart (direct ${r.direct.recoverySeconds} s)`),
-        check('fleet recovery ≤ direct + 5 s', f.recoverySeconds !== null && r.direct.recoverySeconds !== null && f.recoverySeconds <= r.direct.recoverySeconds + 5, `${f.recoverySeconds} vs ${r.direct.recoverySeconds} s`),
+        check(
+          `every raw request through the fleet settles within ${boundMs / 1000} s`,
+          f.rawHung === 0,
+          `${f.rawRequests} requests, ${f.rawHung} unanswered, slowest ${f.rawMaxSeconds} s; outcomes ${f.rawOutcomes} (direct: ${r.direct.rawHung} unanswered, slowest ${r.direct.rawMaxSeconds} s)`,
+        ),
+        check(
+          `every ioredis request through the fleet settles within ${boundMs / 1000} s`,
+          f.unsettled === 0 && f.ioredisMaxSeconds * 1000 <= boundMs,
+          `${f.requests} requests, ${f.unsettled} unsettled, slowest ${f.ioredisMaxSeconds} s (direct ${r.direct.ioredisMaxSeconds} s)`,
+        ),
+        check(
+          'the fleet serves the node again by itself after it returns',
+          f.recoverySeconds !== null,
+          `${f.recoverySeconds} s after the restart (direct ${r.direct.recoverySeconds} s)`,
+        ),
+        check(
+          'fleet recovery ≤ direct + 5 s',
+          f.recoverySeconds !== null &&
+            r.direct.recoverySeconds !== null &&
+            f.recoverySeconds <= r.direct.recoverySeconds + 5,
+          `${f.recoverySeconds} vs ${r.direct.recoverySeconds} s`,
+        ),
       ];
       return { figures, checks };
     } finally {
@@ -45,14 +71,21 @@ export const nodeDown: Scenario = {
   },
 };
 
-async function oneSide(side: Side, cluster: LocalCluster, size: { downMs: number; workers: number; boundMs: number }, log: (l: string) => void) {
+async function oneSide(
+  side: Side,
+  cluster: LocalCluster,
+  size: { downMs: number; workers: number; boundMs: number },
+  log: (l: string) => void,
+) {
   return onSide(side, cluster, async (addresses, fleet) => {
     const victim = cluster.masters()[0]!;
     const slotsOf = await masterSlots(cluster.seeds[0]!);
     // The address clients use for each master: its proxy, or the node itself.
     const proxyIndex = fleet ? await proxyOfNode(fleet) : undefined;
     const addressOf = (n: ClusterNode) => (proxyIndex ? addresses[proxyIndex.get(n.id)!]! : `${n.host}:${n.port}`);
-    const targets = cluster.masters().map((n) => ({ address: addressOf(n), key: keyIn(`${side}:nd:${n.port}`, slotsOf.get(n.id)!.slots) }));
+    const targets = cluster
+      .masters()
+      .map((n) => ({ address: addressOf(n), key: keyIn(`${side}:nd:${n.port}`, slotsOf.get(n.id)!.slots) }));
     const victimTarget = targets[0]!;
 
     const client = clusterClient(addresses);
@@ -100,12 +133,18 @@ async function oneSide(side: Side, cluster: LocalCluster, size: { downMs: number
       }
       const rawHung = outcomes.filter((o) => o.kind === 'timeout').length;
       const rawMax = Math.max(0, ...outcomes.map((o) => o.ms));
-      log(`${side}: raw ${outcomes.length} (${rawHung} hung, slowest ${seconds(rawMax)} s), ioredis ${tally.ops} (${tally.unsettled} unsettled, slowest ${seconds(tally.maxMs)} s); recovery ${seconds(recoveryMs)} s`);
+      log(
+        `${side}: raw ${outcomes.length} (${rawHung} hung, slowest ${seconds(rawMax)} s), ioredis ${tally.ops} (${tally.unsettled} unsettled, slowest ${seconds(tally.maxMs)} s); recovery ${seconds(recoveryMs)} s`,
+      );
       return {
         rawRequests: outcomes.length,
         rawHung,
         rawMaxSeconds: seconds(rawMax)!,
-        rawOutcomes: [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}× ${k}`).join(' ; '),
+        rawOutcomes: [...kinds]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([k, n]) => `${n}× ${k}`)
+          .join(' ; '),
         requests: tally.ops,
         errors: tally.errors.count,
         errorMessages: tally.errors.top(),

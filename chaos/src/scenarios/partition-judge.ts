@@ -84,7 +84,9 @@ export function judgePartition(r: PartitionRecord): Outcome {
   const freshS = r.tFresh ? secs(r.tFresh - tUp) : null;
 
   const replies = [...r.before, ...r.after];
-  const leaks = replies.flatMap((x) => foreignAddresses(x.reply ?? x.error ?? '', r.proxies).map((a) => `${x.proxy} RESP${x.protocol} ${x.command}: ${a}`));
+  const leaks = replies.flatMap((x) =>
+    foreignAddresses(x.reply ?? x.error ?? '', r.proxies).map((a) => `${x.proxy} RESP${x.protocol} ${x.command}: ${a}`),
+  );
   const failed = replies.filter((x) => x.error !== undefined && !x.error.startsWith('MOVED '));
   const moved = replies.filter((x) => x.error?.startsWith('MOVED ')).length;
   const redisNamed = replies.filter((x) => JSON.stringify(x.reply ?? x.error ?? '').includes(r.redisIp)).length;
@@ -93,7 +95,14 @@ export function judgePartition(r: PartitionRecord): Outcome {
     check(
       'CLUSTER NODES/SLOTS/SHARDS/REPLICAS, INFO replication, ROLE and MOVED through every proxy name only proxy addresses (before and after the cut)',
       leaks.length === 0 && failed.length === 0 && moved >= r.proxies.length,
-      leaks.length > 0 ? `${leaks.length} foreign: ${leaks.slice(0, 4).join('; ')}` : failed.length > 0 ? `${failed.length} failed: ${failed.slice(0, 2).map((f) => `${f.proxy} ${f.command}: ${f.error}`).join('; ')}` : `${replies.length} replies (RESP2 and RESP3, ${moved} MOVED), every address one of the ${r.proxies.length} proxies, ${r.redisIp} nowhere`,
+      leaks.length > 0
+        ? `${leaks.length} foreign: ${leaks.slice(0, 4).join('; ')}`
+        : failed.length > 0
+          ? `${failed.length} failed: ${failed
+              .slice(0, 2)
+              .map((f) => `${f.proxy} ${f.command}: ${f.error}`)
+              .join('; ')}`
+          : `${replies.length} replies (RESP2 and RESP3, ${moved} MOVED), every address one of the ${r.proxies.length} proxies, ${r.redisIp} nowhere`,
     ),
     check(
       `clients of the other slots unaffected (errors ≤ ${STRAY_ERROR_RATE * 100}% of their ops, still served during the cut)`,
@@ -107,10 +116,19 @@ export function judgePartition(r: PartitionRecord): Outcome {
     ),
     check(
       `the cut proxy serves a new connection, and every client of its slots is served again, within ${RECOVERY_BOUND_S} s of link up, then without errors (≤ ${STRAY_ERROR_RATE * 100}%)`,
-      freshS !== null && freshS <= RECOVERY_BOUND_S && recoveryS !== null && recoveryS <= RECOVERY_BOUND_S && victimOkAfter > 0 && victimErrAfter <= STRAY_ERROR_RATE * (victimOkAfter + victimErrAfter),
+      freshS !== null &&
+        freshS <= RECOVERY_BOUND_S &&
+        recoveryS !== null &&
+        recoveryS <= RECOVERY_BOUND_S &&
+        victimOkAfter > 0 &&
+        victimErrAfter <= STRAY_ERROR_RATE * (victimOkAfter + victimErrAfter),
       `new connection ${freshS ?? 'never'} s; workload: first op ${firstOkS ?? 'never'} s, every worker ${recoveryS ?? 'not within the wait'} s after link up; afterwards ${victimOkAfter} ops, ${victimErrAfter} errors`,
     ),
-    check('every proxy process still running (its host was cut off, not its process)', r.proxiesAlive === r.proxies.length, `${r.proxiesAlive} of ${r.proxies.length}`),
+    check(
+      'every proxy process still running (its host was cut off, not its process)',
+      r.proxiesAlive === r.proxies.length,
+      `${r.proxiesAlive} of ${r.proxies.length}`,
+    ),
   ];
   return {
     figures: {
@@ -132,7 +150,10 @@ export function judgePartition(r: PartitionRecord): Outcome {
       'recovery.first op s': firstOkS,
       'recovery.all workers s': recoveryS,
       'cut slots.errors after recovery': victimErrAfter,
-      'client errors seen': Object.entries(r.errors).map(([m, n]) => `${n}× ${m}`).join('; ') || 'none',
+      'client errors seen':
+        Object.entries(r.errors)
+          .map(([m, n]) => `${n}× ${m}`)
+          .join('; ') || 'none',
       'cut proxy log (warn+)': summarize(r.victimWarnings),
       'other proxies log (warn+)': summarize(r.otherWarnings),
     },

@@ -125,7 +125,17 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
   children.push(client);
   const files = PROXIES.map((_, i) => path.join(dir, `proxy-${i + 1}.json`));
   const proxies = files.map((file, i) => {
-    const p = new Child(`proxy ${i + 1}`, [...lab.exec(`p${i + 1}`), process.execPath, '--import', EXIT_WITH_PARENT, '--import', AWAIT_CONFIG, CLI, '--config', file]);
+    const p = new Child(`proxy ${i + 1}`, [
+      ...lab.exec(`p${i + 1}`),
+      process.execPath,
+      '--import',
+      EXIT_WITH_PARENT,
+      '--import',
+      AWAIT_CONFIG,
+      CLI,
+      '--config',
+      file,
+    ]);
     children.push(p);
     return p;
   });
@@ -146,8 +156,13 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
     renameSync(`${files[i]}.tmp`, files[i]!);
   });
 
-  const before = await client.next<Message & { replies: InspectedReply[]; waitedMs: number; tookMs: number }>('inspect', 45_000);
-  ctx.log(`client: every proxy answered PING after ${secs(before.waitedMs)} s of waiting; inspection took ${secs(before.tookMs)} s`);
+  const before = await client.next<Message & { replies: InspectedReply[]; waitedMs: number; tookMs: number }>(
+    'inspect',
+    45_000,
+  );
+  ctx.log(
+    `client: every proxy answered PING after ${secs(before.waitedMs)} s of waiting; inspection took ${secs(before.tookMs)} s`,
+  );
   const ready = await client.next<Message & { groups: Record<string, string[]> }>('ready', 30_000);
   ctx.log(`6 proxies up, workload running after ${secs(Date.now() - t0)} s`);
 
@@ -177,12 +192,19 @@ async function partitionRun(ctx: ScenarioContext, lab: NetnsLab, dir: string, ch
     return undefined;
   };
   const tRecovered = await recoveredAt();
-  ctx.log(tRecovered ? `victim's slots served again ${secs(tRecovered - tUp)} s after link up` : 'victim slots NOT served again');
+  ctx.log(
+    tRecovered
+      ? `victim's slots served again ${secs(tRecovered - tUp)} s after link up`
+      : 'victim slots NOT served again',
+  );
   const probe = await client.next<Message & { t: number | null }>('probe', 70_000);
   await delay(scale.steadyMs);
   const tStop = Date.now();
   client.send('stop');
-  const done = await client.next<Message & { inspect: InspectedReply[]; errors: Record<string, number> }>('done', 30_000);
+  const done = await client.next<Message & { inspect: InspectedReply[]; errors: Record<string, number> }>(
+    'done',
+    30_000,
+  );
   const proxiesAlive = proxies.filter((p) => p.running).length;
   const warnings = proxies.map((p) => warnLines(p.tail));
   ctx.log(`workload stopped and second inspection done in ${secs(Date.now() - tStop)} s`);

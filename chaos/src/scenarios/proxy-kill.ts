@@ -16,7 +16,9 @@ export const proxyKill: Scenario = {
   name: 'proxy-kill',
   title: 'Proxy process killed (kill -9) and restarted under write load',
   async run(ctx) {
-    const size = ctx.quick ? { workers: 8, warmMs: 1000, downMs: 1000, afterMs: 500, replicas: 0 } : { workers: 32, warmMs: 5000, downMs: 5000, afterMs: 5000, replicas: 1 };
+    const size = ctx.quick
+      ? { workers: 8, warmMs: 1000, downMs: 1000, afterMs: 500, replicas: 0 }
+      : { workers: 32, warmMs: 5000, downMs: 5000, afterMs: 5000, replicas: 1 };
     // Replicas change nothing for a proxy's death; quick runs go without them (half the processes to start).
     const cluster = await startCluster({ replicasPerMaster: size.replicas });
     let fleet: ProxyFleet | undefined;
@@ -32,7 +34,9 @@ export const proxyKill: Scenario = {
       const probe = new Probe(c, keyIn('pk:probe', slots));
       await sleep(size.warmMs);
       await fleet.kill(victim);
-      ctx.log(`killed proxy ${fleet.addresses[victim]} (fronting master ${master.port}) after ${writers.tally.ops} requests`);
+      ctx.log(
+        `killed proxy ${fleet.addresses[victim]} (fronting master ${master.port}) after ${writers.tally.ops} requests`,
+      );
       await sleep(size.downMs);
       // Timed from the restart command: a proxy's own start (Node, config, listen) is part of the outage.
       const tRestart = performance.now();
@@ -43,7 +47,9 @@ export const proxyKill: Scenario = {
       const tally = await writers.stop();
       await probe.stop();
       const loss = await readBack(cluster.seeds, tally);
-      ctx.log(`${tally.ops} requests, ${tally.errors.count} errors, lost ${loss.lost} ${loss.sample.join(' ')}; recovery ${seconds(recoveryMs)} s`);
+      ctx.log(
+        `${tally.ops} requests, ${tally.errors.count} errors, lost ${loss.lost} ${loss.sample.join(' ')}; recovery ${seconds(recoveryMs)} s`,
+      );
       const figures = {
         workers: size.workers,
         proxyDownSeconds: size.downMs / 1000,
@@ -58,8 +64,16 @@ export const proxyKill: Scenario = {
         'direct.errors': 'n/a',
       };
       const checks = [
-        check('no acknowledged write lost', loss.lost === 0, `${loss.lost} lost of ${tally.ackedKeys.length} SETs and ${[...tally.ackedIncrs.values()].reduce((a, b) => a + b, 0)} INCRs ${loss.sample.join(' ')}`),
-        check("the restarted proxy's slots take writes again", recoveryMs !== null, `${seconds(recoveryMs)} s after the restart`),
+        check(
+          'no acknowledged write lost',
+          loss.lost === 0,
+          `${loss.lost} lost of ${tally.ackedKeys.length} SETs and ${[...tally.ackedIncrs.values()].reduce((a, b) => a + b, 0)} INCRs ${loss.sample.join(' ')}`,
+        ),
+        check(
+          "the restarted proxy's slots take writes again",
+          recoveryMs !== null,
+          `${seconds(recoveryMs)} s after the restart`,
+        ),
         check('no request left unanswered', tally.unsettled === 0, `${tally.unsettled} unsettled`),
       ];
       return { figures, checks };

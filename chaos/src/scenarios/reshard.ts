@@ -14,7 +14,9 @@ export const reshard: Scenario = {
   name: 'reshard',
   title: 'redis-cli --cluster reshard through a proxy under write load',
   async run(ctx) {
-    const size = ctx.quick ? { slots: 300, workers: 8, replicas: 0, warmMs: 500 } : { slots: 1000, workers: 32, replicas: 1, warmMs: 3000 };
+    const size = ctx.quick
+      ? { slots: 300, workers: 8, replicas: 0, warmMs: 500 }
+      : { slots: 1000, workers: 32, replicas: 1, warmMs: 3000 };
     const started = await Promise.allSettled([0, 1].map(() => startCluster({ replicasPerMaster: size.replicas })));
     const clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     try {
@@ -28,9 +30,21 @@ export const reshard: Scenario = {
       }
       const bound = r.direct.errors + 10;
       const checks: Check[] = [
-        check('the reshard through a proxy completes', r.fleet.completed, `redis-cli exit ${r.fleet.exitCode}, ${r.fleet.movedSlots} of ${size.slots} slots moved in Redis, ${r.fleet.reshardSeconds} s (direct: exit ${r.direct.exitCode}, ${r.direct.movedSlots}, ${r.direct.reshardSeconds} s)`),
-        check('no acknowledged write lost through the fleet', r.fleet.lostWrites === 0, `${r.fleet.lostWrites} lost (direct ${r.direct.lostWrites})`),
-        check('client errors through the fleet ≤ direct + 10', r.fleet.errors <= bound, `${r.fleet.errors} vs ${r.direct.errors}`),
+        check(
+          'the reshard through a proxy completes',
+          r.fleet.completed,
+          `redis-cli exit ${r.fleet.exitCode}, ${r.fleet.movedSlots} of ${size.slots} slots moved in Redis, ${r.fleet.reshardSeconds} s (direct: exit ${r.direct.exitCode}, ${r.direct.movedSlots}, ${r.direct.reshardSeconds} s)`,
+        ),
+        check(
+          'no acknowledged write lost through the fleet',
+          r.fleet.lostWrites === 0,
+          `${r.fleet.lostWrites} lost (direct ${r.direct.lostWrites})`,
+        ),
+        check(
+          'client errors through the fleet ≤ direct + 10',
+          r.fleet.errors <= bound,
+          `${r.fleet.errors} vs ${r.direct.errors}`,
+        ),
       ];
       return { figures, checks };
     } finally {
@@ -39,25 +53,48 @@ export const reshard: Scenario = {
   },
 };
 
-async function oneSide(side: Side, cluster: LocalCluster, size: { slots: number; workers: number; warmMs: number }, log: (l: string) => void) {
+async function oneSide(
+  side: Side,
+  cluster: LocalCluster,
+  size: { slots: number; workers: number; warmMs: number },
+  log: (l: string) => void,
+) {
   return onSide(side, cluster, async (addresses) => {
     const seed = cluster.seeds[0]!;
     const before = [...(await masterSlots(seed))].sort((a, b) => a[1].slots[0]![0] - b[1].slots[0]![0]);
     const [from, to] = [before[0]![0], before[1]![0]];
-    const count = (m: Map<string, { slots: Array<[number, number]> }>, id: string) => (m.get(id)?.slots ?? []).reduce((n, [lo, hi]) => n + hi - lo + 1, 0);
+    const count = (m: Map<string, { slots: Array<[number, number]> }>, id: string) =>
+      (m.get(id)?.slots ?? []).reduce((n, [lo, hi]) => n + hi - lo + 1, 0);
     const toBefore = count(new Map(before), to);
     const client = clusterClient(addresses);
     try {
       await client.set(`${side}:warm`, '1');
       const writers = new Writers(client, { workers: size.workers, prefix: side });
       await sleep(size.warmMs);
-      const run = await redisCli(['--cluster', 'reshard', addresses[0]!, '--cluster-from', from, '--cluster-to', to, '--cluster-slots', String(size.slots), '--cluster-yes'], 600_000);
+      const run = await redisCli(
+        [
+          '--cluster',
+          'reshard',
+          addresses[0]!,
+          '--cluster-from',
+          from,
+          '--cluster-to',
+          to,
+          '--cluster-slots',
+          String(size.slots),
+          '--cluster-yes',
+        ],
+        600_000,
+      );
       const tally = await writers.stop();
       const movedSlots = count(await masterSlots(seed), to) - toBefore;
       const loss = await readBack(cluster.seeds, tally);
       const moves = (run.stdout.match(/^Moving slot \d+ from/gm) ?? []).length;
-      if (run.code !== 0) log(`${side}: redis-cli exit ${run.code}: ${run.stderr.slice(-500)} ${run.stdout.slice(-500)}`);
-      log(`${side}: reshard ${seconds(run.ms)} s, ${moves} moves printed, ${movedSlots} slots moved; ${tally.ops} requests, ${tally.errors.count} errors, lost ${loss.lost} ${loss.sample.join(' ')}`);
+      if (run.code !== 0)
+        log(`${side}: redis-cli exit ${run.code}: ${run.stderr.slice(-500)} ${run.stdout.slice(-500)}`);
+      log(
+        `${side}: reshard ${seconds(run.ms)} s, ${moves} moves printed, ${movedSlots} slots moved; ${tally.ops} requests, ${tally.errors.count} errors, lost ${loss.lost} ${loss.sample.join(' ')}`,
+      );
       return {
         exitCode: run.code ?? 'killed',
         completed: run.code === 0 && movedSlots === size.slots && moves === size.slots,

@@ -22,7 +22,8 @@ const CANARY_TIMEOUT_MS = 30_000;
  */
 export const slowClients: Scenario = {
   name: 'slow-clients',
-  title: 'a client that never reads 1 MB replies and one trickling a huge bulk: proxy memory bounded, other clients unaffected, Redis output limits still apply',
+  title:
+    'a client that never reads 1 MB replies and one trickling a huge bulk: proxy memory bounded, other clients unaffected, Redis output limits still apply',
   async run(ctx: ScenarioContext): Promise<Outcome> {
     const figures: Outcome['figures'] = {};
     const checks: Check[] = [];
@@ -59,7 +60,11 @@ export const slowClients: Scenario = {
         reader.write(Buffer.from(`*2\r\n$3\r\nGET\r\n$${Buffer.byteLength(big!)}\r\n${big}\r\n`.repeat(gets)));
         // (b) the issue's huge bulk header (beyond proto-max-bulk-len), and one within the limit, both trickled.
         const huge = await trickler(host, port, '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000000000\r\n');
-        const within = await trickler(host, port, `*3\r\n$3\r\nSET\r\n$${Buffer.byteLength(trickleKey!)}\r\n${trickleKey}\r\n$500000000\r\n`);
+        const within = await trickler(
+          host,
+          port,
+          `*3\r\n$3\r\nSET\r\n$${Buffer.byteLength(trickleKey!)}\r\n${trickleKey}\r\n$500000000\r\n`,
+        );
 
         await sleep(seconds * 1000);
         const redisMemDuring = await usedMemory(redis);
@@ -79,8 +84,13 @@ export const slowClients: Scenario = {
         // Noisy on a shared machine; a figure to watch, not a criterion.
         figures[`${key}.canary.verifiedPerSecond`] = Math.round(c.verified / seconds);
         figures[`${key}.canary.slowestPairMs`] = c.maxPairMs;
-        checks.push(check(`${key}: other clients unaffected (0 errors, 0 wrong, all verified)`, c.errors === 0 && c.wrong === 0 && c.verified > 0,
-          `${c.verified} verified, ${c.wrong} wrong, ${c.errors} errors${c.samples.length ? `: ${c.samples.join('; ')}` : ''}`));
+        checks.push(
+          check(
+            `${key}: other clients unaffected (0 errors, 0 wrong, all verified)`,
+            c.errors === 0 && c.wrong === 0 && c.verified > 0,
+            `${c.verified} verified, ${c.wrong} wrong, ${c.errors} errors${c.samples.length ? `: ${c.samples.join('; ')}` : ''}`,
+          ),
+        );
         if (target === 'proxy' && before && peaks) {
           const rssGrowth = peaks.rss - rssBefore;
           const abGrowth = peaks.arrayBuffers - before.arrayBuffers;
@@ -93,19 +103,43 @@ export const slowClients: Scenario = {
             'proxy.heapUsedPeakMB': round(peaks.heapUsed / MB),
             'proxy.memorySamples': peaks.samples,
           });
-          checks.push(check(`proxy: rss growth ≤ ${RSS_GROWTH_MAX / MB} MB while the slow reader asked for ${gets} MB`, rssGrowth <= RSS_GROWTH_MAX,
-            `${round(rssBefore / MB)} → peak ${round(peaks.rss / MB)} MB (+${round(rssGrowth / MB)})`));
-          checks.push(check(`proxy: arrayBuffers growth ≤ ${ARRAY_BUFFERS_GROWTH_MAX / MB} MB`, abGrowth <= ARRAY_BUFFERS_GROWTH_MAX,
-            `${round(before.arrayBuffers / MB)} → peak ${round(peaks.arrayBuffers / MB)} MB`));
+          checks.push(
+            check(
+              `proxy: rss growth ≤ ${RSS_GROWTH_MAX / MB} MB while the slow reader asked for ${gets} MB`,
+              rssGrowth <= RSS_GROWTH_MAX,
+              `${round(rssBefore / MB)} → peak ${round(peaks.rss / MB)} MB (+${round(rssGrowth / MB)})`,
+            ),
+          );
+          checks.push(
+            check(
+              `proxy: arrayBuffers growth ≤ ${ARRAY_BUFFERS_GROWTH_MAX / MB} MB`,
+              abGrowth <= ARRAY_BUFFERS_GROWTH_MAX,
+              `${round(before.arrayBuffers / MB)} → peak ${round(peaks.arrayBuffers / MB)} MB`,
+            ),
+          );
         }
         reader.destroy();
-        if (target === 'proxy' && !ctx.quick) checks.push(check('the slow reader asked for ≥ 500 MB of replies', gets >= 500, `${gets} × 1 MB`));
-        ctx.log(`${key}: canary ${c.verified}/${c.wrong}/${c.errors}, huge bulk → ${JSON.stringify(huge.reply().trim())}, redis +${figures[`${key}.redisUsedMemoryGrowthMB`]} MB`);
+        if (target === 'proxy' && !ctx.quick)
+          checks.push(check('the slow reader asked for ≥ 500 MB of replies', gets >= 500, `${gets} × 1 MB`));
+        ctx.log(
+          `${key}: canary ${c.verified}/${c.wrong}/${c.errors}, huge bulk → ${JSON.stringify(huge.reply().trim())}, redis +${figures[`${key}.redisUsedMemoryGrowthMB`]} MB`,
+        );
       }
-      checks.push(check('huge bulk header: the proxy answers as Redis does', figures['proxy.hugeBulkReply'] === figures['direct.hugeBulkReply'] && figures['proxy.hugeBulkClosedByServer'] === figures['direct.hugeBulkClosedByServer'],
-        `proxy ${JSON.stringify(figures['proxy.hugeBulkReply'])} closed=${figures['proxy.hugeBulkClosedByServer']}, direct ${JSON.stringify(figures['direct.hugeBulkReply'])} closed=${figures['direct.hugeBulkClosedByServer']}`));
-      checks.push(check('a bulk within the limit, trickled, keeps its connection (proxy as directly)', figures['proxy.withinLimitTricklerOpen'] === true && figures['direct.withinLimitTricklerOpen'] === true,
-        `proxy ${figures['proxy.withinLimitTricklerOpen']}, direct ${figures['direct.withinLimitTricklerOpen']}`));
+      checks.push(
+        check(
+          'huge bulk header: the proxy answers as Redis does',
+          figures['proxy.hugeBulkReply'] === figures['direct.hugeBulkReply'] &&
+            figures['proxy.hugeBulkClosedByServer'] === figures['direct.hugeBulkClosedByServer'],
+          `proxy ${JSON.stringify(figures['proxy.hugeBulkReply'])} closed=${figures['proxy.hugeBulkClosedByServer']}, direct ${JSON.stringify(figures['direct.hugeBulkReply'])} closed=${figures['direct.hugeBulkClosedByServer']}`,
+        ),
+      );
+      checks.push(
+        check(
+          'a bulk within the limit, trickled, keeps its connection (proxy as directly)',
+          figures['proxy.withinLimitTricklerOpen'] === true && figures['direct.withinLimitTricklerOpen'] === true,
+          `proxy ${figures['proxy.withinLimitTricklerOpen']}, direct ${figures['direct.withinLimitTricklerOpen']}`,
+        ),
+      );
 
       // (c) an operator's output buffer limit for normal clients: Redis cuts off the slow reader (through the proxy: its upstream).
       await redis.config('SET', 'client-output-buffer-limit', 'normal 8mb 4mb 10');
@@ -118,9 +152,21 @@ export const slowClients: Scenario = {
         const ms = await pollUntil(() => serverEndsOpen(port, new Set([reader.localPort!])) === 0, CUT_OFF_MS, 20);
         reader.destroy();
         figures[`${target}.outputLimit.closedAfterMs`] = ms;
-        checks.push(check(`${target}: with client-output-buffer-limit normal 8mb 4mb 10, the slow reader is closed within ${CUT_OFF_MS} ms`, ms >= 0, ms >= 0 ? `${ms} ms` : 'still open'));
+        checks.push(
+          check(
+            `${target}: with client-output-buffer-limit normal 8mb 4mb 10, the slow reader is closed within ${CUT_OFF_MS} ms`,
+            ms >= 0,
+            ms >= 0 ? `${ms} ms` : 'still open',
+          ),
+        );
       }
-      checks.push(check('the proxy process is alive', proxy.alive(), proxy.alive() ? `pid ${proxy.pid}` : `exited ${JSON.stringify(proxy.exit)}`));
+      checks.push(
+        check(
+          'the proxy process is alive',
+          proxy.alive(),
+          proxy.alive() ? `pid ${proxy.pid}` : `exited ${JSON.stringify(proxy.exit)}`,
+        ),
+      );
       return { figures, checks };
     } finally {
       await redis?.config('SET', 'client-output-buffer-limit', 'normal 0 0 0').catch(() => {});
@@ -132,14 +178,22 @@ export const slowClients: Scenario = {
 };
 
 /** A connection that sends `header`, then one byte of the bulk every 10 ms, reading what comes back. */
-async function trickler(host: string, port: number, header: string): Promise<{ stop(): void; sent(): number; reply(): string; closed(): boolean }> {
+async function trickler(
+  host: string,
+  port: number,
+  header: string,
+): Promise<{ stop(): void; sent(): number; reply(): string; closed(): boolean }> {
   const s: net.Socket = await connectRaw(host, port);
   let reply = '';
   let closed = false;
   let sent = 0;
-  s.on('data', (b) => { reply += b.toString('latin1'); });
+  s.on('data', (b) => {
+    reply += b.toString('latin1');
+  });
   s.on('error', () => {});
-  s.on('close', () => { closed = true; });
+  s.on('close', () => {
+    closed = true;
+  });
   s.write(header);
   const t = setInterval(() => {
     if (closed) return;
@@ -147,7 +201,10 @@ async function trickler(host: string, port: number, header: string): Promise<{ s
     sent++;
   }, 10);
   return {
-    stop() { clearInterval(t); s.destroy(); },
+    stop() {
+      clearInterval(t);
+      s.destroy();
+    },
     sent: () => sent,
     reply: () => reply,
     closed: () => closed,

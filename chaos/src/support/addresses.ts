@@ -17,13 +17,15 @@ export interface Named {
 }
 
 const isIp = (v: unknown): v is string => typeof v === 'string' && /^\d{1,3}(?:\.\d{1,3}){3}$/.test(v);
-const isPort = (v: unknown): boolean => (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^\d{1,5}$/.test(v));
+const isPort = (v: unknown): boolean =>
+  (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^\d{1,5}$/.test(v));
 
 /** Every IP and `ip:port` that `reply` (a decoded reply: strings, numbers, arrays, plain objects) names. */
 export function addressesIn(reply: unknown, into: Named = { ips: new Set(), pairs: new Set() }): Named {
   if (typeof reply === 'string') {
     for (const m of reply.matchAll(IPV4)) into.ips.add(m[0]);
-    for (const re of [IPV4_PORT, INFO_REPLICA, INFO_MASTER]) for (const m of reply.matchAll(re)) into.pairs.add(`${m[1]}:${m[2]}`);
+    for (const re of [IPV4_PORT, INFO_REPLICA, INFO_MASTER])
+      for (const m of reply.matchAll(re)) into.pairs.add(`${m[1]}:${m[2]}`);
   } else if (Array.isArray(reply)) {
     const kv: Record<string, unknown> = {};
     reply.forEach((v, i) => {

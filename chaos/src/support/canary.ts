@@ -32,7 +32,17 @@ export class Canary {
   /** `commandTimeoutMs`: a command slower than this counts as an error. */
   constructor(host: string, port: number, keys: readonly string[], commandTimeoutMs = 5000) {
     // No retries and no offline queue: every failure is counted, none hidden by a retry.
-    this.clients = keys.map(() => new Redis({ host, port, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, commandTimeout: commandTimeoutMs }));
+    this.clients = keys.map(
+      () =>
+        new Redis({
+          host,
+          port,
+          maxRetriesPerRequest: 0,
+          enableOfflineQueue: false,
+          lazyConnect: true,
+          commandTimeout: commandTimeoutMs,
+        }),
+    );
     for (const c of this.clients) c.on('error', () => {});
     this.loops = keys.map((k, i) => this.loop(this.clients[i]!, k));
   }
@@ -54,7 +64,8 @@ export class Canary {
         if (got === value) this.verified++;
         else {
           this.wrong++;
-          if (this.samples.length < 5) this.samples.push(`${key}: wrote ${value.slice(0, 40)}, read ${String(got).slice(0, 40)}`);
+          if (this.samples.length < 5)
+            this.samples.push(`${key}: wrote ${value.slice(0, 40)}, read ${String(got).slice(0, 40)}`);
         }
       } catch (e) {
         this.fail(`${key}: ${(e as Error).message}`);
@@ -70,7 +81,13 @@ export class Canary {
 
   /** The figures so far, without stopping. */
   figures(): CanaryFigures {
-    return { verified: this.verified, wrong: this.wrong, errors: this.errors, samples: [...this.samples], maxPairMs: this.maxPairMs };
+    return {
+      verified: this.verified,
+      wrong: this.wrong,
+      errors: this.errors,
+      samples: [...this.samples],
+      maxPairMs: this.maxPairMs,
+    };
   }
 
   /** Stop every loop, close the connections, return the figures. */

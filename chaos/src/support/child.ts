@@ -20,7 +20,11 @@ export class Child {
   private exitText: string | undefined;
 
   /** Start `argv` (a namespace prefix may lead it) with stdin piped, so the child can see the parent go. */
-  constructor(readonly name: string, argv: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(
+    readonly name: string,
+    argv: string[],
+    env: NodeJS.ProcessEnv = {},
+  ) {
     this.proc = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdin!.on('error', () => {}); // a child that exited must not take the parent with it (EPIPE)
     this.proc.on('error', (e) => this.exited(`cannot start: ${e.message}`));
@@ -100,9 +104,11 @@ export class Child {
       }
       const err = this.messages.find((m) => m.type === 'error');
       if (err) throw new Error(`${this.name}: ${String(err.message)}`);
-      if (this.exitText !== undefined) throw new Error(`${this.name} ${this.exitText} before '${type}': ${this.tail.slice(-8).join(' | ')}`);
+      if (this.exitText !== undefined)
+        throw new Error(`${this.name} ${this.exitText} before '${type}': ${this.tail.slice(-8).join(' | ')}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.name}: no '${type}' after ${timeoutMs} ms: ${this.tail.slice(-8).join(' | ')}`);
+      if (left <= 0)
+        throw new Error(`${this.name}: no '${type}' after ${timeoutMs} ms: ${this.tail.slice(-8).join(' | ')}`);
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(t);

@@ -32,7 +32,12 @@ export class Crowd {
    * `key` in one write and must get exactly `+PONG`, `+OK` and the value back within `timeoutMs`.
    * Sockets stay open (idle) until {@link Crowd.close}. Stops opening at `deadline` (epoch ms).
    */
-  async open(address: string, n: number, keyOf: (i: number) => string, o: { parallel: number; timeoutMs: number; deadline: number }): Promise<void> {
+  async open(
+    address: string,
+    n: number,
+    keyOf: (i: number) => string,
+    o: { parallel: number; timeoutMs: number; deadline: number },
+  ): Promise<void> {
     const at = address.lastIndexOf(':');
     const host = address.slice(0, at).replace(/^\[|\]$/g, '');
     const port = Number(address.slice(at + 1));
@@ -52,7 +57,11 @@ export class Crowd {
         };
         const timer = setTimeout(() => fail(`no full answer in ${o.timeoutMs} ms`), o.timeoutMs);
         s.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
-        s.on('connect', () => s.write(`*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$${value.length}\r\n${value}\r\n*2\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`));
+        s.on('connect', () =>
+          s.write(
+            `*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$${value.length}\r\n${value}\r\n*2\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`,
+          ),
+        );
         const onData = (b: Buffer) => {
           got += b.toString('latin1');
           if (got.length < expected.length && expected.startsWith(got)) return;
@@ -76,7 +85,9 @@ export class Crowd {
 
   /** Close every socket and wait (bounded) until they are closed. */
   async close(timeoutMs = 10_000): Promise<void> {
-    const closed = this.sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((r) => s.once('close', () => r()))));
+    const closed = this.sockets.map((s) =>
+      s.closed ? Promise.resolve() : new Promise<void>((r) => s.once('close', () => r())),
+    );
     for (const s of this.sockets) s.destroy();
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, timeoutMs))]);
   }

@@ -19,27 +19,46 @@ export class MeasuredProxy {
   private readonly waiting = new Map<number, (u: NodeJS.MemoryUsage) => void>();
   private exited: { code: number | null; signal: string | null } | null = null;
 
-  private constructor(private readonly child: ChildProcess, readonly host: string, readonly port: number) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly host: string,
+    readonly port: number,
+  ) {}
 
   /**
    * Start a proxy in front of `node` (`host:port`, one of `nodes`, every node of the cluster); the
    * other nodes get proxy addresses on free ports that nobody listens on (redirects name them).
    * `edit` may change the config before it is validated.
    */
-  static async start(o: { node: string; nodes: readonly string[]; edit?: (c: SlotrelayConfig) => void }): Promise<MeasuredProxy> {
+  static async start(o: {
+    node: string;
+    nodes: readonly string[];
+    edit?: (c: SlotrelayConfig) => void;
+  }): Promise<MeasuredProxy> {
     const host = '127.0.0.1';
     const ports = await freePorts(o.nodes.length, host);
     const own = o.nodes.indexOf(o.node);
     if (own < 0) throw new Error(`${o.node} is not one of ${o.nodes.join(', ')}`);
     const config: SlotrelayConfig = {
-      connections: [{
-        name: 'measured', active: true, type: 'RedisCluster', redisServers: [o.node], mappings: 'static',
-        clusterMembers: o.nodes.map((n, i) => `${n}=${host}:${ports[i]}`), localAddress: host, localPort: ports[own]!,
-      }],
+      connections: [
+        {
+          name: 'measured',
+          active: true,
+          type: 'RedisCluster',
+          redisServers: [o.node],
+          mappings: 'static',
+          clusterMembers: o.nodes.map((n, i) => `${n}=${host}:${ports[i]}`),
+          localAddress: host,
+          localPort: ports[own]!,
+        },
+      ],
       log: { level: 'warn' },
     };
     o.edit?.(config);
-    const child = fork(CHILD, [JSON.stringify(config)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(CHILD, [JSON.stringify(config)], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     const p = new MeasuredProxy(child, host, ports[own]!);
     const keep = (b: Buffer) => {
       for (const line of b.toString().split('\n')) if (line) p.output.push(line);
@@ -47,17 +66,33 @@ export class MeasuredProxy {
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
-    child.on('exit', (code, signal) => { p.exited = { code, signal }; });
+    child.on('exit', (code, signal) => {
+      p.exited = { code, signal };
+    });
     child.on('message', (m: ChildMessage) => {
       if (m.type !== 'memory') return;
       p.waiting.get(m.id)?.(m.usage);
       p.waiting.delete(m.id);
     });
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`proxy not ready after 15 s: ${p.output.slice(-5).join(' | ')}`)), 15_000);
-      child.on('message', (m: ChildMessage) => { if (m.type === 'ready') { clearTimeout(t); resolve(); } });
-      child.once('exit', (code, sig) => { clearTimeout(t); reject(new Error(`proxy exited (${code ?? sig}) at start: ${p.output.slice(-5).join(' | ')}`)); });
-    }).catch(async (e) => { await p.stop(); throw e; });
+      const t = setTimeout(
+        () => reject(new Error(`proxy not ready after 15 s: ${p.output.slice(-5).join(' | ')}`)),
+        15_000,
+      );
+      child.on('message', (m: ChildMessage) => {
+        if (m.type === 'ready') {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(t);
+        reject(new Error(`proxy exited (${code ?? sig}) at start: ${p.output.slice(-5).join(' | ')}`));
+      });
+    }).catch(async (e) => {
+      await p.stop();
+      throw e;
+    });
     return p;
   }
 
@@ -80,8 +115,14 @@ export class MeasuredProxy {
     if (!this.alive()) return Promise.reject(new Error('proxy is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => { this.waiting.delete(id); reject(new Error(`no memory answer in ${timeoutMs} ms`)); }, timeoutMs);
-      this.waiting.set(id, (u) => { clearTimeout(t); resolve(u); });
+      const t = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`no memory answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(id, (u) => {
+        clearTimeout(t);
+        resolve(u);
+      });
       this.child.send({ id, type: 'memory', gc } satisfies ChildRequest);
     });
   }

@@ -74,7 +74,10 @@ function plain(v: unknown): unknown {
 function pings(addr: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(hostPort(addr));
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(timeoutMs, () => done(false));
     s.once('error', () => done(false));
     // A proxy whose Redis node is not reachable (yet) closes without a reply, as a dead node would.
@@ -108,7 +111,11 @@ async function waitProxies(): Promise<void> {
 
 /** Slot ranges and their master's address, from a CLUSTER SLOTS reply. */
 function masterRanges(slots: unknown): { from: number; to: number; master: string }[] {
-  return (slots as [number, number, [string, number]][]).map(([from, to, [host, port]]) => ({ from, to, master: `${host}:${port}` }));
+  return (slots as [number, number, [string, number]][]).map(([from, to, [host, port]]) => ({
+    from,
+    to,
+    master: `${host}:${port}`,
+  }));
 }
 
 function ownerOf(ranges: ReturnType<typeof masterRanges>, slot: number): string | undefined {
@@ -126,14 +133,31 @@ async function inspect(): Promise<InspectedReply[]> {
   const out: InspectedReply[] = [];
   for (const proxy of opts.proxies) {
     for (const protocol of [2, 3] as const) {
-      const conn = new Redis({ ...hostPort(proxy), protocol, lazyConnect: true, maxRetriesPerRequest: 0, commandTimeout: 5000, retryStrategy: () => null });
+      const conn = new Redis({
+        ...hostPort(proxy),
+        protocol,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        commandTimeout: 5000,
+        retryStrategy: () => null,
+      });
       try {
         await conn.connect();
         const ask = async (command: string, ...args: string[]) => {
           try {
-            out.push({ proxy, protocol, command: [command, ...args].join(' '), reply: plain(await conn.call(command, ...args)) });
+            out.push({
+              proxy,
+              protocol,
+              command: [command, ...args].join(' '),
+              reply: plain(await conn.call(command, ...args)),
+            });
           } catch (e) {
-            out.push({ proxy, protocol, command: [command, ...args].join(' '), error: e instanceof Error ? e.message : String(e) });
+            out.push({
+              proxy,
+              protocol,
+              command: [command, ...args].join(' '),
+              error: e instanceof Error ? e.message : String(e),
+            });
           }
         };
         await ask('CLUSTER', 'NODES');
@@ -142,11 +166,16 @@ async function inspect(): Promise<InspectedReply[]> {
         await ask('INFO', 'replication');
         await ask('ROLE');
         const nodes = String(await conn.call('CLUSTER', 'NODES'));
-        const master = nodes.split('\n').find((l) => l.split(' ')[2]?.includes('master'))?.split(' ')[0];
+        const master = nodes
+          .split('\n')
+          .find((l) => l.split(' ')[2]?.includes('master'))
+          ?.split(' ')[0];
         if (master) await ask('CLUSTER', 'REPLICAS', master);
         // A key this proxy's node does not own as master gets a MOVED naming the owner.
         const ranges = masterRanges(await conn.call('CLUSTER', 'SLOTS'));
-        const probe = (await keysWithSlots(conn, 'chaos:partition:probe:', 16)).find((k) => ownerOf(ranges, k.slot) !== proxy);
+        const probe = (await keysWithSlots(conn, 'chaos:partition:probe:', 16)).find(
+          (k) => ownerOf(ranges, k.slot) !== proxy,
+        );
         if (probe) await ask('GET', probe.key);
       } finally {
         conn.disconnect();
@@ -171,10 +200,17 @@ async function main(): Promise<void> {
   emit({ type: 'inspect', replies, waitedMs: t1 - t0, tookMs: Date.now() - t1 });
 
   // Group keys by the proxy of the master that owns their slot, as the client sees it.
-  const first = new Redis({ ...hostPort(opts.proxies[0]!), protocol: 2, maxRetriesPerRequest: 0, commandTimeout: 5000 });
+  const first = new Redis({
+    ...hostPort(opts.proxies[0]!),
+    protocol: 2,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 5000,
+  });
   const ranges = masterRanges(await first.call('CLUSTER', 'SLOTS'));
   const groups = new Map<string, Group>();
-  for (const r of ranges) if (!groups.has(r.master)) groups.set(r.master, { keys: [], ok: 0, err: 0, okSince: Array(opts.workersPerGroup).fill(0) });
+  for (const r of ranges)
+    if (!groups.has(r.master))
+      groups.set(r.master, { keys: [], ok: 0, err: 0, okSince: Array(opts.workersPerGroup).fill(0) });
   const candidates = await keysWithSlots(first, 'chaos:partition:', opts.keysPerGroup * groups.size * 4);
   first.disconnect();
   for (const { key, slot } of candidates) {
@@ -210,13 +246,20 @@ async function main(): Promise<void> {
       await delay(opts.pauseMs);
     }
   };
-  const workers = [...groups.values()].flatMap((g) => Array.from({ length: opts.workersPerGroup }, (_, w) => worker(g, w)));
+  const workers = [...groups.values()].flatMap((g) =>
+    Array.from({ length: opts.workersPerGroup }, (_, w) => worker(g, w)),
+  );
   emit({ type: 'ready', groups: Object.fromEntries([...groups].map(([a, g]) => [a, g.keys])) });
 
   let from = Date.now();
   const report = () => {
     const t = Date.now();
-    emit({ type: 'tick', from, t, groups: Object.fromEntries([...groups].map(([a, g]) => [a, { ok: g.ok, err: g.err, okSince: [...g.okSince] }])) });
+    emit({
+      type: 'tick',
+      from,
+      t,
+      groups: Object.fromEntries([...groups].map(([a, g]) => [a, { ok: g.ok, err: g.err, okSince: [...g.okSince] }])),
+    });
     for (const g of groups.values()) g.ok = g.err = 0;
     from = t;
   };

@@ -33,7 +33,10 @@ function errorText(e: unknown): string {
 
 /** Names of all network namespaces (`ip netns list` prints `name (id: n)` lines). */
 function listNamespaces(): string[] {
-  return ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return ip(['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 function pidAlive(pid: number): boolean {
@@ -52,7 +55,8 @@ function pidAlive(pid: number): boolean {
  */
 export function netnsUnavailable(): string | undefined {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'network namespaces need root (ip netns add); run as root to include this scenario';
+  if (process.getuid?.() !== 0)
+    return 'network namespaces need root (ip netns add); run as root to include this scenario';
   try {
     ip(['-V']);
   } catch (e) {
@@ -117,8 +121,10 @@ export class NetnsLab {
   constructor(readonly hosts: readonly NetnsHost[]) {
     for (const h of hosts) {
       // The root namespace must never see these addresses; a typo must not leak a real one either.
-      if (!h.address.startsWith('198.18.') && !h.address.startsWith('198.19.')) throw new Error(`netns: ${h.address} is outside 198.18.0.0/15`);
-      if (!/^[a-z0-9]{1,8}$/.test(h.role) || h.role === 'net') throw new Error(`netns: bad role ${JSON.stringify(h.role)}`);
+      if (!h.address.startsWith('198.18.') && !h.address.startsWith('198.19.'))
+        throw new Error(`netns: ${h.address} is outside 198.18.0.0/15`);
+      if (!/^[a-z0-9]{1,8}$/.test(h.role) || h.role === 'net')
+        throw new Error(`netns: bad role ${JSON.stringify(h.role)}`);
     }
   }
 

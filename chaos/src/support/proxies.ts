@@ -12,11 +12,15 @@ const CLI = fileURLToPath(new URL('../../../packages/host/dist/cli.js', import.m
 /** `n` ports that were free a moment ago on `host`. */
 export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, host, () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, host, () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -29,7 +33,10 @@ export async function waitListening(host: string, port: number, timeoutMs = 15_0
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host, port });
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -63,7 +70,13 @@ export class ProxyFleet {
   readonly proxies: ProxyProcess[];
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'slotrelay-chaos-'));
 
-  private constructor(readonly config: SlotrelayConfig, host: string, ports: number[], private readonly env: NodeJS.ProcessEnv, private readonly opts: FleetProcessOptions) {
+  private constructor(
+    readonly config: SlotrelayConfig,
+    host: string,
+    ports: number[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly opts: FleetProcessOptions,
+  ) {
     this.proxies = ports.map((port, index) => ({ index, host, port, child: null, output: [] }));
   }
 
@@ -71,7 +84,16 @@ export class ProxyFleet {
    * Start `count` proxy processes in front of `seeds` on free ports of `host` (dynamic mapping).
    * `edit` may change each connection (and the top level) before the files are written.
    */
-  static async start(o: { seeds: string[]; count: number; host?: string; edit?: (c: SlotrelayConfig) => void; env?: NodeJS.ProcessEnv; logLevel?: string } & FleetProcessOptions): Promise<ProxyFleet> {
+  static async start(
+    o: {
+      seeds: string[];
+      count: number;
+      host?: string;
+      edit?: (c: SlotrelayConfig) => void;
+      env?: NodeJS.ProcessEnv;
+      logLevel?: string;
+    } & FleetProcessOptions,
+  ): Promise<ProxyFleet> {
     const host = o.host ?? '127.0.0.1';
     const ports = await freePorts(o.count, host);
     const config = fleetConfig(o.seeds, 0, o.count, host);
@@ -81,7 +103,10 @@ export class ProxyFleet {
     });
     config.log = { level: (o.logLevel ?? 'warn') as 'warn' };
     o.edit?.(config);
-    const fleet = new ProxyFleet(config, host, ports, o.env ?? {}, { nofile: o.nofile, startTimeoutMs: o.startTimeoutMs });
+    const fleet = new ProxyFleet(config, host, ports, o.env ?? {}, {
+      nofile: o.nofile,
+      startTimeoutMs: o.startTimeoutMs,
+    });
     try {
       await Promise.all(fleet.proxies.map((_, i) => fleet.startOne(i)));
     } catch (e) {
@@ -116,7 +141,11 @@ export class ProxyFleet {
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     p.child = child;
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code, sig) => reject(new Error(`proxy ${i + 1} exited (${code ?? sig}) at start: ${p.output.slice(-5).join(' | ')}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code, sig) =>
+        reject(new Error(`proxy ${i + 1} exited (${code ?? sig}) at start: ${p.output.slice(-5).join(' | ')}`)),
+      ),
+    );
     await Promise.race([waitListening(p.host, p.port, this.opts.startTimeoutMs ?? 60_000), exited]);
     exited.catch(() => {});
   }
@@ -143,12 +172,14 @@ export class ProxyFleet {
 
   /** SIGTERM every proxy, SIGKILL after 5 s; remove the config files. */
   async stop(): Promise<void> {
-    await Promise.all(this.proxies.map(async (p, i) => {
-      if (!this.alive(i)) return;
-      const t = setTimeout(() => p.child?.kill('SIGKILL'), 5000);
-      await this.kill(i, 'SIGTERM');
-      clearTimeout(t);
-    }));
+    await Promise.all(
+      this.proxies.map(async (p, i) => {
+        if (!this.alive(i)) return;
+        const t = setTimeout(() => p.child?.kill('SIGKILL'), 5000);
+        await this.kill(i, 'SIGTERM');
+        clearTimeout(t);
+      }),
+    );
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -161,4 +192,3 @@ export function fdCount(pid: number): number {
     return -1;
   }
 }
-

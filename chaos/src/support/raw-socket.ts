@@ -6,9 +6,19 @@ import type { Redis } from 'ioredis';
 export function connectRaw(host: string, port: number, timeoutMs = 5000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host, port });
-    const t = setTimeout(() => { s.destroy(); reject(new Error(`connect ${host}:${port}: timeout`)); }, timeoutMs);
-    s.once('connect', () => { clearTimeout(t); s.removeAllListeners('error'); resolve(s); });
-    s.once('error', (e) => { clearTimeout(t); reject(e); });
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`connect ${host}:${port}: timeout`));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
   });
 }
 
@@ -46,8 +56,17 @@ export async function exchange(host: string, port: number, input: Buffer, timeou
 
 /** TCP states of /proc/net/tcp (hex code → name), the ones a scenario looks at. */
 const STATES: Record<string, string> = {
-  '01': 'ESTABLISHED', '02': 'SYN_SENT', '03': 'SYN_RECV', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '06': 'TIME_WAIT',
-  '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0A': 'LISTEN', '0B': 'CLOSING',
+  '01': 'ESTABLISHED',
+  '02': 'SYN_SENT',
+  '03': 'SYN_RECV',
+  '04': 'FIN_WAIT1',
+  '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE_WAIT',
+  '09': 'LAST_ACK',
+  '0A': 'LISTEN',
+  '0B': 'CLOSING',
 };
 
 /** One TCP socket of this network namespace, by local and remote port. */
@@ -82,7 +101,12 @@ export function tcpSockets(): TcpSocket[] {
  * ESTABLISHED or CLOSE_WAIT, i.e. not yet closed by the server (whatever the client did).
  */
 export function serverEndsOpen(serverPort: number, clientPorts: ReadonlySet<number>): number {
-  return tcpSockets().filter((s) => s.localPort === serverPort && clientPorts.has(s.remotePort) && (s.state === 'ESTABLISHED' || s.state === 'CLOSE_WAIT')).length;
+  return tcpSockets().filter(
+    (s) =>
+      s.localPort === serverPort &&
+      clientPorts.has(s.remotePort) &&
+      (s.state === 'ESTABLISHED' || s.state === 'CLOSE_WAIT'),
+  ).length;
 }
 
 /** `connected_clients` of a Redis node (the asking connection included). */
@@ -111,7 +135,11 @@ export async function ownedKeys(redis: Redis, prefix: string, n: number): Promis
 }
 
 /** Poll `probe` until it returns true or `timeoutMs` passes; resolves with the elapsed ms, or -1. */
-export async function pollUntil(probe: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<number> {
+export async function pollUntil(
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<number> {
   const t0 = performance.now();
   for (;;) {
     if (await probe()) return Math.round(performance.now() - t0);

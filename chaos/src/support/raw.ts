@@ -50,7 +50,10 @@ export class RawConn {
   static connect(address: string, timeoutMs = 5000): Promise<RawConn> {
     const at = address.lastIndexOf(':');
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) });
+      const s = net.connect({
+        host: address.slice(0, at).replace(/^\[|\]$/g, ''),
+        port: Number(address.slice(at + 1)),
+      });
       const t = setTimeout(() => {
         s.destroy();
         reject(new Error('connect timeout'));

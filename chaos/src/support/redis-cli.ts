@@ -13,7 +13,11 @@ export function redisCli(args: string[], timeoutMs: number): Promise<CliRun> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     execFile('redis-cli', args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? ((err as unknown as { code: number }).code) : null) : 0;
+      const code = err
+        ? typeof (err as NodeJS.ErrnoException).code === 'number'
+          ? (err as unknown as { code: number }).code
+          : null
+        : 0;
       resolve({ code, stdout, stderr, ms: performance.now() - t0 });
     });
   });

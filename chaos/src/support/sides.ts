@@ -8,7 +8,11 @@ export type Side = 'fleet' | 'direct';
  * Run `fn` with the addresses clients get on `side`: the proxies of a fresh fleet (one process per
  * node of `cluster`, stopped afterwards) or the Redis nodes themselves.
  */
-export async function onSide<T>(side: Side, cluster: LocalCluster, fn: (addresses: string[], fleet: ProxyFleet | undefined) => Promise<T>): Promise<T> {
+export async function onSide<T>(
+  side: Side,
+  cluster: LocalCluster,
+  fn: (addresses: string[], fleet: ProxyFleet | undefined) => Promise<T>,
+): Promise<T> {
   if (side === 'direct') return fn(cluster.seeds, undefined);
   const fleet = await ProxyFleet.start({ seeds: cluster.seeds, count: cluster.nodes.length });
   try {

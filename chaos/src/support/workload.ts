@@ -15,7 +15,11 @@ export class ErrorTally {
 
   /** The `n` most frequent messages, `"<count>× <message>"`, joined with ' ; ' (a '|' would split a markdown table cell). */
   top(n = 4): string {
-    return [...this.byMessage].sort((a, b) => b[1] - a[1]).slice(0, n).map(([m, c]) => `${c}× ${m}`).join(' ; ');
+    return [...this.byMessage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([m, c]) => `${c}× ${m}`)
+      .join(' ; ');
   }
 }
 
@@ -50,12 +54,22 @@ export interface WritersOptions {
  * `stop()`. Every acknowledged write is recorded so it can be read back after the fault.
  */
 export class Writers {
-  readonly tally: WriteTally = { ops: 0, ackedKeys: [], ackedIncrs: new Map(), errors: new ErrorTally(), unsettled: 0, maxMs: 0 };
+  readonly tally: WriteTally = {
+    ops: 0,
+    ackedKeys: [],
+    ackedIncrs: new Map(),
+    errors: new ErrorTally(),
+    unsettled: 0,
+    maxMs: 0,
+  };
   private stopping = false;
   private inflight = 0;
   private readonly done: Promise<void>;
 
-  constructor(private readonly client: Cluster, private readonly o: WritersOptions) {
+  constructor(
+    private readonly client: Cluster,
+    private readonly o: WritersOptions,
+  ) {
     this.done = Promise.all(Array.from({ length: o.workers }, (_, w) => this.worker(w))).then(() => {});
   }
 
@@ -176,7 +190,11 @@ export class Probe {
   private readonly done: Promise<void>;
   readonly errors = new ErrorTally();
 
-  constructor(private readonly client: Cluster, private readonly key: string, private readonly intervalMs = 50) {
+  constructor(
+    private readonly client: Cluster,
+    private readonly key: string,
+    private readonly intervalMs = 50,
+  ) {
     this.done = this.loop();
   }
 

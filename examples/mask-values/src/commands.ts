@@ -55,7 +55,10 @@ export const REFUSED: Readonly<Record<string, number | 'script' | 'set'>> = {
 export function refusedKeys(name: string, args: readonly Buffer[]): string[] {
   const where = REFUSED[name];
   if (where === undefined) return [];
-  if (where === 'set') return args.some((a, i) => i >= 3 && a.toString('latin1').toUpperCase() === 'GET') ? [args[1]!.toString('latin1')] : [];
+  if (where === 'set')
+    return args.some((a, i) => i >= 3 && a.toString('latin1').toUpperCase() === 'GET')
+      ? [args[1]!.toString('latin1')]
+      : [];
   if (where === 'script') {
     const n = Number(args[2]?.toString('latin1'));
     return Number.isInteger(n) && n > 0 ? args.slice(3, 3 + n).map((a) => a.toString('latin1')) : [];

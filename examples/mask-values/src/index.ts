@@ -91,7 +91,8 @@ export default defineMiddleware<MaskState, MaskOptions>({
     if (s.options.exempt(s.state.user)) return;
     const reply = frame.decode();
     if ('reply' in mark) mask(reply, mark.reply, s.options.mask);
-    else if (reply.items) for (const q of mark.exec) if (reply.items[q.txIndex]) mask(reply.items[q.txIndex]!, q.how, s.options.mask);
+    else if (reply.items)
+      for (const q of mark.exec) if (reply.items[q.txIndex]) mask(reply.items[q.txIndex]!, q.how, s.options.mask);
     frame.replace(encodeReply(reply));
   },
 });

@@ -17,7 +17,8 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>): MaskOption
   const patterns = strings(raw.patterns, 'patterns');
   const exemptUsers = new Set(strings(raw.exemptUsers ?? [], 'exemptUsers'));
   const mask = raw.mask ?? '****';
-  if (typeof mask !== 'string') throw new Error(`mask-values: mask should be a string, instead got ${JSON.stringify(mask)}`);
+  if (typeof mask !== 'string')
+    throw new Error(`mask-values: mask should be a string, instead got ${JSON.stringify(mask)}`);
   const regex = patterns.length === 0 ? /$^/ : new RegExp(`^(?:${patterns.map(globToRegex).join('|')})$`, 's');
   return {
     mask: Buffer.from(mask),

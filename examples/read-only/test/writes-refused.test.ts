@@ -7,19 +7,37 @@ const NOPERM = (cmd: string) => ({ error: `NOPERM this proxy is read-only: '${cm
 describe('read-only', () => {
   it('a pipeline: writes are answered -NOPERM in their place and never reach Redis, reads pass', async () => {
     const r = await runMiddleware(readOnly, {
-      clientSends: [['GET', 'k'], ['SET', 'k', 'v'], ['del', 'k'], ['MGET', 'a', 'b'], ['EVAL_RO', 'return 1', '0']],
+      clientSends: [
+        ['GET', 'k'],
+        ['SET', 'k', 'v'],
+        ['del', 'k'],
+        ['MGET', 'a', 'b'],
+        ['EVAL_RO', 'return 1', '0'],
+      ],
       redisReplies: ['$1\r\nx\r\n', '*2\r\n$-1\r\n$-1\r\n', ':1\r\n'],
     });
-    expect(r.redisReceived).toEqual([['GET', 'k'], ['MGET', 'a', 'b'], ['EVAL_RO', 'return 1', '0']]);
+    expect(r.redisReceived).toEqual([
+      ['GET', 'k'],
+      ['MGET', 'a', 'b'],
+      ['EVAL_RO', 'return 1', '0'],
+    ]);
     expect(r.clientReceived).toEqual(['x', NOPERM('set'), NOPERM('del'), [null, null], 1]);
   });
 
   it('scripts that may write are refused; subcommands go by their own flag', async () => {
     const r = await runMiddleware(readOnly, {
-      clientSends: [['EVAL', 'return 1', '0'], ['XGROUP', 'CREATE', 's', 'g', '$'], ['XGROUP', 'HELP'], ['FUNCTION', 'LIST']],
+      clientSends: [
+        ['EVAL', 'return 1', '0'],
+        ['XGROUP', 'CREATE', 's', 'g', '$'],
+        ['XGROUP', 'HELP'],
+        ['FUNCTION', 'LIST'],
+      ],
       redisReplies: ['*1\r\n+help\r\n', '*0\r\n'],
     });
-    expect(r.redisReceived).toEqual([['XGROUP', 'HELP'], ['FUNCTION', 'LIST']]);
+    expect(r.redisReceived).toEqual([
+      ['XGROUP', 'HELP'],
+      ['FUNCTION', 'LIST'],
+    ]);
     expect(r.clientReceived).toEqual([NOPERM('eval'), NOPERM('xgroup|create'), ['help'], []]);
   });
 
@@ -35,7 +53,12 @@ describe('read-only', () => {
       ],
     });
     expect(r.redisReceived).toEqual([['MULTI'], ['GET', 'k'], ['SLOTRELAY-READ-ONLY-REFUSED'], ['EXEC']]);
-    expect(r.clientReceived).toEqual(['OK', 'QUEUED', NOPERM('incr'), { error: 'EXECABORT Transaction discarded because of previous errors.' }]);
+    expect(r.clientReceived).toEqual([
+      'OK',
+      'QUEUED',
+      NOPERM('incr'),
+      { error: 'EXECABORT Transaction discarded because of previous errors.' },
+    ]);
   });
 
   it('a write split at any byte is still refused whole, and nothing reaches Redis', async () => {

@@ -40,7 +40,11 @@ export const ErrorCode = {
 
 /** A failed dial to Redis: the log gets the node's address, the client only the reason. */
 export function upstreamDialError(where: string, why: string): SlotrelayError {
-  return new SlotrelayError(ErrorCode.Upstream, `cannot connect to Redis at ${where}: ${why}`, `slotrelay: cannot connect to Redis: ${why}`);
+  return new SlotrelayError(
+    ErrorCode.Upstream,
+    `cannot connect to Redis at ${where}: ${why}`,
+    `slotrelay: cannot connect to Redis: ${why}`,
+  );
 }
 
 /** What a data client is told of `err`, after `-ERR ` (see `SlotrelayError.clientText`). */

@@ -1,13 +1,28 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ContainerModule } from 'inversify';
 import * as core from '@slotrelay/core';
-import { type AuthorContext, type Frame, type SessionContext, defineMiddleware, isMiddlewareModule } from '@slotrelay/core';
+import {
+  type AuthorContext,
+  type Frame,
+  type SessionContext,
+  defineMiddleware,
+  isMiddlewareModule,
+} from '@slotrelay/core';
 
 describe('the author API (core main entry)', () => {
   it('exports at most 35 runtime names, none of the internals', () => {
     const names = Object.keys(core);
     expect(names.length).toBeLessThanOrEqual(35);
-    for (const internal of ['Session', 'Pipeline', 'CommandTable', 'firstWord', 'CORE_COMMANDS', 'settleOnConnect', 'ReplyScanner', 'RequestScanner']) {
+    for (const internal of [
+      'Session',
+      'Pipeline',
+      'CommandTable',
+      'firstWord',
+      'CORE_COMMANDS',
+      'settleOnConnect',
+      'ReplyScanner',
+      'RequestScanner',
+    ]) {
       expect(names).not.toContain(internal);
     }
   });

@@ -7,19 +7,27 @@ import { sessionHarness } from '@slotrelay/testkit';
 const echoCluster: Middleware = {
   name: 'echo-cluster',
   commands: ['CLUSTER', 'LOCALPING'],
-  requests: (s) => map((b) => {
-    for (let i = 0; i < b.count; i++) {
-      const f = b.frames[i]!;
-      if (f.command !== undefined) s.answer(f, encodeSimple(`${f.command}:${f.argc}:${f.args().map(String).join('|')}`));
-    }
-    return b;
-  }),
+  requests: (s) =>
+    map((b) => {
+      for (let i = 0; i < b.count; i++) {
+        const f = b.frames[i]!;
+        if (f.command !== undefined)
+          s.answer(f, encodeSimple(`${f.command}:${f.argc}:${f.args().map(String).join('|')}`));
+      }
+      return b;
+    }),
 };
 
 // Issue 13: the proxy matched the raw first word of an inline line, so `"cluster" nodes` reached
 // Redis unrecognised and its reply passed unrewritten.
 describe('session: inline commands are matched once decoded as Redis decodes them', () => {
-  for (const line of ['"cluster" nodes', '"\\x63luster" nodes', "'CLUSTER' nodes", 'clu"ster" "nodes"', '\x0b\x0c cluster\tnodes']) {
+  for (const line of [
+    '"cluster" nodes',
+    '"\\x63luster" nodes',
+    "'CLUSTER' nodes",
+    'clu"ster" "nodes"',
+    '\x0b\x0c cluster\tnodes',
+  ]) {
     it(`${JSON.stringify(line)} is CLUSTER NODES, with decoded arguments`, async () => {
       const h = await sessionHarness({ middleware: [echoCluster] });
       h.clientSends(`${line}\r\n`);
@@ -35,7 +43,7 @@ describe('session: inline commands are matched once decoded as Redis decodes the
     expect(h.toClient()).toBe('+PONG\r\n+LOCALPING:1:LOCALPING\r\n');
   });
 
-  it('unbalanced quotes: the replies due, then Redis\'s protocol error, and nothing more goes to Redis', async () => {
+  it("unbalanced quotes: the replies due, then Redis's protocol error, and nothing more goes to Redis", async () => {
     const h = await sessionHarness({ middleware: [echoCluster] });
     h.clientSends('PING\r\n"cluster nodes\r\nPING\r\n');
     h.redisSends('+PONG\r\n');

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { HAS_ATTRIBUTE, NESTED_ERROR, ProtocolError, ReplyScanner, RespType, decodeReply, encodeReply, toPlain } from '@slotrelay/core/internal';
+import {
+  HAS_ATTRIBUTE,
+  NESTED_ERROR,
+  ProtocolError,
+  ReplyScanner,
+  RespType,
+  decodeReply,
+  encodeReply,
+  toPlain,
+} from '@slotrelay/core/internal';
 import { chunkings } from '@slotrelay/testkit';
 
 interface Case {
@@ -23,12 +32,20 @@ const cases: Case[] = [
   { name: 'array', frame: '*2\r\n$3\r\nfoo\r\n:1\r\n', plain: ['foo', 1] },
   { name: 'empty array', frame: '*0\r\n', plain: [] },
   { name: 'null array', frame: '*-1\r\n', plain: null },
-  { name: 'nested arrays', frame: '*3\r\n*1\r\n+a\r\n*0\r\n*2\r\n*1\r\n:7\r\n$-1\r\n', plain: [['a'], [], [[7], null]] },
+  {
+    name: 'nested arrays',
+    frame: '*3\r\n*1\r\n+a\r\n*0\r\n*2\r\n*1\r\n:7\r\n$-1\r\n',
+    plain: [['a'], [], [[7], null]],
+  },
   { name: 'RESP3 null', frame: '_\r\n', plain: null },
   { name: 'double', frame: ',3.14\r\n', plain: 3.14 },
   { name: 'double inf', frame: ',inf\r\n', plain: Infinity },
   { name: 'boolean', frame: '#t\r\n', plain: true },
-  { name: 'big number', frame: '(3492890328409238509324850943850943825024385\r\n', plain: '3492890328409238509324850943850943825024385' },
+  {
+    name: 'big number',
+    frame: '(3492890328409238509324850943850943825024385\r\n',
+    plain: '3492890328409238509324850943850943825024385',
+  },
   { name: 'verbatim string', frame: '=15\r\ntxt:Some string\r\n', plain: 'Some string' },
   { name: 'blob error', frame: '!21\r\nSYNTAX invalid syntax\r\n', plain: 'SYNTAX invalid syntax' },
   { name: 'map', frame: '%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n', plain: { first: 1, second: 2 } },
@@ -43,7 +60,12 @@ const cases: Case[] = [
     plain: [2039123, 9543892],
   },
   { name: 'attribute inside an array', frame: '*2\r\n|1\r\n+ttl\r\n:3600\r\n+a\r\n+b\r\n', plain: ['a', 'b'] },
-  { name: 'error inside an EXEC array', frame: '*2\r\n+OK\r\n-MOVED 1 127.100.0.1:7000\r\n', flags: NESTED_ERROR, plain: ['OK', 'MOVED 1 127.100.0.1:7000'] },
+  {
+    name: 'error inside an EXEC array',
+    frame: '*2\r\n+OK\r\n-MOVED 1 127.100.0.1:7000\r\n',
+    flags: NESTED_ERROR,
+    plain: ['OK', 'MOVED 1 127.100.0.1:7000'],
+  },
   { name: 'map of sets', frame: '%1\r\n$1\r\nk\r\n~1\r\n(12\r\n', plain: { k: ['12'] } },
 ];
 
@@ -122,7 +144,9 @@ describe('ReplyScanner', () => {
   });
 
   it('enforces the nesting limit', () => {
-    expect(() => new ReplyScanner({ maxDepth: 2 }).feed(Buffer.from('*1\r\n*1\r\n*1\r\n:1\r\n'))).toThrow('nested too deeply');
+    expect(() => new ReplyScanner({ maxDepth: 2 }).feed(Buffer.from('*1\r\n*1\r\n*1\r\n:1\r\n'))).toThrow(
+      'nested too deeply',
+    );
   });
 
   it('skips a large bulk payload without looking at it', () => {
@@ -136,10 +160,29 @@ describe('ReplyScanner', () => {
 describe('ReplyScanner.countPlain (the fast lane)', () => {
   // Frames the fast lane takes, and frames it must never take: an error anywhere (a MOVED to
   // rewrite) or a push (out of band, no reply) would then skip the middleware and the FIFO rules.
-  const lane = ['+OK\r\n', ':1000\r\n', '$5\r\nhello\r\n', '$0\r\n\r\n', '*2\r\n$3\r\nfoo\r\n:1\r\n', '*0\r\n', '~2\r\n+a\r\n+b\r\n', '_\r\n', ',3.14\r\n', '#t\r\n',
+  const lane = [
+    '+OK\r\n',
+    ':1000\r\n',
+    '$5\r\nhello\r\n',
+    '$0\r\n\r\n',
+    '*2\r\n$3\r\nfoo\r\n:1\r\n',
+    '*0\r\n',
+    '~2\r\n+a\r\n+b\r\n',
+    '_\r\n',
+    ',3.14\r\n',
+    '#t\r\n',
     // RESP2 nulls: a GET or MGET of a missing key, an EXEC aborted by WATCH.
-    '$-1\r\n', '*-1\r\n', '*3\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n'];
-  const never = ['-MOVED 3999 127.0.0.1:6381\r\n', '-ERR x\r\n', '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n', '*2\r\n+OK\r\n-MOVED 1 127.100.0.1:7000\r\n', '~1\r\n-ERR x\r\n'];
+    '$-1\r\n',
+    '*-1\r\n',
+    '*3\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n',
+  ];
+  const never = [
+    '-MOVED 3999 127.0.0.1:6381\r\n',
+    '-ERR x\r\n',
+    '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n',
+    '*2\r\n+OK\r\n-MOVED 1 127.100.0.1:7000\r\n',
+    '~1\r\n-ERR x\r\n',
+  ];
 
   it('counts whole plain replies, and says 0 when any frame is an error, holds one, or is a push', () => {
     const s = new ReplyScanner();
@@ -151,7 +194,8 @@ describe('ReplyScanner.countPlain (the fast lane)', () => {
     }
     expect(s.countPlain(Buffer.from('+OK\r\n$5\r\nhel'))).toBe(0); // a split frame: the general path
     expect(s.countPlain(Buffer.alloc(0))).toBe(0);
-    for (const odd of ['$-1\r\n'.slice(0, 4), '$-2\r\n', '*-12\r\n', '$-1\rx']) expect([odd, s.countPlain(Buffer.from(odd))]).toEqual([odd, 0]);
+    for (const odd of ['$-1\r\n'.slice(0, 4), '$-2\r\n', '*-12\r\n', '$-1\rx'])
+      expect([odd, s.countPlain(Buffer.from(odd))]).toEqual([odd, 0]);
   });
 
   it('changes no state and says 0 while a frame is in progress', () => {
@@ -165,10 +209,12 @@ describe('ReplyScanner.countPlain (the fast lane)', () => {
 
   it('agrees with feed on 2,000 random chunks of every reply type', () => {
     let seed = 7;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const all = [...cases.map((c) => c.frame), ...never];
     for (let i = 0; i < 2000; i++) {
-      const frames = Array.from({ length: 1 + rand(6) }, () => (rand(2) ? lane[rand(lane.length)]! : all[rand(all.length)]!));
+      const frames = Array.from({ length: 1 + rand(6) }, () =>
+        rand(2) ? lane[rand(lane.length)]! : all[rand(all.length)]!,
+      );
       const buf = Buffer.from(frames.join(''), 'latin1');
       const n = new ReplyScanner().countPlain(buf);
       const s = new ReplyScanner();

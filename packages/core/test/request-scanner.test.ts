@@ -33,7 +33,13 @@ function scanAll(chunks: Buffer[]) {
   for (const c of chunks) {
     s.feed(c);
     for (let i = 0; i < s.count; i++) {
-      out.push({ end: offset + s.ends[i]!, flags: s.flags[i]!, argc: s.argcs[i]!, nameOff: s.nameOffs[i]!, nameLen: s.nameLens[i]! });
+      out.push({
+        end: offset + s.ends[i]!,
+        flags: s.flags[i]!,
+        argc: s.argcs[i]!,
+        nameOff: s.nameOffs[i]!,
+        nameLen: s.nameLens[i]!,
+      });
     }
     offset += c.length;
   }
@@ -47,7 +53,10 @@ describe('RequestScanner', () => {
       const bytes = Buffer.concat([one, one]);
       for (const { label, chunks } of chunkings(bytes)) {
         const r = scanAll(chunks);
-        expect(r.map((x) => x.end), label).toEqual([one.length, 2 * one.length]);
+        expect(
+          r.map((x) => x.end),
+          label,
+        ).toEqual([one.length, 2 * one.length]);
         expect(r[1]!.flags, label).toBe(c.flags ?? 0);
         if (c.argc !== undefined) expect(r[1]!.argc, label).toBe(c.argc);
         if (c.command) {
@@ -128,17 +137,27 @@ describe('RequestScanner', () => {
   });
 
   it('a line stuck at a NUL is too big past 64 KB, as Redis counts its buffer', () => {
-    expect(() => new RequestScanner().feed(Buffer.concat([Buffer.from('A\0'), Buffer.alloc(70 * 1024, 0x0a)]))).toThrow('too big inline request');
-    expect(() => new RequestScanner().feed(Buffer.concat([Buffer.from('*1\0'), Buffer.alloc(70 * 1024, 0x0a)]))).toThrow('too big mbulk count string');
-    expect(() => new RequestScanner().feed(Buffer.concat([Buffer.from('*1\r\n$\0'), Buffer.alloc(70 * 1024, 0x0a)]))).toThrow('too big bulk count string');
+    expect(() => new RequestScanner().feed(Buffer.concat([Buffer.from('A\0'), Buffer.alloc(70 * 1024, 0x0a)]))).toThrow(
+      'too big inline request',
+    );
+    expect(() =>
+      new RequestScanner().feed(Buffer.concat([Buffer.from('*1\0'), Buffer.alloc(70 * 1024, 0x0a)])),
+    ).toThrow('too big mbulk count string');
+    expect(() =>
+      new RequestScanner().feed(Buffer.concat([Buffer.from('*1\r\n$\0'), Buffer.alloc(70 * 1024, 0x0a)])),
+    ).toThrow('too big bulk count string');
   });
 
   it('limits a count header line to 64 KB', () => {
-    expect(() => new RequestScanner().feed(Buffer.from('*' + '1'.repeat(70 * 1024)))).toThrow('too big mbulk count string');
+    expect(() => new RequestScanner().feed(Buffer.from('*' + '1'.repeat(70 * 1024)))).toThrow(
+      'too big mbulk count string',
+    );
   });
 
   it('limits the argument count to maxElements', () => {
-    expect(() => new RequestScanner({ maxElements: 2 }).feed(Buffer.from('*3\r\n'))).toThrow('invalid multibulk length');
+    expect(() => new RequestScanner({ maxElements: 2 }).feed(Buffer.from('*3\r\n'))).toThrow(
+      'invalid multibulk length',
+    );
   });
 
   it('knows the command name of a frame in progress', () => {
@@ -154,8 +173,28 @@ describe('RequestScanner', () => {
     const s = new RequestScanner();
     s.watch = new CommandTable(['CLUSTER', 'GALLIUMDATA', 'HELLO', 'A', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDE']);
     const req = (name: string) => `*2\r\n$${name.length}\r\n${name}\r\n$1\r\nx\r\n`;
-    const plain = ['GET', 'SET', 'CLUSTE', 'CLUSTERS', 'CLUSTEX', 'B', 'HELLo2', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF', 'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDX', ''];
-    const watched = ['CLUSTER', 'cluster', 'cLuStEr', 'GalliumData', 'hello', 'a', 'A', 'abcdefghijklmnopqrstuvwxyzabcde'];
+    const plain = [
+      'GET',
+      'SET',
+      'CLUSTE',
+      'CLUSTERS',
+      'CLUSTEX',
+      'B',
+      'HELLo2',
+      'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF',
+      'ABCDEFGHIJKLMNOPQRSTUVWXYZABCDX',
+      '',
+    ];
+    const watched = [
+      'CLUSTER',
+      'cluster',
+      'cLuStEr',
+      'GalliumData',
+      'hello',
+      'a',
+      'A',
+      'abcdefghijklmnopqrstuvwxyzabcde',
+    ];
     for (const name of plain) expect([name, s.countPlain(Buffer.from(req(name)))]).toEqual([name, 1]);
     for (const name of watched) expect([name, s.countPlain(Buffer.from(req(name)))]).toEqual([name, 0]);
     const all = plain.map(req).join('');
@@ -173,7 +212,7 @@ describe('RequestScanner', () => {
     // countPlain has its own loop (the hottest of the proxy); whatever it accepts, feed must frame
     // the same way, and whatever is whole and unwatched it must accept.
     let seed = 11;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const table = new CommandTable(['CLUSTER', 'HELLO', 'MULTI']);
     const names = ['GET', 'SET', 'cluster', 'HELLO', 'hset', 'MULTI', 'x'.repeat(40), 'PING', 'EXPIRE'];
     const arg = () => (rand(4) === 0 ? 'v'.repeat(rand(300)) : 'k'.repeat(rand(12)));

@@ -17,19 +17,21 @@ const cmd = (...a: string[]) => encodeCommand(a).toString('latin1');
 const thrower: Middleware = {
   name: 'boom',
   commands: ['BOOM'],
-  requests: () => map((b) => {
-    for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BOOM') throw new Error('kaboom');
-    return b;
-  }),
+  requests: () =>
+    map((b) => {
+      for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BOOM') throw new Error('kaboom');
+      return b;
+    }),
 };
 
 const closer: Middleware = {
   name: 'closer',
   commands: ['BYE'],
-  requests: (s) => map((b) => {
-    for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BYE') s.close('bye');
-    return b;
-  }),
+  requests: (s) =>
+    map((b) => {
+      for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BYE') s.close('bye');
+      return b;
+    }),
 };
 
 describe('session: failures stay inside the session', () => {
@@ -47,10 +49,11 @@ describe('session: failures stay inside the session', () => {
     const boom: Middleware = {
       name: 'boom',
       commands: ['BOOM'],
-      requests: () => map((b) => {
-        for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BOOM') throw new Error('kaboom');
-        return b;
-      }),
+      requests: () =>
+        map((b) => {
+          for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'BOOM') throw new Error('kaboom');
+          return b;
+        }),
     };
     const a = await sessionHarness({ middleware: [boom] });
     const b = await sessionHarness({ middleware: [boom] });
@@ -73,12 +76,17 @@ describe('session: failures stay inside the session', () => {
     const local: Middleware = {
       name: 'local',
       commands: ['LOCALPING'],
-      requests: (s) => map((b) => {
-        for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
-        return b;
-      }),
+      requests: (s) =>
+        map((b) => {
+          for (let i = 0; i < b.count; i++)
+            if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
+          return b;
+        }),
     };
-    const h = await sessionHarness({ middleware: [local], upstreamError: upstreamDialError('127.0.0.1:7001', 'ECONNREFUSED') });
+    const h = await sessionHarness({
+      middleware: [local],
+      upstreamError: upstreamDialError('127.0.0.1:7001', 'ECONNREFUSED'),
+    });
     h.clientSends(cmd('LOCALPING'));
     expect(h.toClient()).toBe('+LOCAL\r\n');
     expect(h.client.ended).toBe(false);
@@ -93,10 +101,12 @@ describe('session: failures stay inside the session', () => {
     const local: Middleware = {
       name: 'local',
       commands: ['LOCALPING'],
-      requests: (s) => map((b) => {
-        for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
-        return b;
-      }),
+      requests: (s) =>
+        map((b) => {
+          for (let i = 0; i < b.count; i++)
+            if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
+          return b;
+        }),
     };
     let fail!: (e: Error) => void;
     const h = await sessionHarness({ middleware: [local], connect: new Promise((_, reject) => (fail = reject)) });
@@ -227,7 +237,8 @@ describe('session: bounded memory', () => {
     while (sent < size) {
       h.client.chunks.length = 0;
       h.client.drain();
-      while (sent < size && h.upstream.receive(chunk.subarray(0, Math.min(chunk.length, size - sent)))) sent += Math.min(chunk.length, size - sent);
+      while (sent < size && h.upstream.receive(chunk.subarray(0, Math.min(chunk.length, size - sent))))
+        sent += Math.min(chunk.length, size - sent);
       total += h.client.written().length;
       maxBuffered = Math.max(maxBuffered, h.session.bufferedBytes());
     }
@@ -254,7 +265,7 @@ describe('session: bounded memory', () => {
   it('a watched request of many small arguments is refused once what it holds passes maxWholeFrameBytes', async () => {
     const h = await sessionHarness({ session: { maxWholeFrameBytes: 256 * 1024 } });
     const arg = cmd('x'.repeat(1000)).slice('*1\r\n'.length);
-    h.clientSends("*100000\r\n$6\r\nCLIENT\r\n");
+    h.clientSends('*100000\r\n$6\r\nCLIENT\r\n');
     let n = 0;
     while (h.toClient() === '' && n < 1000) {
       h.clientSends(arg.repeat(16));

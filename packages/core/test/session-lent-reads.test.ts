@@ -1,7 +1,15 @@
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LentReads, Pipeline, Session, encodeCommand, silentLogger, tcpDialer, tcpServer } from '@slotrelay/core/internal';
+import {
+  type LentReads,
+  Pipeline,
+  Session,
+  encodeCommand,
+  silentLogger,
+  tcpDialer,
+  tcpServer,
+} from '@slotrelay/core/internal';
 
 // Both sockets of a session read into a buffer that the next read reuses (Node's `onread`), so a
 // chunk the other socket did not take at once, or one the general path keeps, must not be
@@ -44,7 +52,13 @@ async function proxy(redisPort: number): Promise<number> {
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     sockets.push(client);
     const info = { name: 'test', host: '127.0.0.1', port: 0, tls: false };
-    new Session(client, info, pipeline, (s) => dial({ host: '127.0.0.1', port: redisPort }, s.upstreamReads), silentLogger).start();
+    new Session(
+      client,
+      info,
+      pipeline,
+      (s) => dial({ host: '127.0.0.1', port: redisPort }, s.upstreamReads),
+      silentLogger,
+    ).start();
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -152,7 +166,15 @@ async function lentProxy(redisPort: number): Promise<number> {
     sockets.push(client);
     lent.push(reads);
     const info = { name: 'test', host: '127.0.0.1', port: 0, tls: false };
-    new Session(client, info, pipeline, (s) => dial({ host: '127.0.0.1', port: redisPort }, s.upstreamReads), silentLogger, {}, reads ?? null).start();
+    new Session(
+      client,
+      info,
+      pipeline,
+      (s) => dial({ host: '127.0.0.1', port: redisPort }, s.upstreamReads),
+      silentLogger,
+      {},
+      reads ?? null,
+    ).start();
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -188,7 +210,9 @@ describe('session: requests read into a lent buffer', () => {
   it('12 MB of whole requests, each read taking the lane, reach a Redis that was not reading, byte for byte', async () => {
     const n = 6000;
     const sizes = [10, 4000, 1900, 700, 3500];
-    const frames = Array.from({ length: n }, (_, i) => encodeCommand(['SET', `k${i}`, Buffer.alloc(sizes[i % sizes.length]!, `${i}:`.padEnd(12, 'xyz'))]));
+    const frames = Array.from({ length: n }, (_, i) =>
+      encodeCommand(['SET', `k${i}`, Buffer.alloc(sizes[i % sizes.length]!, `${i}:`.padEnd(12, 'xyz'))]),
+    );
     const requests = Buffer.concat(frames);
     const got = await throughStalledRedis(groups(frames, 6000), requests.length, 400);
     expect(got.length).toBe(requests.length);
@@ -198,7 +222,17 @@ describe('session: requests read into a lent buffer', () => {
   it('requests that take the general path (MULTI, inline commands, values larger than a read) are not overwritten', async () => {
     const n = 3000;
     const frames = Array.from({ length: n }, (_, i) =>
-      i % 13 === 4 ? Buffer.from('MULTI\r\n') : i % 13 === 5 ? encodeCommand(['EXEC']) : i % 9 === 2 ? Buffer.from(`PING inline${i}\r\n`) : encodeCommand(['SET', `k${i}`, Buffer.alloc([5, 200_000, 64, 90_000, 1][i % 5]!, `${i}:`.padEnd(10, 'q'))]),
+      i % 13 === 4
+        ? Buffer.from('MULTI\r\n')
+        : i % 13 === 5
+          ? encodeCommand(['EXEC'])
+          : i % 9 === 2
+            ? Buffer.from(`PING inline${i}\r\n`)
+            : encodeCommand([
+                'SET',
+                `k${i}`,
+                Buffer.alloc([5, 200_000, 64, 90_000, 1][i % 5]!, `${i}:`.padEnd(10, 'q')),
+              ]),
     );
     const requests = Buffer.concat(frames);
     const got = await throughStalledRedis(cut(requests, 7_000), requests.length, 300);
@@ -224,7 +258,11 @@ describe('session: replies read into a lent buffer', () => {
   it('replies that take the general path (errors, nulls, values larger than a read) are not overwritten', async () => {
     const n = 3000;
     const requests = Buffer.concat(Array.from({ length: n }, (_, i) => encodeCommand(['GET', `k${i}`])));
-    const replies = Buffer.concat(bulkReplies(n, [5, 200_000, 64, 90_000, 1], (i) => (i % 7 === 3 ? `-ERR no such thing ${i}\r\n` : i % 11 === 5 ? '$-1\r\n' : null)));
+    const replies = Buffer.concat(
+      bulkReplies(n, [5, 200_000, 64, 90_000, 1], (i) =>
+        i % 7 === 3 ? `-ERR no such thing ${i}\r\n` : i % 11 === 5 ? '$-1\r\n' : null,
+      ),
+    );
     const port = await proxy(await fakeRedis(requests.length, cut(replies, 7_000)));
     const got = await exchange(port, requests, replies.length, 300);
     expect(got.length).toBe(replies.length);

@@ -13,7 +13,9 @@ describe('session: malformed input answered as Redis answers it', () => {
       const h = await sessionHarness();
       h.clientSends(...chunks);
       h.redisSends('+PONG\r\n');
-      expect(h.client.written().toString('latin1'), label).toBe("+PONG\r\n-ERR Protocol error: expected '$', got '\x11'\r\n");
+      expect(h.client.written().toString('latin1'), label).toBe(
+        "+PONG\r\n-ERR Protocol error: expected '$', got '\x11'\r\n",
+      );
       expect(h.client.ended, label).toBe(true);
     }
   });
@@ -76,7 +78,8 @@ describe('session: malformed input answered as Redis answers it', () => {
     expect(h.session.inTransaction).toBe(false);
     h.clientSends(cmd('UNSUBSCRIBE') + cmd('MULTI'));
     expect(h.session.inFlight).toBe(6); // each gets a reply: none was skipped
-    const rejected = (c: string) => `-ERR Can't execute '${c}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n`;
+    const rejected = (c: string) =>
+      `-ERR Can't execute '${c}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n`;
     const replies = [
       '*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n',
       rejected('multi'),

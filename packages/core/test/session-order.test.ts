@@ -12,7 +12,8 @@ const localAnswers: Middleware = {
       for (let i = 0; i < b.count; i++) {
         const f = b.frames[i]!;
         if (f.command === 'LOCALPING') s.answer(f, encodeSimple(`LOCALPONG ${f.args()[1]?.toString() ?? ''}`.trim()));
-        if (f.command === 'LATERPING') s.answer(f, new Promise((r) => setTimeout(() => r(encodeSimple('LATERPONG')), 20)));
+        if (f.command === 'LATERPING')
+          s.answer(f, new Promise((r) => setTimeout(() => r(encodeSimple('LATERPONG')), 20)));
       }
       return b;
     }),
@@ -81,10 +82,11 @@ describe('session: reply order', () => {
     const kinds: number[] = [];
     const spy: Middleware = {
       name: 'spy',
-      requests: () => map((b) => {
-        for (let i = 0; i < b.count; i++) kinds.push(b.frames[i]!.kind);
-        return b;
-      }),
+      requests: () =>
+        map((b) => {
+          for (let i = 0; i < b.count; i++) kinds.push(b.frames[i]!.kind);
+          return b;
+        }),
     };
     const h = await sessionHarness({ middleware: [spy], session: { holdLimit: 16 } });
     h.clientSends(cmd('SET', 'k', 'x'.repeat(100)).slice(0, 40));

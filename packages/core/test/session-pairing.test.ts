@@ -9,28 +9,33 @@ const cmd = (...a: string[]) => encodeCommand(a).toString('latin1');
 const local: Middleware = {
   name: 'local',
   commands: ['LOCALPING'],
-  requests: (s) => map((b) => {
-    for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
-    return b;
-  }),
+  requests: (s) =>
+    map((b) => {
+      for (let i = 0; i < b.count; i++)
+        if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
+      return b;
+    }),
 };
 
 /** Marks GET requests and tags the replies it sees for them: shows which reply paired with which request. */
 const tagger: Middleware = {
   name: 'tagger',
   commands: ['GET'],
-  requests: (s) => map((b) => {
-    for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'GET') s.mark(b.frames[i]!, b.frames[i]!.args()[1]!.toString());
-    return b;
-  }),
-  replies: (s) => map((b) => {
-    for (let i = 0; i < b.count; i++) {
-      const f = b.frames[i]!;
-      const m = s.markOf(f);
-      if (m !== undefined) f.replace(encodeSimple(`reply-to-${String(m)}`));
-    }
-    return b;
-  }),
+  requests: (s) =>
+    map((b) => {
+      for (let i = 0; i < b.count; i++)
+        if (b.frames[i]!.command === 'GET') s.mark(b.frames[i]!, b.frames[i]!.args()[1]!.toString());
+      return b;
+    }),
+  replies: (s) =>
+    map((b) => {
+      for (let i = 0; i < b.count; i++) {
+        const f = b.frames[i]!;
+        const m = s.markOf(f);
+        if (m !== undefined) f.replace(encodeSimple(`reply-to-${String(m)}`));
+      }
+      return b;
+    }),
 };
 
 describe('session: request/reply pairing', () => {
@@ -81,7 +86,9 @@ describe('session: request/reply pairing', () => {
 
   it('CLIENT REPLY OFF / SKIP expect no reply', async () => {
     const h = await sessionHarness({ middleware: [tagger] });
-    h.clientSends(cmd('CLIENT', 'REPLY', 'OFF') + cmd('SET', 'a', '1') + cmd('CLIENT', 'REPLY', 'ON') + cmd('GET', 'a'));
+    h.clientSends(
+      cmd('CLIENT', 'REPLY', 'OFF') + cmd('SET', 'a', '1') + cmd('CLIENT', 'REPLY', 'ON') + cmd('GET', 'a'),
+    );
     h.redisSends('+OK\r\n$1\r\n1\r\n');
     expect(h.toClient()).toBe('+OK\r\n+reply-to-a\r\n');
     h.clientSends(cmd('CLIENT', 'REPLY', 'SKIP') + cmd('SET', 'b', '2') + cmd('GET', 'b'));
@@ -127,15 +134,23 @@ describe('session: transactions', () => {
     const spy: Middleware = {
       name: 'spy',
       commands: ['MULTI', 'EXEC', 'GET', 'SET'],
-      requests: () => map((b) => {
-        for (let i = 0; i < b.count; i++) seen.push([b.frames[i]!.commandName(), b.frames[i]!.txIndex]);
-        return b;
-      }),
+      requests: () =>
+        map((b) => {
+          for (let i = 0; i < b.count; i++) seen.push([b.frames[i]!.commandName(), b.frames[i]!.txIndex]);
+          return b;
+        }),
     };
     const h = await sessionHarness({ middleware: [spy] });
     h.clientSends(cmd('GET', 'a') + cmd('MULTI') + cmd('SET', 'a', '1') + cmd('CLIENT', 'REPLY', 'OFF'));
     h.clientSends(cmd('GET', 'a') + cmd('CLIENT', 'REPLY', 'ON') + cmd('EXEC') + cmd('GET', 'a'));
-    expect(seen.filter(([n]) => n !== 'CLIENT')).toEqual([['GET', -1], ['MULTI', -1], ['SET', 0], ['GET', 2], ['EXEC', -1], ['GET', -1]]);
+    expect(seen.filter(([n]) => n !== 'CLIENT')).toEqual([
+      ['GET', -1],
+      ['MULTI', -1],
+      ['SET', 0],
+      ['GET', 2],
+      ['EXEC', -1],
+      ['GET', -1],
+    ]);
   });
 });
 
@@ -153,7 +168,12 @@ describe('pipeline: batches nobody needs skip the operators', () => {
 
   it("a middleware with batches: 'all' sees every batch", async () => {
     let calls = 0;
-    const audit: Middleware = { name: 'audit', batches: 'all', requests: () => map((b) => (calls++, b)), replies: () => map((b) => (calls++, b)) };
+    const audit: Middleware = {
+      name: 'audit',
+      batches: 'all',
+      requests: () => map((b) => (calls++, b)),
+      replies: () => map((b) => (calls++, b)),
+    };
     const h = await sessionHarness({ middleware: [audit] });
     h.clientSends(cmd('GET', 'k'));
     h.redisSends('$-1\r\n');

@@ -1,7 +1,15 @@
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LentReads, Pipeline, Session, encodeCommand, silentLogger, tcpDialer, tcpServer } from '@slotrelay/core/internal';
+import {
+  type LentReads,
+  Pipeline,
+  Session,
+  encodeCommand,
+  silentLogger,
+  tcpDialer,
+  tcpServer,
+} from '@slotrelay/core/internal';
 
 // tcpServer gives each accepted socket's handle to a new socket that reads with lent reads. The new
 // socket must behave as the accepted one would have: its peer's address, FIN (half-close), the
@@ -54,7 +62,15 @@ describe('tcpServer: accepted sockets read with lent reads', () => {
     const dial = tcpDialer();
     const server = tcpServer()((client, reads) => {
       const info = { name: 'test', host: '127.0.0.1', port: 0, tls: false };
-      new Session(client, info, new Pipeline([]), (s) => dial({ host: '127.0.0.1', port: redisPort }, s.upstreamReads), silentLogger, {}, reads ?? null).start();
+      new Session(
+        client,
+        info,
+        new Pipeline([]),
+        (s) => dial({ host: '127.0.0.1', port: redisPort }, s.upstreamReads),
+        silentLogger,
+        {},
+        reads ?? null,
+      ).start();
     });
     closers.push(() => server.close());
     const port = await listen(server);
@@ -85,6 +101,8 @@ describe('tcpServer: accepted sockets read with lent reads', () => {
     const closed = new Promise<void>((r) => server.close(() => r()));
     for (const s of sockets) s.destroy();
     for (const c of clients) c.destroy();
-    await expect(Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 2000))])).resolves.toBe('closed');
+    await expect(
+      Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 2000))]),
+    ).resolves.toBe('closed');
   });
 });

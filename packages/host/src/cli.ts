@@ -12,7 +12,10 @@ const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.ur
 
 /** Print one line and exit 2 for configuration problems; anything else is a bug: exit 1. */
 function fail(e: unknown): never {
-  if (e instanceof ConfigError || (e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('SR_ERR'))) {
+  if (
+    e instanceof ConfigError ||
+    (e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('SR_ERR'))
+  ) {
     process.stderr.write(`slotrelay: ${(e as Error).message}\n`);
     process.exit(2);
   }
@@ -41,7 +44,15 @@ const program = new Command('slotrelay')
   .version(pkg.version, '-V, --version')
   .option('-c, --config <file>', 'config file (JSON)')
   .option('-w, --watch', 'apply changes to the config file while running')
-  .addOption(new Option('--log-level <level>', 'log level (overrides the config)').choices(['debug', 'info', 'warn', 'error', 'silent']))
+  .addOption(
+    new Option('--log-level <level>', 'log level (overrides the config)').choices([
+      'debug',
+      'info',
+      'warn',
+      'error',
+      'silent',
+    ]),
+  )
   .action(async (opts: { config?: string; watch?: boolean; logLevel?: LogLevel }) => {
     if (!opts.config) {
       process.stderr.write('slotrelay: --config <file> is required (or run `slotrelay demo`); see --help\n');

@@ -25,7 +25,10 @@ const transportTls = await importOptional<TransportTls>('@slotrelay/transport-tl
 
 /** @slotrelay/transport-tls, or a `ConfigError` saying that `field` needs it installed. */
 export function requireTls(field: string): TransportTls {
-  if (!transportTls) throw new ConfigError(`config: ${field}.enabled needs @slotrelay/transport-tls ${installHint('@slotrelay/transport-tls')}`);
+  if (!transportTls)
+    throw new ConfigError(
+      `config: ${field}.enabled needs @slotrelay/transport-tls ${installHint('@slotrelay/transport-tls')}`,
+    );
   return transportTls;
 }
 
@@ -147,7 +150,8 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
  * the instance ID from the environment (`instance_id`, `SLOTRELAY_INSTANCE_ID`). Throws `ConfigError`.
  */
 export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): SlotrelayConfig {
-  if (!validateSchema(input)) throw new ConfigError(`config: ${describeSchemaError(validateSchema.errors![0]!, input)}`);
+  if (!validateSchema(input))
+    throw new ConfigError(`config: ${describeSchemaError(validateSchema.errors![0]!, input)}`);
   const config = structuredClone(input) as unknown as SlotrelayConfig;
   const envId = env.SLOTRELAY_INSTANCE_ID || env.instance_id || undefined;
   const names = new Set<string>();
@@ -160,12 +164,14 @@ export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.
     names.add(c.name);
     if (c.active) {
       const key = `${c.localAddress}:${c.localPort}`;
-      if (ports.has(key)) throw new ConfigError(`config: ${at}.localPort ${c.localPort} is used by another active connection`);
+      if (ports.has(key))
+        throw new ConfigError(`config: ${at}.localPort ${c.localPort} is used by another active connection`);
       ports.add(key);
     }
     if (c.instanceId === undefined && envId !== undefined && c.mappings === 'dynamic') {
       const n = Number(envId);
-      if (!Number.isInteger(n) || n < 1) throw new ConfigError(`config: environment instance ID should be a positive integer, instead got '${envId}'`);
+      if (!Number.isInteger(n) || n < 1)
+        throw new ConfigError(`config: environment instance ID should be a positive integer, instead got '${envId}'`);
       c.instanceId = n;
     }
     resolveConnection(c, at);
@@ -178,7 +184,9 @@ export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.
       }
       if (side === 'clientTls' && c.clientTls!.requireClientCert && !c.clientTls!.ca) {
         // Without a CA of our own, Node would accept any certificate from the public roots.
-        throw new ConfigError(`config: ${at}.clientTls.requireClientCert needs clientTls.ca, the CA client certificates must chain to`);
+        throw new ConfigError(
+          `config: ${at}.clientTls.requireClientCert needs clientTls.ca, the CA client certificates must chain to`,
+        );
       }
       try {
         // Read and check the files now: a bad PEM or a key of another certificate fails at load, not at first use.
@@ -203,28 +211,49 @@ export function resolveConnection(c: ConnectionConfig, at = `connection '${c.nam
   const seeds = c.redisServers.map((s, j) => parse(s, `${at}.redisServers[${j}]`));
   if (c.mappings === 'dynamic') {
     const members = c.clusterMembers.map((m, j) => {
-      if (m.includes('=')) throw new ConfigError(`config: ${at}.clusterMembers[${j}] should be proxyHost:port with dynamic mappings, instead got '${m}'`);
+      if (m.includes('='))
+        throw new ConfigError(
+          `config: ${at}.clusterMembers[${j}] should be proxyHost:port with dynamic mappings, instead got '${m}'`,
+        );
       return parse(m, `${at}.clusterMembers[${j}]`);
     });
     if (c.instanceId === undefined) {
-      throw new ConfigError(`config: ${at}.instanceId is missing (set it, or the environment variable instance_id / SLOTRELAY_INSTANCE_ID)`);
+      throw new ConfigError(
+        `config: ${at}.instanceId is missing (set it, or the environment variable instance_id / SLOTRELAY_INSTANCE_ID)`,
+      );
     }
     if (c.instanceId > members.length) {
-      throw new ConfigError(`config: ${at}.instanceId should be between 1 and ${members.length} (the number of clusterMembers), instead got ${c.instanceId}`);
+      throw new ConfigError(
+        `config: ${at}.instanceId should be between 1 and ${members.length} (the number of clusterMembers), instead got ${c.instanceId}`,
+      );
     }
-    const spec: MappingSpec = { mode: 'dynamic', members, instanceId: c.instanceId, strategy: c.mappingStrategy ?? 'sorted' };
+    const spec: MappingSpec = {
+      mode: 'dynamic',
+      members,
+      instanceId: c.instanceId,
+      strategy: c.mappingStrategy ?? 'sorted',
+    };
     return { config: c, seeds, spec, advertised: members[c.instanceId - 1]! };
   }
   if (seeds.length !== 1) {
-    throw new ConfigError(`config: ${at}.redisServers should hold exactly the one Redis node this proxy fronts with static mappings, instead got ${seeds.length}`);
+    throw new ConfigError(
+      `config: ${at}.redisServers should hold exactly the one Redis node this proxy fronts with static mappings, instead got ${seeds.length}`,
+    );
   }
   const entries = c.clusterMembers.map((m, j) => {
     const eq = m.indexOf('=');
-    if (eq < 0) throw new ConfigError(`config: ${at}.clusterMembers[${j}] should be redisHost:port=proxyHost:port with static mappings, instead got '${m}'`);
-    return { redis: parse(m.slice(0, eq), `${at}.clusterMembers[${j}]`), proxy: parse(m.slice(eq + 1), `${at}.clusterMembers[${j}]`) };
+    if (eq < 0)
+      throw new ConfigError(
+        `config: ${at}.clusterMembers[${j}] should be redisHost:port=proxyHost:port with static mappings, instead got '${m}'`,
+      );
+    return {
+      redis: parse(m.slice(0, eq), `${at}.clusterMembers[${j}]`),
+      proxy: parse(m.slice(eq + 1), `${at}.clusterMembers[${j}]`),
+    };
   });
   const own = entries.find((e) => e.redis.host === seeds[0]!.host && e.redis.port === seeds[0]!.port);
-  if (!own) throw new ConfigError(`config: ${at}.clusterMembers has no entry for its own Redis node ${c.redisServers[0]}`);
+  if (!own)
+    throw new ConfigError(`config: ${at}.clusterMembers has no entry for its own Redis node ${c.redisServers[0]}`);
   return { config: c, seeds, spec: { mode: 'static', entries, upstream: seeds[0]! }, advertised: own.proxy };
 }
 

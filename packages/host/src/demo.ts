@@ -13,7 +13,12 @@ export interface Demo {
 }
 
 /** The config of a dynamic fleet of `count` listeners on `host:basePort…` in front of `seeds`. */
-export function fleetConfig(seeds: readonly string[], basePort: number, count: number, host = '127.0.0.1'): SlotrelayConfig {
+export function fleetConfig(
+  seeds: readonly string[],
+  basePort: number,
+  count: number,
+  host = '127.0.0.1',
+): SlotrelayConfig {
   const bracket = host.includes(':') ? `[${host}]` : host;
   const members = Array.from({ length: count }, (_, i) => `${bracket}:${basePort + i}`);
   return {
@@ -38,7 +43,8 @@ export function fleetConfig(seeds: readonly string[], basePort: number, count: n
 export async function startDemo(basePort: number, log: Logger): Promise<Demo> {
   // A development tool, not a runtime dependency of the proxy: present in the repository.
   const localCluster = await importOptional<typeof import('@slotrelay/local-cluster')>('@slotrelay/local-cluster');
-  if (!localCluster) throw new ConfigError(`demo needs @slotrelay/local-cluster ${installHint('@slotrelay/local-cluster')}`);
+  if (!localCluster)
+    throw new ConfigError(`demo needs @slotrelay/local-cluster ${installHint('@slotrelay/local-cluster')}`);
   const cluster = await localCluster.startCluster();
   try {
     const config = validateConfig(fleetConfig(cluster.seeds.slice(0, 2), basePort, cluster.nodes.length));

@@ -22,7 +22,14 @@ import {
   topologySignature,
 } from '@slotrelay/core/internal';
 import type { TlsChange } from '@slotrelay/transport-tls';
-import { ConfigError, DEFAULT_MIDDLEWARE, type ResolvedConnection, requireTls, resolveConnection, validateConfig } from './config.js';
+import {
+  ConfigError,
+  DEFAULT_MIDDLEWARE,
+  type ResolvedConnection,
+  requireTls,
+  resolveConnection,
+  validateConfig,
+} from './config.js';
 import { Listener } from './listener.js';
 import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
 import { type PatchSource, networkPatchRefusal } from './patch-policy.js';
@@ -52,7 +59,15 @@ const DEFAULT_CHECK_MS = 5000;
 const SYNC_MIN_MS = 100;
 
 /** Fields of a connection that can change without rebinding its listener. */
-const MAPPING_FIELDS = ['redisServers', 'mappings', 'clusterMembers', 'instanceId', 'mappingStrategy', 'redisUsername', 'redisPassword'] as const;
+const MAPPING_FIELDS = [
+  'redisServers',
+  'mappings',
+  'clusterMembers',
+  'instanceId',
+  'mappingStrategy',
+  'redisUsername',
+  'redisPassword',
+] as const;
 
 /**
  * Every active connection of one config, each a `Listener` with its own child container (its
@@ -85,7 +100,10 @@ export class Fleet implements FleetControl {
 
   /** Load the middleware packages and start a listener per active connection. */
   static async start(config: SlotrelayConfig, opts: FleetOptions): Promise<Fleet> {
-    const modules = await loadMiddleware(config.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(opts.configDir ?? process.cwd()));
+    const modules = await loadMiddleware(
+      config.middleware ?? DEFAULT_MIDDLEWARE,
+      path.resolve(opts.configDir ?? process.cwd()),
+    );
     const fleet = new Fleet(config, modules, opts);
     try {
       for (const c of fleet.config.connections) if (c.active) await fleet.startListener(resolveConnection(c));
@@ -143,7 +161,9 @@ export class Fleet implements FleetControl {
   private async apply(next: SlotrelayConfig): Promise<string> {
     const summary: string[] = [];
     const oldByName = new Map(this.config.connections.map((c) => [c.name, c]));
-    const middlewareChanged = JSON.stringify(next.middleware ?? DEFAULT_MIDDLEWARE) !== JSON.stringify(this.config.middleware ?? DEFAULT_MIDDLEWARE);
+    const middlewareChanged =
+      JSON.stringify(next.middleware ?? DEFAULT_MIDDLEWARE) !==
+      JSON.stringify(this.config.middleware ?? DEFAULT_MIDDLEWARE);
 
     const toStart: ResolvedConnection[] = [];
     const toStop: Listener[] = [];
@@ -176,15 +196,19 @@ export class Fleet implements FleetControl {
         toStart.push(resolved);
         continue;
       }
-      if (!same(old.clientTls, c.clientTls) && c.clientTls?.enabled) tlsChanges.push([running, running.tls.server!.prepare(c.clientTls)]);
-      if (!same(old.serverTls, c.serverTls) && c.serverTls?.enabled) tlsChanges.push([running, running.tls.dialer!.prepare(c.serverTls)]);
+      if (!same(old.clientTls, c.clientTls) && c.clientTls?.enabled)
+        tlsChanges.push([running, running.tls.server!.prepare(c.clientTls)]);
+      if (!same(old.serverTls, c.serverTls) && c.serverTls?.enabled)
+        tlsChanges.push([running, running.tls.dialer!.prepare(c.serverTls)]);
       if (MAPPING_FIELDS.some((k) => !same(old[k], c[k]))) toRemap.push([running, resolved]);
       else toUpdate.push([running, resolved]);
     }
     const nextNames = new Set(next.connections.map((c) => c.name));
     for (const [name, l] of this.listeners) if (!nextNames.has(name)) toStop.push(l);
     // Everything that can be checked is checked above; importing runs code, so it comes last.
-    const modules = middlewareChanged ? await loadMiddleware(next.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(this.opts.configDir ?? process.cwd())) : this.modules;
+    const modules = middlewareChanged
+      ? await loadMiddleware(next.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(this.opts.configDir ?? process.cwd()))
+      : this.modules;
 
     // Rebinding the same address: the old listener must let go of the port first.
     const sameAddress = (a: ResolvedConnection, l: Listener) =>
@@ -221,7 +245,10 @@ export class Fleet implements FleetControl {
     if (middlewareChanged) {
       this.modules = modules;
       for (const l of this.listeners.values()) {
-        if (!started.includes(l)) l.setPipeline(new Pipeline(this.containerFor(l.resolved, modules, l.topology, undefined).getAll<Middleware>(Middleware)));
+        if (!started.includes(l))
+          l.setPipeline(
+            new Pipeline(this.containerFor(l.resolved, modules, l.topology, undefined).getAll<Middleware>(Middleware)),
+          );
       }
       summary.push('middleware reloaded for new sessions');
     }
@@ -229,13 +256,16 @@ export class Fleet implements FleetControl {
     const prev = this.config;
     summary.push(...settingChanges(prev, next));
     const levelChanged = prev.log?.level !== next.log?.level;
-    const intervalChanged = (prev.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS) !== (next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
+    const intervalChanged =
+      (prev.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS) !== (next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
     // Commit the new config in place (middleware hold this object).
     for (const k of Object.keys(this.config)) delete (this.config as unknown as Record<string, unknown>)[k];
     Object.assign(this.config, structuredClone(next));
     if (levelChanged) this.opts.setLogLevel?.(next.log?.level);
     // Listeners started above read the interval of the old config: set it on every listener.
-    if (intervalChanged) for (const l of this.listeners.values()) l.setTopologyCheckInterval(next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
+    if (intervalChanged)
+      for (const l of this.listeners.values())
+        l.setTopologyCheckInterval(next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
     for (const [l, change] of tlsChanges) {
       change.commit();
       summary.push(`reloaded TLS of ${l.name}`);
@@ -269,9 +299,16 @@ export class Fleet implements FleetControl {
       seeds: resolved.seeds,
       dial,
       log,
-      ...(c.redisPassword ? { auth: { password: c.redisPassword, ...(c.redisUsername ? { username: c.redisUsername } : {}) } } : {}),
+      ...(c.redisPassword
+        ? { auth: { password: c.redisPassword, ...(c.redisUsername ? { username: c.redisUsername } : {}) } }
+        : {}),
     });
-    const info = { name: c.name, host: resolved.advertised.host, port: resolved.advertised.port, tls: c.clientTls?.enabled === true };
+    const info = {
+      name: c.name,
+      host: resolved.advertised.host,
+      port: resolved.advertised.port,
+      tls: c.clientTls?.enabled === true,
+    };
     const container = this.containerFor(resolved, modules, topology, dial, info);
     const listener = new Listener({
       resolved,
@@ -331,7 +368,12 @@ export class Fleet implements FleetControl {
     modules: LoadedMiddleware[],
     topology: TopologyService,
     dial: Dialer | undefined,
-    info = { name: resolved.config.name, host: resolved.advertised.host, port: resolved.advertised.port, tls: resolved.config.clientTls?.enabled === true },
+    info = {
+      name: resolved.config.name,
+      host: resolved.advertised.host,
+      port: resolved.advertised.port,
+      tls: resolved.config.clientTls?.enabled === true,
+    },
   ): Container {
     const container = new Container({ parent: this.root });
     container.bind(ConnectionConfig).toConstantValue(resolved.config);
@@ -396,7 +438,13 @@ export function settingChanges(prev: SlotrelayConfig, next: SlotrelayConfig): st
   scalar('shutdownGraceMs', prev.shutdownGraceMs, next.shutdownGraceMs);
   scalar('adminReadsRequireAuth', prev.adminReadsRequireAuth, next.adminReadsRequireAuth);
   if (prev.adminPassword !== next.adminPassword) {
-    out.push(next.adminPassword === undefined ? 'adminPassword removed' : prev.adminPassword === undefined ? 'adminPassword set' : 'adminPassword changed');
+    out.push(
+      next.adminPassword === undefined
+        ? 'adminPassword removed'
+        : prev.adminPassword === undefined
+          ? 'adminPassword set'
+          : 'adminPassword changed',
+    );
   }
   return out;
 }
@@ -404,6 +452,7 @@ export function settingChanges(prev: SlotrelayConfig, next: SlotrelayConfig): st
 function describePatchError(e: unknown): string {
   const err = e as { name?: string; message?: string; operation?: unknown; index?: number };
   const first = (err.message ?? String(e)).split('\n')[0]!;
-  if (err.name === 'TEST_OPERATION_FAILED') return `test operation ${err.index ?? ''} failed: the config changed since you read it`.replace('  ', ' ');
+  if (err.name === 'TEST_OPERATION_FAILED')
+    return `test operation ${err.index ?? ''} failed: the config changed since you read it`.replace('  ', ' ');
   return `${first}${err.index !== undefined ? ` (operation ${err.index})` : ''}`;
 }

@@ -2,7 +2,15 @@
  * @slotrelay/host — the `slotrelay` CLI and its building blocks: config loading and validation,
  * middleware loading, listeners, the fleet, logging, the demo.
  */
-export { ConfigError, DEFAULT_MIDDLEWARE, configSchema, loadConfigFile, resolveConnection, validateConfig, type ResolvedConnection } from './config.js';
+export {
+  ConfigError,
+  DEFAULT_MIDDLEWARE,
+  configSchema,
+  loadConfigFile,
+  resolveConnection,
+  validateConfig,
+  type ResolvedConnection,
+} from './config.js';
 export { Fleet, maskSecrets, settingChanges, type FleetOptions, type LogLevelName } from './fleet.js';
 export { watchConfigFile } from './watch.js';
 export { networkPatchRefusal, type PatchSource } from './patch-policy.js';

@@ -80,7 +80,12 @@ export class Listener {
     this.timer = null;
     if (ms <= 0 || this.stopped) return;
     this.timer = setInterval(() => {
-      if (this.parts.topology.current) this.parts.topology.rescan('periodic check').catch((e: unknown) => this.parts.log.warn({ err: String((e as Error).message ?? e) }, 'periodic topology check failed'));
+      if (this.parts.topology.current)
+        this.parts.topology
+          .rescan('periodic check')
+          .catch((e: unknown) =>
+            this.parts.log.warn({ err: String((e as Error).message ?? e) }, 'periodic topology check failed'),
+          );
     }, ms);
     this.timer.unref();
   }
@@ -127,11 +132,22 @@ export class Listener {
     });
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new SlotrelayError('SR_ERR_LISTEN', `connection '${config.name}': cannot listen on ${config.localAddress}:${config.localPort}: ${e.code ?? e.message}`)),
+        reject(
+          new SlotrelayError(
+            'SR_ERR_LISTEN',
+            `connection '${config.name}': cannot listen on ${config.localAddress}:${config.localPort}: ${e.code ?? e.message}`,
+          ),
+        ),
       );
       server.listen(config.localPort, config.localAddress, () => {
         server.on('error', (e) => this.parts.log.error({ err: e.message }, 'listener error'));
-        this.parts.log.info({ address: `${config.localAddress}:${config.localPort}`, advertised: wireAddress(this.parts.resolved.advertised) }, 'listening');
+        this.parts.log.info(
+          {
+            address: `${config.localAddress}:${config.localPort}`,
+            advertised: wireAddress(this.parts.resolved.advertised),
+          },
+          'listening',
+        );
         resolve();
       });
     });
@@ -168,7 +184,8 @@ export class Listener {
     const { log, pipeline } = this.parts;
     socket.on('error', () => {}); // errors before the session attaches its own handler
     const max = this.parts.resolved.config.maxWholeFrameBytes;
-    const options = max === undefined ? this.parts.sessionOptions : { ...this.parts.sessionOptions, maxWholeFrameBytes: max };
+    const options =
+      max === undefined ? this.parts.sessionOptions : { ...this.parts.sessionOptions, maxWholeFrameBytes: max };
     const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, options, reads);
     this.sessions.add(session);
     session.onClose(() => this.sessions.delete(session));
@@ -199,7 +216,10 @@ export class Listener {
     } catch (e) {
       if (!this.upstreamDown) {
         this.upstreamDown = true;
-        this.parts.log.warn({ err: (e as Error).message }, 'Redis node unreachable: sessions close without a reply at their first request for it, until it answers again');
+        this.parts.log.warn(
+          { err: (e as Error).message },
+          'Redis node unreachable: sessions close without a reply at their first request for it, until it answers again',
+        );
       }
       // Our node may have moved or gone: look again so the next connection gets the new mapping.
       topology.rescan('upstream unreachable').catch(() => {});
@@ -222,7 +242,10 @@ export class Listener {
     for (const s of this.sessions) {
       const t = this.targets.get(s);
       if (t && (t.host !== now.host || t.port !== now.port)) {
-        this.parts.log.info({ session: s.id, from: wireAddress(t), to: now.port ? wireAddress(now) : 'none' }, 'mapping changed: closing session so its client reconnects');
+        this.parts.log.info(
+          { session: s.id, from: wireAddress(t), to: now.port ? wireAddress(now) : 'none' },
+          'mapping changed: closing session so its client reconnects',
+        );
         this.targets.delete(s);
         void s.drain(this.parts.remapGraceMs ?? 2000);
       }

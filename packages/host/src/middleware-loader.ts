@@ -39,7 +39,9 @@ export async function loadMiddleware(names: readonly string[], configDir: string
     }
     const found = mod.default;
     if (!isMiddlewareModule(found)) {
-      throw new ConfigError(`config: middleware '${name}': ${describeExport(found)}, expected a ContainerModule (from defineMiddleware or inversify) as the default export`);
+      throw new ConfigError(
+        `config: middleware '${name}': ${describeExport(found)}, expected a ContainerModule (from defineMiddleware or inversify) as the default export`,
+      );
     }
     // Module ids are counted per copy of inversify: give the host's container one of its own.
     out.push({ name, module: new ContainerModule((options) => found.load(options)) });

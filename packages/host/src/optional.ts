@@ -5,7 +5,10 @@
 
 /** Whether `e` says that the package `name` itself is not installed (not one of its own imports). */
 export function isNotInstalled(e: unknown, name: string): boolean {
-  return (e as NodeJS.ErrnoException | undefined)?.code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${name}'`);
+  return (
+    (e as NodeJS.ErrnoException | undefined)?.code === 'ERR_MODULE_NOT_FOUND' &&
+    String((e as Error).message).includes(`'${name}'`)
+  );
 }
 
 /** Import an optional package: undefined when it is not installed; any other failure is thrown. */

@@ -32,7 +32,8 @@ const middlewareOf = (c: { middleware?: unknown }) => c.middleware ?? DEFAULT_MI
 export function networkPatchRefusal(prev: SlotrelayConfig, next: unknown): string | undefined {
   const why = (what: string) => `config patch: over the network a patch may not ${what}`;
   if (!isObject(next)) return undefined;
-  if (!same(prev.allowNetworkPatch, next.allowNetworkPatch)) return `${why('change allowNetworkPatch')} (only the config file can)`;
+  if (!same(prev.allowNetworkPatch, next.allowNetworkPatch))
+    return `${why('change allowNetworkPatch')} (only the config file can)`;
   if (prev.allowNetworkPatch === true) return undefined;
   const hint = ' (set "allowNetworkPatch": true in the config file to allow it)';
   if (!same(middlewareOf(prev), middlewareOf(next))) return `${why('change middleware')}${hint}`;

@@ -14,7 +14,12 @@ import { captureLogger, waitFor } from './support/log.js';
 const PASSWORD = 'correct horse battery staple';
 
 /** Connect with node:tls, send `requests` once the handshake is done; the replies, or how it ended without one. */
-function tlsAsk(port: number, opts: tls.ConnectionOptions, requests: Buffer, replies: number): Promise<{ replies: string[]; error?: string }> {
+function tlsAsk(
+  port: number,
+  opts: tls.ConnectionOptions,
+  requests: Buffer,
+  replies: number,
+): Promise<{ replies: string[]; error?: string }> {
   return new Promise((resolve) => {
     let text = '';
     let settled = false;
@@ -51,7 +56,13 @@ describe.skipIf(!hasOpenssl())('admin commands behind clientTls.requireClientCer
       log,
       edit: (c) => {
         c.adminPassword = PASSWORD;
-        c.connections[0]!.clientTls = { enabled: true, cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true };
+        c.connections[0]!.clientTls = {
+          enabled: true,
+          cert: certs.serverCert,
+          key: certs.serverKey,
+          ca: certs.ca,
+          requireClientCert: true,
+        };
       },
     });
   });
@@ -69,16 +80,26 @@ describe.skipIf(!hasOpenssl())('admin commands behind clientTls.requireClientCer
     expect(r.replies).toEqual([]);
     expect(r.error).toBeDefined();
     await waitFor(() => log.at('warn').length > before, 'the handshake failure to be logged');
-    expect(log.at('warn').slice(before)).toContainEqual(expect.objectContaining({ msg: 'client TLS handshake failed' }));
+    expect(log.at('warn').slice(before)).toContainEqual(
+      expect.objectContaining({ msg: 'client TLS handshake failed' }),
+    );
   });
 
   it('refuses a certificate from another CA at the handshake', async () => {
     const before = log.at('warn').length;
-    const r = await tlsAsk(fleet.ports[0]!, { ca: ca(), cert: fs.readFileSync(certs.otherClientCert), key: fs.readFileSync(certs.otherClientKey) }, help, 1);
+    const r = await tlsAsk(
+      fleet.ports[0]!,
+      { ca: ca(), cert: fs.readFileSync(certs.otherClientCert), key: fs.readFileSync(certs.otherClientKey) },
+      help,
+      1,
+    );
     expect(r.replies).toEqual([]);
     expect(r.error).toBeDefined();
     await waitFor(() => log.at('warn').length > before, 'the handshake failure to be logged');
-    const failure = log.at('warn').slice(before).find((e) => e.msg === 'client TLS handshake failed');
+    const failure = log
+      .at('warn')
+      .slice(before)
+      .find((e) => e.msg === 'client TLS handshake failed');
     expect(failure?.obj.err).toMatch(/^client certificate rejected: /);
   });
 
@@ -90,6 +111,10 @@ describe.skipIf(!hasOpenssl())('admin commands behind clientTls.requireClientCer
       encodeCommand(['GALLIUMDATA', 'CONFIG', 'PATCH', PATCH]),
     ]);
     const r = await tlsAsk(fleet.ports[0]!, mine, requests, 3);
-    expect(r.replies).toEqual(['-ERR admin writes need GALLIUMDATA AUTH first', '+OK', '+OK shutdownGraceMs: unset -> 500']);
+    expect(r.replies).toEqual([
+      '-ERR admin writes need GALLIUMDATA AUTH first',
+      '+OK',
+      '+OK shutdownGraceMs: unset -> 500',
+    ]);
   });
 });

@@ -29,7 +29,10 @@ async function runWith(config: unknown, env: NodeJS.ProcessEnv = {}) {
   const file = path.join(dir, `c-${Math.random().toString(36).slice(2)}.json`);
   fs.writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));
   try {
-    const r = await run(process.execPath, [cli, '--config', file], { env: { ...process.env, ...env }, timeout: 20_000 });
+    const r = await run(process.execPath, [cli, '--config', file], {
+      env: { ...process.env, ...env },
+      timeout: 20_000,
+    });
     return { code: 0, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stderr: string };
@@ -39,18 +42,91 @@ async function runWith(config: unknown, env: NodeJS.ProcessEnv = {}) {
 
 // Bad config: one clear line naming the field and the problem, exit code 2, nothing started.
 const cases: Array<[string, (c: ReturnType<typeof good>) => unknown, RegExp]> = [
-  ['a missing field', (c) => { delete (c.connections[0] as Partial<(typeof c.connections)[0]>).localPort; return c; }, /connections\[0\] is missing the required field 'localPort'/],
-  ['a wrong type', (c) => { (c.connections[0] as Record<string, unknown>).localPort = '6391'; return c; }, /connections\[0\]\.localPort should be integer, instead got "6391"/],
-  ['an unknown middleware', (c) => ({ ...c, middleware: ['@slotrelay/no-such-thing'] }), /middleware '@slotrelay\/no-such-thing' is not installed \(npm install @slotrelay\/no-such-thing\)/],
+  [
+    'a missing field',
+    (c) => {
+      delete (c.connections[0] as Partial<(typeof c.connections)[0]>).localPort;
+      return c;
+    },
+    /connections\[0\] is missing the required field 'localPort'/,
+  ],
+  [
+    'a wrong type',
+    (c) => {
+      (c.connections[0] as Record<string, unknown>).localPort = '6391';
+      return c;
+    },
+    /connections\[0\]\.localPort should be integer, instead got "6391"/,
+  ],
+  [
+    'an unknown middleware',
+    (c) => ({ ...c, middleware: ['@slotrelay/no-such-thing'] }),
+    /middleware '@slotrelay\/no-such-thing' is not installed \(npm install @slotrelay\/no-such-thing\)/,
+  ],
   ['an unknown field', (c) => ({ ...c, colour: 'blue' }), /the top level has an unknown field 'colour'/],
-  ['a bad enum', (c) => { (c.connections[0] as Record<string, unknown>).mappings = 'magic'; return c; }, /connections\[0\]\.mappings should be one of "dynamic", "static", instead got "magic"/],
-  ['an unparsable address', (c) => { c.connections[0]!.redisServers = ['localhost']; return c; }, /connections\[0\]\.redisServers\[0\] should be host:port/],
-  ['an instance ID out of range', (c) => { c.connections[0]!.instanceId = 4; return c; }, /instanceId should be between 1 and 1/],
-  ['a maxWholeFrameBytes below the hold limit', (c) => { (c.connections[0] as Record<string, unknown>).maxWholeFrameBytes = 1000; return c; }, /connections\[0\]\.maxWholeFrameBytes must be >= 65536, instead got 1000/],
+  [
+    'a bad enum',
+    (c) => {
+      (c.connections[0] as Record<string, unknown>).mappings = 'magic';
+      return c;
+    },
+    /connections\[0\]\.mappings should be one of "dynamic", "static", instead got "magic"/,
+  ],
+  [
+    'an unparsable address',
+    (c) => {
+      c.connections[0]!.redisServers = ['localhost'];
+      return c;
+    },
+    /connections\[0\]\.redisServers\[0\] should be host:port/,
+  ],
+  [
+    'an instance ID out of range',
+    (c) => {
+      c.connections[0]!.instanceId = 4;
+      return c;
+    },
+    /instanceId should be between 1 and 1/,
+  ],
+  [
+    'a maxWholeFrameBytes below the hold limit',
+    (c) => {
+      (c.connections[0] as Record<string, unknown>).maxWholeFrameBytes = 1000;
+      return c;
+    },
+    /connections\[0\]\.maxWholeFrameBytes must be >= 65536, instead got 1000/,
+  ],
   ['invalid JSON', () => '{"connections": [', /is not valid JSON/],
-  ['a duplicate port', (c) => ({ connections: [c.connections[0], { ...c.connections[0], name: 'b' }] }), /localPort 6391 is used by another active connection/],
-  ['an unreadable TLS file', (c) => { (c.connections[0] as Record<string, unknown>).clientTls = { enabled: true, cert: '/nope/cert.pem', key: '/nope/key.pem' }; return c; }, /connections\[0\]\.clientTls\.cert file '\/nope\/cert\.pem' cannot be read: ENOENT/],
-  ['mTLS without a CA', (c) => { (c.connections[0] as Record<string, unknown>).clientTls = { enabled: true, cert: __filename, key: __filename, requireClientCert: true }; return c; }, /clientTls\.requireClientCert needs clientTls\.ca/],
+  [
+    'a duplicate port',
+    (c) => ({ connections: [c.connections[0], { ...c.connections[0], name: 'b' }] }),
+    /localPort 6391 is used by another active connection/,
+  ],
+  [
+    'an unreadable TLS file',
+    (c) => {
+      (c.connections[0] as Record<string, unknown>).clientTls = {
+        enabled: true,
+        cert: '/nope/cert.pem',
+        key: '/nope/key.pem',
+      };
+      return c;
+    },
+    /connections\[0\]\.clientTls\.cert file '\/nope\/cert\.pem' cannot be read: ENOENT/,
+  ],
+  [
+    'mTLS without a CA',
+    (c) => {
+      (c.connections[0] as Record<string, unknown>).clientTls = {
+        enabled: true,
+        cert: __filename,
+        key: __filename,
+        requireClientCert: true,
+      };
+      return c;
+    },
+    /clientTls\.requireClientCert needs clientTls\.ca/,
+  ],
 ];
 
 describe('slotrelay --config with a bad config', () => {

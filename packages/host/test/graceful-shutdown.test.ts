@@ -13,7 +13,10 @@ const cli = path.resolve(__dirname, '../bin/slotrelay.js');
 function waitForLines(p: ChildProcess, pattern: RegExp, count: number, timeoutMs = 20_000): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
-    const t = setTimeout(() => reject(new Error(`fewer than ${count} lines matching ${pattern}; got: ${buf}`)), timeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`fewer than ${count} lines matching ${pattern}; got: ${buf}`)),
+      timeoutMs,
+    );
     const on = (d: Buffer) => {
       buf += d.toString();
       if (buf.split('\n').filter((l) => pattern.test(l)).length >= count) {
@@ -32,8 +35,20 @@ async function masterProxyAndKey(ports: number[]): Promise<{ client: RawClient; 
     const c = await RawClient.connect(port);
     const nodes = String(await c.call('CLUSTER', 'NODES'));
     const self = nodes.split('\n').find((l) => l.includes('myself'))!;
-    const ranges = self.split(' ').slice(8).filter((s) => /^\d/.test(s)).map((s) => s.split('-').map(Number) as [number, number]);
-    if (self.includes('master') && ranges.length > 0) return { client: c, key: await keyInSlots(c, 'sigterm', ranges.map(([a, b]) => [a, b ?? a])) };
+    const ranges = self
+      .split(' ')
+      .slice(8)
+      .filter((s) => /^\d/.test(s))
+      .map((s) => s.split('-').map(Number) as [number, number]);
+    if (self.includes('master') && ranges.length > 0)
+      return {
+        client: c,
+        key: await keyInSlots(
+          c,
+          'sigterm',
+          ranges.map(([a, b]) => [a, b ?? a]),
+        ),
+      };
     c.close();
   }
   throw new Error('no master proxy');
@@ -46,10 +61,22 @@ describe('slotrelay process lifecycle', () => {
     const ports = await freePorts(6);
     const members = ports.map((p) => `127.0.0.1:${p}`);
     const file = path.join(dir, 'c.json');
-    fs.writeFileSync(file, JSON.stringify({
-      connections: ports.map((port, i) => ({ name: `p${i + 1}`, type: 'RedisCluster', redisServers: seeds, mappings: 'dynamic', clusterMembers: members, instanceId: i + 1, localAddress: '127.0.0.1', localPort: port })),
-      shutdownGraceMs: 10_000,
-    }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        connections: ports.map((port, i) => ({
+          name: `p${i + 1}`,
+          type: 'RedisCluster',
+          redisServers: seeds,
+          mappings: 'dynamic',
+          clusterMembers: members,
+          instanceId: i + 1,
+          localAddress: '127.0.0.1',
+          localPort: port,
+        })),
+        shutdownGraceMs: 10_000,
+      }),
+    );
     const p = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       await waitForLines(p, /"msg":"listening"/, 6);

@@ -21,9 +21,11 @@ beforeAll(() => {
   const mw = path.join(dir, 'shout');
   const nm = path.join(mw, 'node_modules');
   fs.mkdirSync(path.join(nm, '@slotrelay', 'core'), { recursive: true });
-  for (const dep of ['inversify', '@inversifyjs', 'reflect-metadata']) fs.cpSync(path.join(root, 'node_modules', dep), path.join(nm, dep), { recursive: true });
+  for (const dep of ['inversify', '@inversifyjs', 'reflect-metadata'])
+    fs.cpSync(path.join(root, 'node_modules', dep), path.join(nm, dep), { recursive: true });
   fs.symlinkSync(path.join(root, 'node_modules', 'rxjs'), path.join(nm, 'rxjs'));
-  for (const f of ['package.json', 'dist']) fs.cpSync(path.join(root, 'packages/core', f), path.join(nm, '@slotrelay', 'core', f), { recursive: true });
+  for (const f of ['package.json', 'dist'])
+    fs.cpSync(path.join(root, 'packages/core', f), path.join(nm, '@slotrelay', 'core', f), { recursive: true });
   fs.writeFileSync(path.join(mw, 'package.json'), JSON.stringify({ name: 'shout', type: 'module', main: 'index.js' }));
   fs.writeFileSync(
     path.join(mw, 'index.js'),
@@ -51,7 +53,10 @@ describe('a middleware package with its own copies of inversify and core', () =>
     container.load(loaded!.module);
     const mw = container.getAll<Middleware>(Middleware);
     expect(mw.map((m) => m.name)).toEqual(['shout']);
-    const r = await runMiddleware(mw, { clientSends: [['ECHO', 'hi'], ['PING']], redisReplies: ['$2\r\nhi\r\n', '+PONG\r\n'] });
+    const r = await runMiddleware(mw, {
+      clientSends: [['ECHO', 'hi'], ['PING']],
+      redisReplies: ['$2\r\nhi\r\n', '+PONG\r\n'],
+    });
     expect(r.clientReceived).toEqual(['HI', 'PONG']);
   });
 
@@ -59,7 +64,10 @@ describe('a middleware package with its own copies of inversify and core', () =>
     const [loaded] = await loadMiddleware(['shout'], path.join(dir, 'deployment'));
     const container = new Container();
     container.load(loaded!.module);
-    const r = await runMiddleware(container.getAll<Middleware>(Middleware), { clientSends: [['ECHO', 'yo']], redisReplies: ['$2\r\nyo\r\n'] });
+    const r = await runMiddleware(container.getAll<Middleware>(Middleware), {
+      clientSends: [['ECHO', 'yo']],
+      redisReplies: ['$2\r\nyo\r\n'],
+    });
     expect(r.clientReceived).toEqual(['YO']);
   });
 

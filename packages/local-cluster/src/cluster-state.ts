@@ -52,7 +52,8 @@ export function parseClusterSlots(reply: RespValue): SlotRange[] {
   if (!Array.isArray(reply)) throw new Error(`CLUSTER SLOTS: unexpected reply ${JSON.stringify(reply)}`);
   const ranges: SlotRange[] = [];
   for (const entry of reply) {
-    if (!Array.isArray(entry) || entry.length < 3) throw new Error(`CLUSTER SLOTS: unexpected entry ${JSON.stringify(entry)}`);
+    if (!Array.isArray(entry) || entry.length < 3)
+      throw new Error(`CLUSTER SLOTS: unexpected entry ${JSON.stringify(entry)}`);
     const ids = entry.slice(2).map((n) => (Array.isArray(n) ? String(n[2]) : '?'));
     ranges.push({ start: Number(entry[0]), end: Number(entry[1]), masterId: ids[0]!, replicaIds: ids.slice(1).sort() });
   }

@@ -39,7 +39,12 @@ function text(v: RespValue | undefined, what: string): string {
 async function snapshot(rn: RunningNode): Promise<Snapshot> {
   const [info, nodes, slots, repl] = await sendCommands(
     rn.endpoint,
-    [['CLUSTER', 'INFO'], ['CLUSTER', 'NODES'], ['CLUSTER', 'SLOTS'], ['INFO', 'replication']],
+    [
+      ['CLUSTER', 'INFO'],
+      ['CLUSTER', 'NODES'],
+      ['CLUSTER', 'SLOTS'],
+      ['INFO', 'replication'],
+    ],
     3000,
   );
   const lines = parseClusterNodes(text(nodes, 'CLUSTER NODES'));
@@ -97,22 +102,31 @@ export async function checkHealth(all: readonly RunningNode[]): Promise<true | s
       const link = s.replication.get('master_link_status');
       const offset = Number(s.replication.get('slave_repl_offset') ?? '0');
       if (link !== 'up') problems.push(`${s.addr}: replica master_link_status:${link ?? '?'}`);
-      else if (!(offset > 0)) problems.push(`${s.addr}: replica slave_repl_offset:${offset} (not in CLUSTER SLOTS until > 0)`);
+      else if (!(offset > 0))
+        problems.push(`${s.addr}: replica slave_repl_offset:${offset} (not in CLUSTER SLOTS until > 0)`);
     }
 
     // Every healthy master with slots and each of its healthy replicas must be listed in CLUSTER SLOTS.
-    const masters = new Set(s.nodes.filter((l) => l.flags.includes('master') && !isGone(l) && l.slotCount > 0).map((l) => l.id));
+    const masters = new Set(
+      s.nodes.filter((l) => l.flags.includes('master') && !isGone(l) && l.slotCount > 0).map((l) => l.id),
+    );
     const expected = new Set(masters);
     for (const l of s.nodes) if (l.flags.includes('slave') && !isGone(l) && masters.has(l.masterId)) expected.add(l.id);
     const listed = new Set(s.slots.flatMap((r) => [r.masterId, ...r.replicaIds]));
     const missing = [...expected].filter((id) => !listed.has(id));
     if (missing.length > 0) {
-      problems.push(`${s.addr}: CLUSTER SLOTS lacks ${missing.map((id) => id.slice(0, 8)).join(', ')} (${listed.size} of ${expected.size} nodes)`);
+      problems.push(
+        `${s.addr}: CLUSTER SLOTS lacks ${missing.map((id) => id.slice(0, 8)).join(', ')} (${listed.size} of ${expected.size} nodes)`,
+      );
     }
 
     const slotKey = slotMapKey(s.slots);
     slotMaps.set(slotKey, [...(slotMaps.get(slotKey) ?? []), s.addr]);
-    const known = s.nodes.filter((l) => !l.flags.includes('handshake')).map((l) => l.id).sort().join(',');
+    const known = s.nodes
+      .filter((l) => !l.flags.includes('handshake'))
+      .map((l) => l.id)
+      .sort()
+      .join(',');
     knownSets.set(known, [...(knownSets.get(known) ?? []), s.addr]);
   }
   if (slotMaps.size > 1) problems.push(`nodes disagree on the slot map (${slotMaps.size} different views)`);
@@ -126,7 +140,10 @@ export async function checkHealth(all: readonly RunningNode[]): Promise<true | s
 /** Log tails of every node, for timeout messages. */
 export async function logTails(all: readonly RunningNode[], lines = 8): Promise<string> {
   const parts = await Promise.all(
-    all.map(async (rn) => `--- ${addrOf(rn)} pid ${rn.node.pid}${childRunning(rn.child) ? '' : ' (exited)'}: ${rn.logFile} ---\n${await tailFile(rn.logFile, lines)}`),
+    all.map(
+      async (rn) =>
+        `--- ${addrOf(rn)} pid ${rn.node.pid}${childRunning(rn.child) ? '' : ' (exited)'}: ${rn.logFile} ---\n${await tailFile(rn.logFile, lines)}`,
+    ),
   );
   return parts.join('\n');
 }

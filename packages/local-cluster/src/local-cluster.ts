@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import type { ClusterNode, LocalCluster, StartClusterOptions } from './types.js';
-import { restartNode, startNode, stopNode, waitExit, type NodeSpec, type RunningNode, type TlsMaterial } from './node-process.js';
+import {
+  restartNode,
+  startNode,
+  stopNode,
+  waitExit,
+  type NodeSpec,
+  type RunningNode,
+  type TlsMaterial,
+} from './node-process.js';
 import { checkHealth, logTails, SLOT_COUNT } from './health.js';
 import { pollUntil } from './poll.js';
 import { runCli } from './redis-cli.js';
@@ -21,7 +29,8 @@ function formatSeed(host: string, port: number): string {
 }
 
 function positiveInt(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new Error(`startCluster: ${name} must be an integer >= ${min} (got ${value})`);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`startCluster: ${name} must be an integer >= ${min} (got ${value})`);
   return value;
 }
 
@@ -37,7 +46,13 @@ async function readTls(tls: NonNullable<StartClusterOptions['tls']>): Promise<Tl
   const ca = await read('caFile', tls.caFile);
   const cert = await read('certFile', tls.certFile);
   const key = await read('keyFile', tls.keyFile);
-  return { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, plainPort: tls.plainPort ?? false, pem: { ca, cert, key } };
+  return {
+    caFile: tls.caFile,
+    certFile: tls.certFile,
+    keyFile: tls.keyFile,
+    plainPort: tls.plainPort ?? false,
+    pem: { ca, cert, key },
+  };
 }
 
 class LocalClusterImpl implements LocalCluster {
@@ -84,7 +99,10 @@ class LocalClusterImpl implements LocalCluster {
 
   private resolve(node: ClusterNode | number): RunningNode {
     const rn = typeof node === 'number' ? this.runtime[node] : this.runtime.find((r) => r.node === node);
-    if (!rn) throw new Error(`LocalCluster: unknown node ${typeof node === 'number' ? `index ${node}` : `${node.host}:${node.port}`}`);
+    if (!rn)
+      throw new Error(
+        `LocalCluster: unknown node ${typeof node === 'number' ? `index ${node}` : `${node.host}:${node.port}`}`,
+      );
     return rn;
   }
 
@@ -92,7 +110,8 @@ class LocalClusterImpl implements LocalCluster {
     const rn = this.resolve(node);
     if (!childRunning(rn.child)) return;
     rn.child.kill(signal);
-    if (!(await waitExit(rn.child, 10_000))) throw new Error(`redis-server pid ${rn.child.pid} did not exit on ${signal} within 10 s`);
+    if (!(await waitExit(rn.child, 10_000)))
+      throw new Error(`redis-server pid ${rn.child.pid} did not exit on ${signal} within 10 s`);
     this.spec.log(`redis-server pid ${rn.child.pid} (${rn.node.host}:${rn.node.port}) killed with ${signal}`);
   }
 
@@ -145,7 +164,11 @@ class LocalClusterImpl implements LocalCluster {
     untrackDir(this.spec.baseDir);
     this.spec.log(`stopped ${this.runtime.length} redis-server processes, removed ${this.spec.baseDir}`);
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), `LocalCluster.stop: ${failed.length} node(s) could not be stopped`);
+    if (failed.length > 0)
+      throw new AggregateError(
+        failed.map((f) => f.reason),
+        `LocalCluster.stop: ${failed.length} node(s) could not be stopped`,
+      );
   }
 }
 
@@ -174,9 +197,17 @@ async function createByHand(cluster: LocalClusterImpl, masters: number): Promise
   );
   const first = rns[0]!;
   await Promise.all(
-    rns.slice(1).map((rn) =>
-      sendCommand(rn.endpoint, ['CLUSTER', 'MEET', first.node.host, String(first.endpoint.port), String(first.endpoint.port + BUS_PORT_OFFSET)]),
-    ),
+    rns
+      .slice(1)
+      .map((rn) =>
+        sendCommand(rn.endpoint, [
+          'CLUSTER',
+          'MEET',
+          first.node.host,
+          String(first.endpoint.port),
+          String(first.endpoint.port + BUS_PORT_OFFSET),
+        ]),
+      ),
   );
   await pollUntil(
     `all ${rns.length} nodes to know each other`,
@@ -218,7 +249,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
   const replicasPerMaster = positiveInt('replicasPerMaster', opts.replicasPerMaster ?? 1, 0);
   const nodeTimeoutMs = positiveInt('nodeTimeoutMs', opts.nodeTimeoutMs ?? 2000, 1);
   const host = opts.host ?? '127.0.0.1';
-  if (isIP(host) === 0) throw new Error(`startCluster: host must be an IP address such as 127.0.0.1 or ::1 (got ${JSON.stringify(host)})`);
+  if (isIP(host) === 0)
+    throw new Error(`startCluster: host must be an IP address such as 127.0.0.1 or ::1 (got ${JSON.stringify(host)})`);
   const log = opts.log ?? ((): void => {});
   redisServerPath();
   redisCliPath();
@@ -239,7 +271,15 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
 
     if (masters >= 3) {
       const addrs = cluster.running().map((rn) => `${rn.node.host}:${rn.endpoint.port}`);
-      await runCli(['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicasPerMaster), '--cluster-yes', ...cluster.tlsArgs()]);
+      await runCli([
+        '--cluster',
+        'create',
+        ...addrs,
+        '--cluster-replicas',
+        String(replicasPerMaster),
+        '--cluster-yes',
+        ...cluster.tlsArgs(),
+      ]);
     } else {
       await createByHand(cluster, masters);
     }

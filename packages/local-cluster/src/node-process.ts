@@ -98,7 +98,9 @@ function renderConfig(spec: NodeSpec, dir: string, mainPort: number, plainPort: 
 }
 
 function bindFailure(text: string): boolean {
-  return /address already in use|could not create server tcp listening socket|could not bind|failed listening on port/i.test(text);
+  return /address already in use|could not create server tcp listening socket|could not bind|failed listening on port/i.test(
+    text,
+  );
 }
 
 async function diagnostics(logFile: string, stdoutFile: string): Promise<string> {
@@ -110,7 +112,10 @@ export async function waitExit(child: ChildProcess, timeoutMs: number): Promise<
   if (!childRunning(child)) return true;
   const ac = new AbortController();
   try {
-    await Promise.race([once(child, 'exit', { signal: ac.signal }), delay(timeoutMs, undefined, { signal: ac.signal })]);
+    await Promise.race([
+      once(child, 'exit', { signal: ac.signal }),
+      delay(timeoutMs, undefined, { signal: ac.signal }),
+    ]);
   } catch {
     // aborted
   } finally {
@@ -127,7 +132,9 @@ export async function stopNode(rn: RunningNode): Promise<void> {
     if (!(await waitExit(child, TERM_GRACE_MS))) {
       child.kill('SIGKILL');
       if (!(await waitExit(child, KILL_GRACE_MS))) {
-        throw new Error(`redis-server pid ${child.pid} (${rn.node.host}:${rn.node.port}) survived SIGKILL for ${KILL_GRACE_MS} ms`);
+        throw new Error(
+          `redis-server pid ${child.pid} (${rn.node.host}:${rn.node.port}) survived SIGKILL for ${KILL_GRACE_MS} ms`,
+        );
       }
     }
   }
@@ -142,7 +149,8 @@ export async function stopNode(rn: RunningNode): Promise<void> {
  * object, its `pid` updated).
  */
 export async function restartNode(rn: RunningNode, spec: NodeSpec): Promise<RunningNode> {
-  if (childRunning(rn.child)) throw new Error(`redis-server ${rn.node.host}:${rn.node.port} is running (pid ${rn.child.pid})`);
+  if (childRunning(rn.child))
+    throw new Error(`redis-server ${rn.node.host}:${rn.node.port} is running (pid ${rn.child.pid})`);
   untrackChild(rn.child);
   const child = spawnServer(join(rn.node.dir, 'redis.conf'), rn.node.dir, rn.stdoutFile);
   try {
@@ -168,7 +176,7 @@ function spawnServer(confFile: string, dir: string, stdoutFile: string): ChildPr
   } finally {
     closeSync(out);
   }
-  child.on('error', (err) => (spawnErrors.set(child, err)));
+  child.on('error', (err) => spawnErrors.set(child, err));
   trackChild(child);
   child.unref();
   return child;
@@ -186,7 +194,9 @@ async function waitReady(child: ChildProcess, endpoint: Endpoint, logFile: strin
       const spawnError = spawnErrors.get(child);
       if (spawnError) throw new FatalPollError(`cannot spawn ${redisServerPath()}: ${spawnError.message}`);
       if (!childRunning(child)) {
-        throw new FatalPollError(`redis-server ${where} exited at start (code ${child.exitCode}, signal ${child.signalCode})`);
+        throw new FatalPollError(
+          `redis-server ${where} exited at start (code ${child.exitCode}, signal ${child.signalCode})`,
+        );
       }
       // INFO rather than PING: make sure the answer comes from our child, not from another
       // process's redis-server that won a race for the same port.
@@ -219,7 +229,8 @@ export async function startNode(spec: NodeSpec): Promise<RunningNode> {
     const clientPort = plain ?? mainPort!;
     const endpoint: Endpoint = { host: spec.host, port: mainPort!, ...(spec.tls ? { tls: spec.tls.pem } : {}) };
     const cliConnectArgs = ['-h', spec.host, '-p', String(mainPort)];
-    if (spec.tls) cliConnectArgs.push('--tls', '--cacert', spec.tls.caFile, '--cert', spec.tls.certFile, '--key', spec.tls.keyFile);
+    if (spec.tls)
+      cliConnectArgs.push('--tls', '--cacert', spec.tls.caFile, '--cert', spec.tls.certFile, '--key', spec.tls.keyFile);
 
     try {
       await waitReady(child, endpoint, logFile, stdoutFile);
@@ -235,7 +246,9 @@ export async function startNode(spec: NodeSpec): Promise<RunningNode> {
       lastError = new Error(message);
       await rm(dir, { recursive: true, force: true });
       if (err instanceof FatalPollError && bindFailure(diag) && attempt < START_ATTEMPTS) {
-        spec.log(`port ${mainPort} was taken while starting (attempt ${attempt}/${START_ATTEMPTS}); retrying on other ports`);
+        spec.log(
+          `port ${mainPort} was taken while starting (attempt ${attempt}/${START_ATTEMPTS}); retrying on other ports`,
+        );
         continue;
       }
       throw lastError;
@@ -250,7 +263,9 @@ export async function startNode(spec: NodeSpec): Promise<RunningNode> {
       id: '',
       role: 'master',
     };
-    spec.log(`redis-server pid ${child.pid} listening on ${spec.host}:${clientPort}${spec.tls ? ` (tls ${mainPort})` : ''}, dir ${dir}`);
+    spec.log(
+      `redis-server pid ${child.pid} listening on ${spec.host}:${clientPort}${spec.tls ? ` (tls ${mainPort})` : ''}, dir ${dir}`,
+    );
     return { node, child, endpoint, cliConnectArgs, ports, logFile, stdoutFile };
   }
   throw lastError ?? new Error('redis-server did not start');

@@ -37,7 +37,9 @@ export async function allocatePorts(host: string, count: number, withBus = true)
   for (let tried = 0; out.length < count; tried++) {
     if (tried >= span) {
       releasePorts(out);
-      throw new Error(`No free port pair (port and port+${BUS_PORT_OFFSET}) between ${MIN_PORT} and ${MAX_PORT} on ${host}`);
+      throw new Error(
+        `No free port pair (port and port+${BUS_PORT_OFFSET}) between ${MIN_PORT} and ${MAX_PORT} on ${host}`,
+      );
     }
     const port = candidate;
     candidate = candidate >= MAX_PORT ? MIN_PORT : candidate + 1;

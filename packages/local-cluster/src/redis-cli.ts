@@ -11,11 +11,25 @@ export function runCli(args: readonly string[], timeoutMs = CLI_TIMEOUT_MS): Pro
     execFile(
       bin,
       [...args],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024, encoding: 'utf8', env: { ...process.env, REDISCLI_HISTFILE: '/dev/null' } },
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 256 * 1024 * 1024,
+        encoding: 'utf8',
+        env: { ...process.env, REDISCLI_HISTFILE: '/dev/null' },
+      },
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string | null; signal?: string | null };
-        const how = e.killed ? `killed after ${timeoutMs} ms` : e.code !== undefined && e.code !== null ? `exit code ${e.code}` : `signal ${e.signal ?? '?'}`;
+        const e = err as NodeJS.ErrnoException & {
+          killed?: boolean;
+          code?: number | string | null;
+          signal?: string | null;
+        };
+        const how = e.killed
+          ? `killed after ${timeoutMs} ms`
+          : e.code !== undefined && e.code !== null
+            ? `exit code ${e.code}`
+            : `signal ${e.signal ?? '?'}`;
         const tail = (s: string): string => s.trim().split('\n').slice(-30).join('\n');
         reject(
           new Error(

@@ -65,7 +65,11 @@ function encode(args: readonly string[]): string {
  * Opens one connection, pipelines `commands`, and resolves with their replies in order
  * (error replies are returned as {@link RespError} values, not thrown). Bounded by `timeoutMs`.
  */
-export function sendCommands(ep: Endpoint, commands: readonly (readonly string[])[], timeoutMs = 3000): Promise<RespValue[]> {
+export function sendCommands(
+  ep: Endpoint,
+  commands: readonly (readonly string[])[],
+  timeoutMs = 3000,
+): Promise<RespValue[]> {
   return new Promise<RespValue[]>((resolve, reject) => {
     const sock: net.Socket = ep.tls
       ? tls.connect({

@@ -31,10 +31,54 @@ function makeCerts(dir: string): { caFile: string; certFile: string; keyFile: st
   const run = (...args: string[]): void => {
     execFileSync('openssl', args, { stdio: 'pipe', cwd: dir });
   };
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=slotrelay-test-ca');
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('redis.key'), '-out', f('redis.csr'), '-subj', '/CN=localhost');
-  writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth,clientAuth\n');
-  run('x509', '-req', '-in', f('redis.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('redis.crt'), '-days', '2', '-extfile', f('ext.cnf'));
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=slotrelay-test-ca',
+  );
+  run(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('redis.key'),
+    '-out',
+    f('redis.csr'),
+    '-subj',
+    '/CN=localhost',
+  );
+  writeFileSync(
+    f('ext.cnf'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  run(
+    'x509',
+    '-req',
+    '-in',
+    f('redis.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('redis.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+  );
   return { caFile: f('ca.crt'), certFile: f('redis.crt'), keyFile: f('redis.key') };
 }
 
@@ -49,9 +93,9 @@ describe('startCluster options', () => {
   });
 
   it('reports a node that cannot start with the tail of its output', async () => {
-    await expect(startCluster({ masters: 1, replicasPerMaster: 0, extraConfig: ['no-such-directive yes'] })).rejects.toThrow(
-      /exited at start[\s\S]*FATAL CONFIG FILE ERROR[\s\S]*no-such-directive/,
-    );
+    await expect(
+      startCluster({ masters: 1, replicasPerMaster: 0, extraConfig: ['no-such-directive yes'] }),
+    ).rejects.toThrow(/exited at start[\s\S]*FATAL CONFIG FILE ERROR[\s\S]*no-such-directive/);
   });
 
   it('runs a 1-master, 1-replica cluster on ::1 (joined by hand: redis-cli wants 3 masters)', async () => {
@@ -69,7 +113,10 @@ describe('startCluster options', () => {
 
       // A timeout names what is wrong and shows the nodes' log tails.
       await cluster.cli(0, 'CLUSTER', 'DELSLOTSRANGE', '0', '9');
-      const err = await cluster.waitHealthy(300).then(() => undefined, (e: Error) => e);
+      const err = await cluster.waitHealthy(300).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(err?.message).toMatch(/Timed out after 300 ms waiting for the cluster to become healthy/);
       expect(err?.message).toMatch(/covers 16374 of 16384 slots/);
       expect(err?.message).toContain(`${cluster.nodes[0]!.dir}/redis.log`);
@@ -140,7 +187,9 @@ describe.skipIf(!hasOpenssl())('startCluster with TLS', () => {
         expect(n.port).not.toBe(n.tlsPort);
         expect(c.seeds).toContain(`127.0.0.1:${n.port}`);
       }
-      const plain = execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(c.nodes[0]!.port), 'PING'], { encoding: 'utf8' });
+      const plain = execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(c.nodes[0]!.port), 'PING'], {
+        encoding: 'utf8',
+      });
       expect(plain.trim()).toBe('PONG');
       expect((await c.cli(0, 'PING')).trim()).toBe('PONG');
     } finally {

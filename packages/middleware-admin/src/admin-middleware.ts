@@ -21,7 +21,14 @@ import {
 import { adminAccessError, checkAdminPassword, passwordDigest } from './admin-auth.js';
 import { formatConfigJson, opsForLog, parseConfigPatch } from './config-commands.js';
 import { formatStatusCluster } from './format-status-cluster.js';
-import { ADMIN_COMMAND_NAMES, type AdminAlias, type AdminCommand, adminHelpLines, isAdminParseError, parseAdminCommand } from './parse-admin-command.js';
+import {
+  ADMIN_COMMAND_NAMES,
+  type AdminAlias,
+  type AdminCommand,
+  adminHelpLines,
+  isAdminParseError,
+  parseAdminCommand,
+} from './parse-admin-command.js';
 
 /** What one session's admin commands remember. */
 interface AdminSessionState {
@@ -182,7 +189,13 @@ export class AdminMiddleware implements Middleware {
           },
         );
       case 'STATUSCLUSTER': {
-        const render = (m: AddressMap) => encodeReply(node.verbatim(formatStatusCluster(m, { scans: this.topology.scans, lastRead: this.topology.lastRead }), proto));
+        const render = (m: AddressMap) =>
+          encodeReply(
+            node.verbatim(
+              formatStatusCluster(m, { scans: this.topology.scans, lastRead: this.topology.lastRead }),
+              proto,
+            ),
+          );
         const m = this.topology.current;
         if (m) return render(m);
         return attempt(() => this.topology.ensure()).then(render, (e: unknown) => encodeError(`ERR ${errorText(e)}`));

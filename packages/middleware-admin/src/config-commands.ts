@@ -39,7 +39,8 @@ export type ParsedPatch =
 
 const refuse = (error: string, loggable = error): ParsedPatch => ({ error, loggable });
 
-const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+const kindOf = (v: unknown) =>
+  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 
 /**
  * Parses the argument of `CONFIG PATCH`: JSON text that must be a non-empty array of RFC 6902
@@ -64,7 +65,9 @@ export function parseConfigPatch(json: string): ParsedPatch {
     const name = (op as { op?: unknown }).op;
     // fast-json-patch looks ops up in a plain object, so `_get`, `toString` … would pass its check.
     if (typeof name === 'string' && !RFC6902_OPS.includes(name)) {
-      return refuse(`ERR CONFIG PATCH: operation #${i}: op should be one of ${RFC6902_OPS.join(', ')}, instead got '${name}'`);
+      return refuse(
+        `ERR CONFIG PATCH: operation #${i}: op should be one of ${RFC6902_OPS.join(', ')}, instead got '${name}'`,
+      );
     }
   }
   const err = jsonpatch.validate(value as Operation[]);
@@ -84,8 +87,10 @@ export function parseConfigPatch(json: string): ParsedPatch {
     // Secrets may be set or removed, never read back: copy/move would land them in a field CONFIG
     // GET shows, and repeated `test` ops would be a guessing oracle.
     const secretRead = op.op === 'test' ? op.path : from;
-    const secret = secretRead === undefined ? undefined : segments(secretRead).find((seg) => SECRET_FIELDS.includes(seg));
-    if (secret !== undefined) return refuse(`ERR CONFIG PATCH: operation #${i}: '${op.op}' cannot read the secret field '${secret}'`);
+    const secret =
+      secretRead === undefined ? undefined : segments(secretRead).find((seg) => SECRET_FIELDS.includes(seg));
+    if (secret !== undefined)
+      return refuse(`ERR CONFIG PATCH: operation #${i}: '${op.op}' cannot read the secret field '${secret}'`);
   }
   return { ops };
 }

@@ -21,7 +21,14 @@ export {
   type AdminSubcommandSpec,
 } from './parse-admin-command.js';
 export { formatStatusCluster, type StatusClusterInfo } from './format-status-cluster.js';
-export { MASK, formatConfigJson, maskSecrets, opsForLog, parseConfigPatch, type ParsedPatch } from './config-commands.js';
+export {
+  MASK,
+  formatConfigJson,
+  maskSecrets,
+  opsForLog,
+  parseConfigPatch,
+  type ParsedPatch,
+} from './config-commands.js';
 export { adminAccessError, checkAdminPassword, passwordDigest, type AdminAccessInput } from './admin-auth.js';
 
 /**

@@ -23,17 +23,36 @@ export interface AdminSubcommandSpec {
 /** Every subcommand, in HELP order. */
 export const ADMIN_SUBCOMMANDS: readonly AdminSubcommandSpec[] = [
   // A rescan can remap the proxy and close the sessions of a moved node.
-  { name: 'SCANCLUSTER', args: [], access: 'action', help: 'Re-read CLUSTER NODES from the Redis servers and remap; replies with the node count.' },
+  {
+    name: 'SCANCLUSTER',
+    args: [],
+    access: 'action',
+    help: 'Re-read CLUSTER NODES from the Redis servers and remap; replies with the node count.',
+  },
   { name: 'STATUSCLUSTER', args: [], access: 'read', help: 'Show which slotrelay proxy fronts each Redis node.' },
   { name: 'CONFIG GET', args: [], access: 'read', help: 'The running config as JSON, secrets masked.' },
-  { name: 'CONFIG PATCH', args: ['<json-patch>'], access: 'write', help: 'Apply an RFC 6902 JSON Patch (a JSON array) to the running config. Needs AUTH.' },
-  { name: 'AUTH', args: ['<password>'], access: 'auth', help: 'Authenticate this connection for admin commands (adminPassword) until RESET.' },
+  {
+    name: 'CONFIG PATCH',
+    args: ['<json-patch>'],
+    access: 'write',
+    help: 'Apply an RFC 6902 JSON Patch (a JSON array) to the running config. Needs AUTH.',
+  },
+  {
+    name: 'AUTH',
+    args: ['<password>'],
+    access: 'auth',
+    help: 'Authenticate this connection for admin commands (adminPassword) until RESET.',
+  },
   { name: 'HELP', args: [], access: 'read', help: 'Print this help.' },
 ];
 
 /** A parsed admin command. Payloads are copies: they outlive the request frame. */
 export type AdminCommand =
-  | { readonly sub: 'SCANCLUSTER' | 'STATUSCLUSTER' | 'CONFIG GET' | 'HELP'; readonly alias: AdminAlias; readonly access: AdminAccess }
+  | {
+      readonly sub: 'SCANCLUSTER' | 'STATUSCLUSTER' | 'CONFIG GET' | 'HELP';
+      readonly alias: AdminAlias;
+      readonly access: AdminAccess;
+    }
   | { readonly sub: 'AUTH'; readonly alias: AdminAlias; readonly access: AdminAccess; readonly password: Buffer }
   | { readonly sub: 'CONFIG PATCH'; readonly alias: AdminAlias; readonly access: AdminAccess; readonly json: string };
 
@@ -48,7 +67,8 @@ export function isAdminParseError(c: AdminCommand | AdminParseError): c is Admin
   return 'error' in c;
 }
 
-const text = (a: Buffer | string | undefined): string => (a === undefined ? '' : typeof a === 'string' ? a : a.toString('utf8'));
+const text = (a: Buffer | string | undefined): string =>
+  a === undefined ? '' : typeof a === 'string' ? a : a.toString('utf8');
 
 /** Long or binary junk must not make a huge or unreadable error line. */
 function shown(a: string): string {
@@ -70,11 +90,13 @@ export function parseAdminCommand(args: ReadonlyArray<Buffer | string>): AdminCo
     if (args.length < 3) return { alias, error: `ERR wrong number of arguments for '${alias} CONFIG'` };
     const w2 = text(args[2]);
     spec = ADMIN_SUBCOMMANDS.find((c) => c.name === `CONFIG ${w2.toUpperCase()}`);
-    if (spec === undefined) return { alias, error: `ERR unknown ${alias} subcommand '${shown(`${w1} ${w2}`)}' (try HELP)` };
+    if (spec === undefined)
+      return { alias, error: `ERR unknown ${alias} subcommand '${shown(`${w1} ${w2}`)}' (try HELP)` };
     rest = args.slice(3);
   }
   if (spec === undefined) return { alias, error: `ERR unknown ${alias} subcommand '${shown(w1)}' (try HELP)` };
-  if (rest.length !== spec.args.length) return { alias, error: `ERR wrong number of arguments for '${alias} ${spec.name}'` };
+  if (rest.length !== spec.args.length)
+    return { alias, error: `ERR wrong number of arguments for '${alias} ${spec.name}'` };
   const base = { alias, access: spec.access };
   switch (spec.name) {
     case 'AUTH': {

@@ -5,16 +5,36 @@ import { adminHarness, bulk, cmd, statusText } from './support/fixtures.js';
 describe('admin command errors', () => {
   const table: Array<[string, string, string]> = [
     ['an unknown subcommand', cmd('GALLIUMDATA', 'FROB'), "-ERR unknown GALLIUMDATA subcommand 'FROB' (try HELP)\r\n"],
-    ['an unknown subcommand under the alias', cmd('slotrelay', 'frob'), "-ERR unknown SLOTRELAY subcommand 'frob' (try HELP)\r\n"],
+    [
+      'an unknown subcommand under the alias',
+      cmd('slotrelay', 'frob'),
+      "-ERR unknown SLOTRELAY subcommand 'frob' (try HELP)\r\n",
+    ],
     ['a missing subcommand', cmd('GALLIUMDATA'), "-ERR unknown GALLIUMDATA subcommand '' (try HELP)\r\n"],
     ['a missing subcommand, inline', 'slotrelay\r\n', "-ERR unknown SLOTRELAY subcommand '' (try HELP)\r\n"],
-    ['an unknown CONFIG subcommand', cmd('GALLIUMDATA', 'CONFIG', 'SET', 'a', 'b'), "-ERR unknown GALLIUMDATA subcommand 'CONFIG SET' (try HELP)\r\n"],
+    [
+      'an unknown CONFIG subcommand',
+      cmd('GALLIUMDATA', 'CONFIG', 'SET', 'a', 'b'),
+      "-ERR unknown GALLIUMDATA subcommand 'CONFIG SET' (try HELP)\r\n",
+    ],
     ['CONFIG alone', cmd('GALLIUMDATA', 'config'), "-ERR wrong number of arguments for 'GALLIUMDATA CONFIG'\r\n"],
-    ['an argument too many', cmd('GALLIUMDATA', 'scancluster', 'now'), "-ERR wrong number of arguments for 'GALLIUMDATA SCANCLUSTER'\r\n"],
+    [
+      'an argument too many',
+      cmd('GALLIUMDATA', 'scancluster', 'now'),
+      "-ERR wrong number of arguments for 'GALLIUMDATA SCANCLUSTER'\r\n",
+    ],
     ['AUTH without password', cmd('SLOTRELAY', 'AUTH'), "-ERR wrong number of arguments for 'SLOTRELAY AUTH'\r\n"],
-    ['CONFIG PATCH without patch', cmd('GALLIUMDATA', 'CONFIG', 'PATCH'), "-ERR wrong number of arguments for 'GALLIUMDATA CONFIG PATCH'\r\n"],
+    [
+      'CONFIG PATCH without patch',
+      cmd('GALLIUMDATA', 'CONFIG', 'PATCH'),
+      "-ERR wrong number of arguments for 'GALLIUMDATA CONFIG PATCH'\r\n",
+    ],
     // Inline JSON must be quoted ('…'), or its spaces split it into several arguments.
-    ['CONFIG PATCH with unquoted inline JSON', 'galliumdata config patch [1, 2]\r\n', "-ERR wrong number of arguments for 'GALLIUMDATA CONFIG PATCH'\r\n"],
+    [
+      'CONFIG PATCH with unquoted inline JSON',
+      'galliumdata config patch [1, 2]\r\n',
+      "-ERR wrong number of arguments for 'GALLIUMDATA CONFIG PATCH'\r\n",
+    ],
   ];
   for (const [what, request, reply] of table) {
     it(`answers ${what} locally with a clear error`, async () => {
@@ -31,7 +51,15 @@ describe('admin command errors', () => {
     const lines = adminHelpLines('SLOTRELAY');
     expect(h.toClient()).toBe(`*${lines.length}\r\n` + lines.map((l) => `+${l}\r\n`).join(''));
     expect(lines[0]).toBe('SLOTRELAY <subcommand> [<arg> ...]. Subcommands are:');
-    for (const sub of ['SCANCLUSTER', 'STATUSCLUSTER', 'CONFIG GET', 'CONFIG PATCH <json-patch>', 'AUTH <password>', 'HELP']) expect(lines).toContain(sub);
+    for (const sub of [
+      'SCANCLUSTER',
+      'STATUSCLUSTER',
+      'CONFIG GET',
+      'CONFIG PATCH <json-patch>',
+      'AUTH <password>',
+      'HELP',
+    ])
+      expect(lines).toContain(sub);
   });
 
   it('parseAdminCommand copies the payload out of the frame', () => {
@@ -54,12 +82,16 @@ describe('admin commands inside MULTI', () => {
     h.redisSends('*0\r\n');
     h.clientSends(cmd('GALLIUMDATA', 'STATUSCLUSTER'));
     expect(h.toRedis()).toBe(cmd('MULTI') + cmd('EXEC'));
-    expect(h.toClient()).toBe('+OK\r\n-ERR GALLIUMDATA commands cannot be used inside MULTI\r\n*0\r\n' + bulk(statusText(1)));
+    expect(h.toClient()).toBe(
+      '+OK\r\n-ERR GALLIUMDATA commands cannot be used inside MULTI\r\n*0\r\n' + bulk(statusText(1)),
+    );
   });
 
   it('are judged at their own place in a pipeline: MULTI + admin + EXEC in one chunk is refused, admin + MULTI is not', async () => {
     const h = await adminHarness();
-    h.clientSends(cmd('MULTI') + cmd('SLOTRELAY', 'STATUSCLUSTER') + cmd('EXEC') + cmd('SLOTRELAY', 'STATUSCLUSTER') + cmd('MULTI'));
+    h.clientSends(
+      cmd('MULTI') + cmd('SLOTRELAY', 'STATUSCLUSTER') + cmd('EXEC') + cmd('SLOTRELAY', 'STATUSCLUSTER') + cmd('MULTI'),
+    );
     expect(h.toRedis()).toBe(cmd('MULTI') + cmd('EXEC') + cmd('MULTI'));
     h.redisSends('+OK\r\n*0\r\n+OK\r\n');
     expect(h.toClient()).toBe(
@@ -69,9 +101,18 @@ describe('admin commands inside MULTI', () => {
 
   it('work again after DISCARD and after RESET', async () => {
     const h = await adminHarness();
-    h.clientSends(cmd('MULTI') + cmd('DISCARD') + cmd('GALLIUMDATA', 'SCANCLUSTER') + cmd('MULTI') + cmd('RESET') + cmd('GALLIUMDATA', 'SCANCLUSTER'));
+    h.clientSends(
+      cmd('MULTI') +
+        cmd('DISCARD') +
+        cmd('GALLIUMDATA', 'SCANCLUSTER') +
+        cmd('MULTI') +
+        cmd('RESET') +
+        cmd('GALLIUMDATA', 'SCANCLUSTER'),
+    );
     h.redisSends('+OK\r\n+OK\r\n+OK\r\n+RESET\r\n');
     await h.settle();
-    expect(h.toClient()).toBe('+OK\r\n+OK\r\n+OK 4 nodes found in cluster\r\n+OK\r\n+RESET\r\n+OK 4 nodes found in cluster\r\n');
+    expect(h.toClient()).toBe(
+      '+OK\r\n+OK\r\n+OK 4 nodes found in cluster\r\n+OK\r\n+RESET\r\n+OK 4 nodes found in cluster\r\n',
+    );
   });
 });

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { AddressMap } from '@slotrelay/core';
 import { chunkings } from '@slotrelay/testkit';
-import { HELLO3_REPLY, adminHarness, bulk, cmd, mapOf, statusText, stubTopology, verbatim } from './support/fixtures.js';
+import {
+  HELLO3_REPLY,
+  adminHarness,
+  bulk,
+  cmd,
+  mapOf,
+  statusText,
+  stubTopology,
+  verbatim,
+} from './support/fixtures.js';
 
 describe('admin replies keep pipeline order', () => {
   it('SET + admin + GET in one chunk: only SET and GET reach Redis, replies come back in order', async () => {
@@ -32,7 +41,9 @@ describe('admin replies keep pipeline order', () => {
     let finish!: (m: AddressMap) => void;
     const topology = stubTopology({ scan: () => new Promise<AddressMap>((r) => (finish = r)) });
     const h = await adminHarness({ topology });
-    h.clientSends(cmd('GET', 'a') + cmd('GALLIUMDATA', 'SCANCLUSTER') + cmd('GET', 'b') + cmd('SLOTRELAY', 'AUTH', 'x'));
+    h.clientSends(
+      cmd('GET', 'a') + cmd('GALLIUMDATA', 'SCANCLUSTER') + cmd('GET', 'b') + cmd('SLOTRELAY', 'AUTH', 'x'),
+    );
     expect(h.toRedis()).toBe(cmd('GET', 'a') + cmd('GET', 'b'));
     h.redisSends('$1\r\nA\r\n$1\r\nB\r\n');
     await h.settle();

@@ -1,6 +1,13 @@
 import { Container } from 'inversify';
 import { describe, expect, it } from 'vitest';
-import { FleetControl, Logger, Middleware, SlotrelayConfig, TopologyServiceToken, silentLogger } from '@slotrelay/core/internal';
+import {
+  FleetControl,
+  Logger,
+  Middleware,
+  SlotrelayConfig,
+  TopologyServiceToken,
+  silentLogger,
+} from '@slotrelay/core/internal';
 import { sessionHarness } from '@slotrelay/testkit';
 import adminModule, { AdminMiddleware } from '@slotrelay/middleware-admin';
 import { cmd, stubControl, stubTopology } from './support/fixtures.js';

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { SlotrelayConfig } from '@slotrelay/core';
-import { ADMIN_COMMAND_NAMES, ADMIN_SUBCOMMANDS, type AdminAccess, type AdminSubcommandSpec } from '@slotrelay/middleware-admin';
+import {
+  ADMIN_COMMAND_NAMES,
+  ADMIN_SUBCOMMANDS,
+  type AdminAccess,
+  type AdminSubcommandSpec,
+} from '@slotrelay/middleware-admin';
 import { adminHarness, cmd, stubControl, stubTopology } from './support/fixtures.js';
 
 // Security review (issue 13): with adminPassword set, no admin command gets past without
@@ -29,7 +34,9 @@ const guarded = ADMIN_SUBCOMMANDS.filter((c) => c.access !== 'auth');
 describe('with adminPassword set, every admin command without AUTH is refused', () => {
   it('the table covers every access level the command table uses', () => {
     for (const c of ADMIN_SUBCOMMANDS) expect(Object.keys(NEEDS_AUTH), c.name).toContain(c.access);
-    expect(guarded.map((c) => c.name)).toEqual(expect.arrayContaining(['SCANCLUSTER', 'STATUSCLUSTER', 'CONFIG GET', 'CONFIG PATCH', 'HELP']));
+    expect(guarded.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['SCANCLUSTER', 'STATUSCLUSTER', 'CONFIG GET', 'CONFIG PATCH', 'HELP']),
+    );
   });
 
   it('the commands that change state need AUTH even while reads are open: CONFIG PATCH, and SCANCLUSTER (it remaps and can close sessions)', () => {
@@ -43,7 +50,11 @@ describe('with adminPassword set, every admin command without AUTH is refused', 
         const needs = NEEDS_AUTH[spec.access][readsRequireAuth ? 'readsClosed' : 'readsOpen'];
         const title = `${alias} ${spec.name} (${spec.access}), adminReadsRequireAuth ${readsRequireAuth}: ${needs ? 'refused' : 'answered'} without AUTH and after a wrong password`;
         it(title, async () => {
-          const config: SlotrelayConfig = { connections: [], adminPassword: PASSWORD, adminReadsRequireAuth: readsRequireAuth };
+          const config: SlotrelayConfig = {
+            connections: [],
+            adminPassword: PASSWORD,
+            adminReadsRequireAuth: readsRequireAuth,
+          };
           const control = stubControl();
           const topology = stubTopology();
           const h = await adminHarness({ config, control, topology });
@@ -80,26 +91,46 @@ describe('with adminPassword set, every admin command without AUTH is refused', 
     const writes = guarded.filter((c) => NEEDS_AUTH[c.access].readsOpen).map((c) => c.name);
     expect(writes.length).toBeGreaterThan(0);
     for (const command of writes) {
-      expect(h.logLines, command).toContainEqual({ level: 'warn', msg: 'admin write refused', obj: expect.objectContaining({ client: '127.0.0.1:40000', command }) });
+      expect(h.logLines, command).toContainEqual({
+        level: 'warn',
+        msg: 'admin write refused',
+        obj: expect.objectContaining({ client: '127.0.0.1:40000', command }),
+      });
     }
-    expect(h.logLines).toContainEqual({ level: 'warn', msg: 'admin AUTH failed', obj: expect.objectContaining({ client: '127.0.0.1:40000' }) });
+    expect(h.logLines).toContainEqual({
+      level: 'warn',
+      msg: 'admin AUTH failed',
+      obj: expect.objectContaining({ client: '127.0.0.1:40000' }),
+    });
     expect(JSON.stringify(h.logLines)).not.toContain(PASSWORD);
   });
 
   it('AUTH without any adminPassword configured is a failed AUTH, logged at warn', async () => {
     const h = await adminHarness();
     h.clientSends(cmd('GALLIUMDATA', 'AUTH', 'guess'));
-    expect(h.logLines).toContainEqual({ level: 'warn', msg: 'admin AUTH failed', obj: expect.objectContaining({ client: '127.0.0.1:40000' }) });
+    expect(h.logLines).toContainEqual({
+      level: 'warn',
+      msg: 'admin AUTH failed',
+      obj: expect.objectContaining({ client: '127.0.0.1:40000' }),
+    });
     expect(JSON.stringify(h.logLines)).not.toContain('guess');
   });
 
   it('accepted writes are logged at info with the client address (SCANCLUSTER too)', async () => {
     const h = await adminHarness({ config: { connections: [], adminPassword: PASSWORD } });
-    h.clientSends(cmd('GALLIUMDATA', 'AUTH', PASSWORD), cmd('GALLIUMDATA', 'SCANCLUSTER'), cmd('GALLIUMDATA', 'CONFIG', 'PATCH', PATCH));
+    h.clientSends(
+      cmd('GALLIUMDATA', 'AUTH', PASSWORD),
+      cmd('GALLIUMDATA', 'SCANCLUSTER'),
+      cmd('GALLIUMDATA', 'CONFIG', 'PATCH', PATCH),
+    );
     await h.settle();
     for (const command of ['SCANCLUSTER', 'CONFIG PATCH']) {
       for (const msg of ['admin write', 'admin write applied']) {
-        expect(h.logLines, `${command} ${msg}`).toContainEqual({ level: 'info', msg, obj: expect.objectContaining({ client: '127.0.0.1:40000', command }) });
+        expect(h.logLines, `${command} ${msg}`).toContainEqual({
+          level: 'info',
+          msg,
+          obj: expect.objectContaining({ client: '127.0.0.1:40000', command }),
+        });
       }
     }
   });
@@ -110,6 +141,8 @@ describe('without adminPassword', () => {
     const h = await adminHarness();
     h.clientSends(cmd('GALLIUMDATA', 'SCANCLUSTER'), cmd('GALLIUMDATA', 'CONFIG', 'PATCH', PATCH));
     await h.settle();
-    expect(h.toClient()).toBe('+OK 4 nodes found in cluster\r\n-ERR admin writes are disabled: set adminPassword in the config\r\n');
+    expect(h.toClient()).toBe(
+      '+OK 4 nodes found in cluster\r\n-ERR admin writes are disabled: set adminPassword in the config\r\n',
+    );
   });
 });

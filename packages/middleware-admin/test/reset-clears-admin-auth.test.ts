@@ -19,14 +19,21 @@ describe('RESET clears GALLIUMDATA AUTH', () => {
     await h.settle();
     expect(h.toClient()).toBe(`+OK\r\n+RESET\r\n${REFUSED}`);
     expect(control.patches).toEqual([]);
-    expect(h.logLines).toContainEqual({ level: 'info', msg: 'admin AUTH cleared by RESET', obj: expect.objectContaining({ client: '127.0.0.1:40000' }) });
+    expect(h.logLines).toContainEqual({
+      level: 'info',
+      msg: 'admin AUTH cleared by RESET',
+      obj: expect.objectContaining({ client: '127.0.0.1:40000' }),
+    });
   });
 
   it('takes effect at its place in a pipeline: a write before RESET is authenticated, one after it is not', async () => {
     const control = stubControl();
     const h = await adminHarness({ control, config: { connections: [], adminPassword: PASSWORD } });
     h.clientSends(
-      cmd('GALLIUMDATA', 'AUTH', PASSWORD) + cmd('GALLIUMDATA', 'CONFIG', 'PATCH', PATCH) + cmd('RESET') + cmd('GALLIUMDATA', 'CONFIG', 'PATCH', PATCH),
+      cmd('GALLIUMDATA', 'AUTH', PASSWORD) +
+        cmd('GALLIUMDATA', 'CONFIG', 'PATCH', PATCH) +
+        cmd('RESET') +
+        cmd('GALLIUMDATA', 'CONFIG', 'PATCH', PATCH),
     );
     h.redisSends('+RESET\r\n');
     await h.settle();

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { AddressMap, SlotrelayError, parseClusterNodes } from '@slotrelay/core/internal';
 import { formatStatusCluster } from '@slotrelay/middleware-admin';
-import { HELLO3_REPLY, MEMBERS, NODES, READ_AT, adminHarness, bulk, cmd, mapOf, statusText, stubTopology, verbatim } from './support/fixtures.js';
+import {
+  HELLO3_REPLY,
+  MEMBERS,
+  NODES,
+  READ_AT,
+  adminHarness,
+  bulk,
+  cmd,
+  mapOf,
+  statusText,
+  stubTopology,
+  verbatim,
+} from './support/fixtures.js';
 
 describe('GALLIUMDATA SCANCLUSTER', () => {
   it('rescans and answers +OK <n> nodes found in cluster, without touching Redis', async () => {
@@ -16,7 +28,11 @@ describe('GALLIUMDATA SCANCLUSTER', () => {
   it('answers -ERR with the not-enough-members text when the cluster outgrew clusterMembers', async () => {
     const grown = NODES + '\ne000000000000000000000000000000000000005 127.100.0.5:7004@17004 master - 0 0 5 connected';
     const topology = stubTopology({
-      scan: async () => new AddressMap({ mode: 'dynamic', members: MEMBERS, instanceId: 1 }, { nodes: parseClusterNodes(grown), source: { host: '127.100.0.1', port: 7000 }, at: 0 }),
+      scan: async () =>
+        new AddressMap(
+          { mode: 'dynamic', members: MEMBERS, instanceId: 1 },
+          { nodes: parseClusterNodes(grown), source: { host: '127.100.0.1', port: 7000 }, at: 0 },
+        ),
     });
     const h = await adminHarness({ topology });
     h.clientSends(cmd('gallIUMdata', 'scancluster'));
@@ -24,19 +40,31 @@ describe('GALLIUMDATA SCANCLUSTER', () => {
     expect(h.toClient()).toBe(
       '-ERR There are not enough slotrelay nodes to cover the entire cluster: the cluster has 5 nodes, clusterMembers lists 4; at least 5 are needed\r\n',
     );
-    expect(h.logLines.some((l) => l.level === 'warn' && l.msg === 'admin write failed' && (l.obj as { command?: string }).command === 'SCANCLUSTER')).toBe(true);
+    expect(
+      h.logLines.some(
+        (l) =>
+          l.level === 'warn' &&
+          l.msg === 'admin write failed' &&
+          (l.obj as { command?: string }).command === 'SCANCLUSTER',
+      ),
+    ).toBe(true);
   });
 
   it('answers -ERR when no Redis server can be read', async () => {
     const topology = stubTopology({
       scan: async () => {
-        throw new SlotrelayError('SR_ERR_TOPOLOGY', 'cannot read the cluster topology from any Redis server (127.100.0.1:7000: ECONNREFUSED)');
+        throw new SlotrelayError(
+          'SR_ERR_TOPOLOGY',
+          'cannot read the cluster topology from any Redis server (127.100.0.1:7000: ECONNREFUSED)',
+        );
       },
     });
     const h = await adminHarness({ topology });
     h.clientSends(cmd('GALLIUMDATA', 'SCANCLUSTER'));
     await h.settle();
-    expect(h.toClient()).toBe('-ERR cannot read the cluster topology from any Redis server (127.100.0.1:7000: ECONNREFUSED)\r\n');
+    expect(h.toClient()).toBe(
+      '-ERR cannot read the cluster topology from any Redis server (127.100.0.1:7000: ECONNREFUSED)\r\n',
+    );
   });
 });
 
@@ -92,7 +120,9 @@ describe('GALLIUMDATA STATUSCLUSTER', () => {
     const h = await adminHarness({ topology });
     h.clientSends(cmd('GALLIUMDATA', 'STATUSCLUSTER'));
     await h.settle();
-    expect(h.toClient()).toBe('-ERR cannot read the cluster topology from any Redis server (127.100.0.1:7000: timeout)\r\n');
+    expect(h.toClient()).toBe(
+      '-ERR cannot read the cluster topology from any Redis server (127.100.0.1:7000: timeout)\r\n',
+    );
   });
 });
 
@@ -122,14 +152,24 @@ describe('formatStatusCluster', () => {
   it('dates the last read of the topology, also one that found nothing new', () => {
     const lastRead = { source: { host: '127.100.0.3', port: 7002 }, at: READ_AT + 60_000 };
     const text = formatStatusCluster(mapOf(), { scans: 2, lastRead });
-    expect(text.split('\n').at(-1)).toBe(`Topology read from 127.100.0.3:7002 at ${new Date(READ_AT + 60_000).toISOString()}; 2 scans since start`);
+    expect(text.split('\n').at(-1)).toBe(
+      `Topology read from 127.100.0.3:7002 at ${new Date(READ_AT + 60_000).toISOString()}; 2 scans since start`,
+    );
   });
 
   it('says so when this proxy is a spare member with no node to front', () => {
-    const spare = mapOf(NODES, { mode: 'dynamic', members: [...MEMBERS, { host: 'proxy.test', port: 6395 }], instanceId: 5 });
+    const spare = mapOf(NODES, {
+      mode: 'dynamic',
+      members: [...MEMBERS, { host: 'proxy.test', port: 6395 }],
+      instanceId: 5,
+    });
     const text = formatStatusCluster(spare, { scans: 1 });
     expect(text).not.toContain('<- this proxy');
-    expect(text.split('\n')[5]).toBe('This proxy (instance 5) fronts no Redis node: the cluster has 4 nodes, clusterMembers lists 5');
-    expect(text.split('\n')[6]).toBe(`Topology read from 127.100.0.1:7000 at ${new Date(READ_AT).toISOString()}; 1 scan since start`);
+    expect(text.split('\n')[5]).toBe(
+      'This proxy (instance 5) fronts no Redis node: the cluster has 4 nodes, clusterMembers lists 5',
+    );
+    expect(text.split('\n')[6]).toBe(
+      `Topology read from 127.100.0.1:7000 at ${new Date(READ_AT).toISOString()}; 1 scan since start`,
+    );
   });
 });

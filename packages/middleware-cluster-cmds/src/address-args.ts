@@ -47,7 +47,12 @@ export function rewriteAddressArgs(args: readonly Buffer[], resolve: RedisResolv
 
 /** `CLIENT KILL <filter> <value> …`: the index of the LADDR filter's value, or -1. */
 function killLaddr(args: readonly Buffer[]): number {
-  if (args.length < 4 || args[0]!.toString('latin1').toUpperCase() !== 'CLIENT' || args[1]!.toString('latin1').toUpperCase() !== 'KILL') return -1;
+  if (
+    args.length < 4 ||
+    args[0]!.toString('latin1').toUpperCase() !== 'CLIENT' ||
+    args[1]!.toString('latin1').toUpperCase() !== 'KILL'
+  )
+    return -1;
   for (let i = 2; i + 1 < args.length; i += 2) if (args[i]!.toString('latin1').toUpperCase() === 'LADDR') return i + 1;
   return -1;
 }

@@ -14,7 +14,16 @@ export const SCRIPT_COMMANDS = ['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCA
  * and `bind`; the others carry none in Redis 7.0, and are guarded so one never slips through.
  * CLUSTER's address-bearing subcommands have their own rewrites; its others are guarded.
  */
-export const GUARDED_COMMANDS = ['CLIENT', 'ACL', 'CONFIG', 'SLOWLOG', 'LATENCY', 'MEMORY', 'DEBUG', 'CLUSTER'] as const;
+export const GUARDED_COMMANDS = [
+  'CLIENT',
+  'ACL',
+  'CONFIG',
+  'SLOWLOG',
+  'LATENCY',
+  'MEMORY',
+  'DEBUG',
+  'CLUSTER',
+] as const;
 
 /** What a client gets instead of a script's reply that names a Redis node in a shape no rewrite knows. */
 export const SCRIPT_ADDRESS_ERROR = "ERR slotrelay: the script's reply names a Redis node address";
@@ -27,9 +36,22 @@ export const REPLY_ADDRESS_ERROR = 'ERR slotrelay: the reply names a Redis node 
  * since a proxy has no value to put there that would be true.
  */
 export const ADDRESS_CONFIG_PARAMS: ReadonlySet<string> = new Set([
-  'port', 'tls-port', 'bind', 'bind-source-addr', 'cluster-port',
-  'cluster-announce-ip', 'cluster-announce-hostname', 'cluster-announce-port', 'cluster-announce-tls-port', 'cluster-announce-bus-port',
-  'replica-announce-ip', 'replica-announce-port', 'slave-announce-ip', 'slave-announce-port', 'replicaof', 'slaveof',
+  'port',
+  'tls-port',
+  'bind',
+  'bind-source-addr',
+  'cluster-port',
+  'cluster-announce-ip',
+  'cluster-announce-hostname',
+  'cluster-announce-port',
+  'cluster-announce-tls-port',
+  'cluster-announce-bus-port',
+  'replica-announce-ip',
+  'replica-announce-port',
+  'slave-announce-ip',
+  'slave-announce-port',
+  'replicaof',
+  'slaveof',
 ]);
 
 /** How `guardNode` treats a value that names a node endpoint in no known shape. */
@@ -57,7 +79,12 @@ const KINDS: readonly ReplyKind[] = ['nodes', 'replicas', 'slots', 'shards', 'in
  * by proxy addresses; if it still names one it becomes the error `g.error`. A value that names none
  * is left as it is. `-MOVED` / `-ASK` are left to middleware-redirect.
  */
-export function guardNode(node: RespNode, o: ReplyRewriteOptions, endpoints: NodeEndpoints, g: GuardOptions): { node: RespNode; changed: boolean; unknown: readonly UnknownNode[] } {
+export function guardNode(
+  node: RespNode,
+  o: ReplyRewriteOptions,
+  endpoints: NodeEndpoints,
+  g: GuardOptions,
+): { node: RespNode; changed: boolean; unknown: readonly UnknownNode[] } {
   if (isRedirect(node) || !endpoints.namesEndpoint(node)) return { node, changed: false, unknown: [] };
   const kind = KINDS.find((k) => shapeFit(node, k) === 'match');
   let unknown: readonly UnknownNode[] = [];
@@ -76,7 +103,12 @@ export function guardNode(node: RespNode, o: ReplyRewriteOptions, endpoints: Nod
  * One reply made safe as `guardNode` says. A reply in which no node host occurs at all (a byte
  * search) is not decoded.
  */
-export function guardReply(bytes: Buffer, o: ReplyRewriteOptions, endpoints: NodeEndpoints, g: GuardOptions): Rewritten<Buffer> {
+export function guardReply(
+  bytes: Buffer,
+  o: ReplyRewriteOptions,
+  endpoints: NodeEndpoints,
+  g: GuardOptions,
+): Rewritten<Buffer> {
   if (!endpoints.mayName(bytes)) return { value: bytes, changed: false, unknown: [] };
   return encoded(bytes, guardNode(decodeReply(bytes), o, endpoints, g));
 }
@@ -85,7 +117,13 @@ export function guardReply(bytes: Buffer, o: ReplyRewriteOptions, endpoints: Nod
  * An EXEC reply: each element made safe as `guardNode` says; the elements at `configAt` (queued
  * CONFIG GETs) first lose their address parameters, as `rewriteConfigGet` does.
  */
-export function guardExecReply(bytes: Buffer, o: ReplyRewriteOptions, endpoints: NodeEndpoints, g: GuardOptions, configAt: ReadonlySet<number> = new Set()): Rewritten<Buffer> {
+export function guardExecReply(
+  bytes: Buffer,
+  o: ReplyRewriteOptions,
+  endpoints: NodeEndpoints,
+  g: GuardOptions,
+  configAt: ReadonlySet<number> = new Set(),
+): Rewritten<Buffer> {
   const unchanged = { value: bytes, changed: false, unknown: [] };
   if (bytes[0] !== RespType.Array || (configAt.size === 0 && !endpoints.mayName(bytes))) return unchanged;
   const root = decodeReply(bytes);
@@ -126,9 +164,16 @@ function dropAddressParams(node: RespNode): boolean {
   return true;
 }
 
-function encoded(bytes: Buffer, r: { node: RespNode; changed: boolean; unknown: readonly UnknownNode[] }): Rewritten<Buffer> {
+function encoded(
+  bytes: Buffer,
+  r: { node: RespNode; changed: boolean; unknown: readonly UnknownNode[] },
+): Rewritten<Buffer> {
   if (!r.changed) return { value: bytes, changed: false, unknown: [] };
-  return { value: r.node.type === RespType.Error ? encodeError(r.node.text!) : encodeReply(r.node), changed: true, unknown: r.unknown };
+  return {
+    value: r.node.type === RespType.Error ? encodeError(r.node.text!) : encodeReply(r.node),
+    changed: true,
+    unknown: r.unknown,
+  };
 }
 
 /** Applies `fn` to the text of every string and error in `node`, in place. */

@@ -19,8 +19,22 @@ import { rewriteAddressArgs } from './address-args.js';
 import { type Rewritten, type UnknownNode, describeUnknown, mapRedisResolver, mapResolver } from './resolver.js';
 import { NodeEndpoints } from './node-endpoints.js';
 import { isErrorType } from './resp-values.js';
-import { type ReplyKind, type ReplyRewriteOptions, replyKindOf, rewriteExecReply, rewriteReply } from './rewrite-reply.js';
-import { GUARDED_COMMANDS, REPLY_GUARD, SCRIPT_COMMANDS, SCRIPT_GUARD, guardExecReply, guardReply, rewriteConfigGet } from './address-guard.js';
+import {
+  type ReplyKind,
+  type ReplyRewriteOptions,
+  replyKindOf,
+  rewriteExecReply,
+  rewriteReply,
+} from './rewrite-reply.js';
+import {
+  GUARDED_COMMANDS,
+  REPLY_GUARD,
+  SCRIPT_COMMANDS,
+  SCRIPT_GUARD,
+  guardExecReply,
+  guardReply,
+  rewriteConfigGet,
+} from './address-guard.js';
 import { ExecMark, GuardMark, QueuedMark, Transaction } from './transaction.js';
 
 /** A rewrite of one reply's bytes under some options (one of `rewriteReply`, `rewriteExecReply`). */
@@ -28,15 +42,28 @@ type ReplyRewrite = (bytes: Buffer, o: ReplyRewriteOptions) => Rewritten<Buffer>
 
 /** Commands whose requests this middleware reads: the address-bearing ones, and MULTI/EXEC bookkeeping. */
 const COMMANDS = [
-  'CLUSTER', 'INFO', 'ROLE', 'MIGRATE', 'REPLICAOF', 'SLAVEOF', 'MULTI', 'EXEC', 'DISCARD', 'RESET', 'MONITOR',
-  ...SCRIPT_COMMANDS, ...GUARDED_COMMANDS,
+  'CLUSTER',
+  'INFO',
+  'ROLE',
+  'MIGRATE',
+  'REPLICAOF',
+  'SLAVEOF',
+  'MULTI',
+  'EXEC',
+  'DISCARD',
+  'RESET',
+  'MONITOR',
+  ...SCRIPT_COMMANDS,
+  ...GUARDED_COMMANDS,
 ] as const;
 const OWN: ReadonlySet<string> = new Set(COMMANDS);
 const SCRIPTS: ReadonlySet<string> = new Set(SCRIPT_COMMANDS);
 const GUARDED: ReadonlySet<string> = new Set(GUARDED_COMMANDS);
 
 /** MONITOR's lines are out of band (no middleware sees them) and on a replica name its master's endpoint. */
-const MONITOR_REFUSED = encodeError('ERR slotrelay: MONITOR is not available through the proxy (its lines name Redis nodes)');
+const MONITOR_REFUSED = encodeError(
+  'ERR slotrelay: MONITOR is not available through the proxy (its lines name Redis nodes)',
+);
 
 /**
  * Keeps Redis addresses from reaching clients through command replies, and maps proxy addresses in
@@ -152,10 +179,22 @@ export class ClusterCmdsMiddleware implements Middleware {
   private onReply(s: SessionContext, f: Frame, m: unknown): Buffer | Promise<Buffer> | undefined {
     if (m instanceof GuardMark) {
       if (m.queued && QueuedMark.isQueued(f.bytes())) return undefined;
-      return this.rewrite(s, f, m.what, (bytes, o) => {
-        const e = this.endpoints();
-        return this.logged(s, m.what, m.what === 'config' ? rewriteConfigGet(bytes, o, e) : guardReply(bytes, o, e, m.what === 'script' ? SCRIPT_GUARD : REPLY_GUARD));
-      }, true);
+      return this.rewrite(
+        s,
+        f,
+        m.what,
+        (bytes, o) => {
+          const e = this.endpoints();
+          return this.logged(
+            s,
+            m.what,
+            m.what === 'config'
+              ? rewriteConfigGet(bytes, o, e)
+              : guardReply(bytes, o, e, m.what === 'script' ? SCRIPT_GUARD : REPLY_GUARD),
+          );
+        },
+        true,
+      );
     }
     if (m instanceof QueuedMark) {
       if (QueuedMark.isQueued(f.bytes())) return undefined;
@@ -169,7 +208,10 @@ export class ClusterCmdsMiddleware implements Middleware {
         const r = rewriteExecReply(bytes, tx, o);
         if (r.byShape > 0 && !warned) {
           // A request of the transaction answered by a later middleware: core counted it, Redis did not.
-          s.log.warn({ found: r.byShape }, 'EXEC reply: a counted place did not hold the expected reply; matched by shape');
+          s.log.warn(
+            { found: r.byShape },
+            'EXEC reply: a counted place did not hold the expected reply; matched by shape',
+          );
           warned = true;
         }
         if (tx.guard === null) return r;
@@ -190,7 +232,8 @@ export class ClusterCmdsMiddleware implements Middleware {
   }
 
   private logged(s: SessionContext, what: string, r: Rewritten<Buffer>): Rewritten<Buffer> {
-    if (r.changed) s.log.info({ reply: what, refused: r.value[0] === 0x2d }, 'a reply named a Redis node: rewritten or refused');
+    if (r.changed)
+      s.log.info({ reply: what, refused: r.value[0] === 0x2d }, 'a reply named a Redis node: rewritten or refused');
     return r;
   }
 
@@ -205,7 +248,13 @@ export class ClusterCmdsMiddleware implements Middleware {
    * with it). Error replies pass, unless `errors` (guarded replies: a script can return any error
    * text, and an error may quote an argument the proxy mapped to a node).
    */
-  private rewrite(s: SessionContext, f: Frame, what: string, fn: ReplyRewrite, errors = false): Buffer | Promise<Buffer> | undefined {
+  private rewrite(
+    s: SessionContext,
+    f: Frame,
+    what: string,
+    fn: ReplyRewrite,
+    errors = false,
+  ): Buffer | Promise<Buffer> | undefined {
     if (isErrorType(f.type) && !errors) return undefined;
     const current = this.topology.current;
     const first = fn(f.bytes(), this.options(current, true));
@@ -224,14 +273,24 @@ export class ClusterCmdsMiddleware implements Middleware {
   }
 
   /** The final rewrite after a rescan: what is still unknown is hidden, logged and not rescanned for again. */
-  private finish(s: SessionContext, bytes: Buffer, what: string, fn: ReplyRewrite, map: AddressMap | null, strict?: Rewritten<Buffer>): Buffer {
+  private finish(
+    s: SessionContext,
+    bytes: Buffer,
+    what: string,
+    fn: ReplyRewrite,
+    map: AddressMap | null,
+    strict?: Rewritten<Buffer>,
+  ): Buffer {
     const byId = strict ?? fn(bytes, this.options(map, true));
     if (byId.unknown.length === 0) return byId.value;
     this.remember(map, byId.unknown);
     // A node ID still unknown may sit at a known address (a node replaced in place): accept that now.
     const r = fn(bytes, this.options(map, false));
     if (r.unknown.length > 0) {
-      s.log.warn({ reply: what, hidden: r.unknown.map(describeUnknown) }, 'reply names Redis nodes no proxy is mapped to; hidden from the client');
+      s.log.warn(
+        { reply: what, hidden: r.unknown.map(describeUnknown) },
+        'reply names Redis nodes no proxy is mapped to; hidden from the client',
+      );
     }
     return r.value;
   }
@@ -256,5 +315,9 @@ export class ClusterCmdsMiddleware implements Middleware {
 
 /** `CONFIG GET …`: its reply drops the address parameters. */
 function isConfigGet(args: readonly Buffer[]): boolean {
-  return args.length >= 3 && args[0]!.toString('latin1').toUpperCase() === 'CONFIG' && args[1]!.toString('latin1').toUpperCase() === 'GET';
+  return (
+    args.length >= 3 &&
+    args[0]!.toString('latin1').toUpperCase() === 'CONFIG' &&
+    args[1]!.toString('latin1').toUpperCase() === 'GET'
+  );
 }

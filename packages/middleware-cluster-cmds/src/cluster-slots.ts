@@ -38,7 +38,12 @@ export function rewriteClusterSlots(root: RespNode, resolve: NodeResolver): Rewr
 /** Rewrites one node entry in place; false when no proxy fronts the node (the entry must go). */
 function rewriteSlotsEntry(entry: RespNode, resolve: NodeResolver, log: RewriteLog): boolean {
   if (!isArray(entry) || entry.items.length < 2) return true;
-  const [endpoint, portNode, idNode, meta] = entry.items as [RespNode, RespNode, RespNode | undefined, RespNode | undefined];
+  const [endpoint, portNode, idNode, meta] = entry.items as [
+    RespNode,
+    RespNode,
+    RespNode | undefined,
+    RespNode | undefined,
+  ];
   const host = textOf(endpoint) ?? ''; // NULL endpoint: "the node you asked", as '' is for the map
   const port = numberOf(portNode) ?? 0;
   const id = textOf(idNode);

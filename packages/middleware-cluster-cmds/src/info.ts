@@ -21,7 +21,8 @@ const SLAVE_LINE = /^slave(\d+):(.*)$/;
  */
 export function rewriteInfo(text: string, resolve: NodeResolver, opts: InfoOptions = {}): Rewritten<string> {
   const log = new RewriteLog();
-  if (!text.includes('master_host:') && !text.includes('\nslave') && !text.includes('tcp_port:')) return log.result(text);
+  if (!text.includes('master_host:') && !text.includes('\nslave') && !text.includes('tcp_port:'))
+    return log.result(text);
   const lines = text.split('\r\n');
   const out: string[] = [];
   let masterHost: number | null = null;

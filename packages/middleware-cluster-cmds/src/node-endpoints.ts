@@ -76,7 +76,8 @@ export class NodeEndpoints {
 
   /** True when the decoded value names a node endpoint anywhere in it. */
   namesEndpoint(node: RespNode): boolean {
-    const text = textOf(node) ?? (node.type === RespType.Error || node.type === RespType.BlobError ? errorText(node) : null);
+    const text =
+      textOf(node) ?? (node.type === RespType.Error || node.type === RespType.BlobError ? errorText(node) : null);
     if (text !== null && this.inText(text)) return true;
     if (node.attributes && this.inAggregate(node.attributes)) return true;
     return node.items ? this.inAggregate(node.items) : false;

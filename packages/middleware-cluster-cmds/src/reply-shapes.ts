@@ -31,7 +31,12 @@ export function shapeFit(n: RespNode, kind: ReplyKind): ShapeFit {
       if (!isArray(n)) return 'mismatch';
       if (n.items.length === 0) return 'empty';
       return n.items.every(
-        (r) => isArray(r) && r.items.length >= 3 && r.items[0]!.type === RespType.Integer && r.items[1]!.type === RespType.Integer && isArray(r.items[2]),
+        (r) =>
+          isArray(r) &&
+          r.items.length >= 3 &&
+          r.items[0]!.type === RespType.Integer &&
+          r.items[1]!.type === RespType.Integer &&
+          isArray(r.items[2]),
       )
         ? 'match'
         : 'mismatch';

@@ -11,7 +11,8 @@ export function textOf(n: RespNode | undefined): string | null {
 /** The number in an integer node, or in a bulk string holding digits (ROLE writes ports as bulk strings). */
 export function numberOf(n: RespNode | undefined): number | null {
   if (n === undefined) return null;
-  const t = n.type === RespType.Integer ? n.text : n.type === RespType.BulkString ? n.data?.toString('latin1') : undefined;
+  const t =
+    n.type === RespType.Integer ? n.text : n.type === RespType.BulkString ? n.data?.toString('latin1') : undefined;
   return t !== undefined && /^\d+$/.test(t) ? Number(t) : null;
 }
 
@@ -27,7 +28,12 @@ export function numberLike(like: RespNode, value: number): RespNode {
 
 /** True for a map: `%` in RESP3, or a flat key/value array in RESP2 (`addReplyMapLen`). */
 export function isMapLike(n: RespNode | undefined): n is RespNode & { items: RespNode[] } {
-  return n !== undefined && (n.type === RespType.Map || n.type === RespType.Array) && Array.isArray(n.items) && n.items.length % 2 === 0;
+  return (
+    n !== undefined &&
+    (n.type === RespType.Map || n.type === RespType.Array) &&
+    Array.isArray(n.items) &&
+    n.items.length % 2 === 0
+  );
 }
 
 /** True for an array (`*`) with elements. */

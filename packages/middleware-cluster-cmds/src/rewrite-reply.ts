@@ -50,13 +50,19 @@ export function replyKindOf(args: readonly Buffer[]): ReplyKind | null {
  * string in RESP2, a verbatim string with its `txt:` format in RESP3; `encodeReply` recomputes every
  * length. Errors, nulls and unexpected shapes pass unchanged.
  */
-export function rewriteReplyNode(node: RespNode, kind: ReplyKind, o: ReplyRewriteOptions): { changed: boolean; unknown: readonly UnknownNode[] } {
+export function rewriteReplyNode(
+  node: RespNode,
+  kind: ReplyKind,
+  o: ReplyRewriteOptions,
+): { changed: boolean; unknown: readonly UnknownNode[] } {
   switch (kind) {
     case 'nodes':
     case 'info': {
-      if ((node.type !== RespType.BulkString && node.type !== RespType.Verbatim) || !node.data) return { changed: false, unknown: [] };
+      if ((node.type !== RespType.BulkString && node.type !== RespType.Verbatim) || !node.data)
+        return { changed: false, unknown: [] };
       const text = node.data.toString('latin1');
-      const r = kind === 'nodes' ? rewriteClusterNodes(text, o.resolve) : rewriteInfo(text, o.resolve, { self: o.self });
+      const r =
+        kind === 'nodes' ? rewriteClusterNodes(text, o.resolve) : rewriteInfo(text, o.resolve, { self: o.self });
       if (r.changed) node.data = Buffer.from(r.value, 'latin1');
       return r;
     }

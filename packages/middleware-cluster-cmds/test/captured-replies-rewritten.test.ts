@@ -45,14 +45,20 @@ async function sessionFor(entry: FixtureEntry, style: ProxyStyle, tls = false) {
   return { h, stub, nodes, roundTrip };
 }
 
-const single = manifest.entries.filter((e) => e.commands.length === 1 && replyKindOf(e.commands[0]!.map((a) => Buffer.from(a))) !== null);
+const single = manifest.entries.filter(
+  (e) => e.commands.length === 1 && replyKindOf(e.commands[0]!.map((a) => Buffer.from(a))) !== null,
+);
 const styleOf = (e: FixtureEntry): ProxyStyle => (e.set === 'ipv6' ? 'ipv6' : e.set === 'hostname' ? 'dns' : 'ipv4');
 
 describe('captured replies are rewritten to name only proxies', () => {
   it('the fixtures cover every reply kind in RESP2 and RESP3 for every capture set', () => {
-    const kinds = new Set(single.map((e) => `${e.set} ${e.protocol} ${replyKindOf(e.commands[0]!.map((a) => Buffer.from(a)))}`));
+    const kinds = new Set(
+      single.map((e) => `${e.set} ${e.protocol} ${replyKindOf(e.commands[0]!.map((a) => Buffer.from(a)))}`),
+    );
     for (const set of ['ip', 'hostname', 'unknown-endpoint', 'ipv6']) {
-      for (const p of [2, 3]) for (const k of ['nodes', 'slots', 'shards', 'replicas', 'info', 'role']) expect(kinds.has(`${set} ${p} ${k}`), `${set} ${p} ${k}`).toBe(true);
+      for (const p of [2, 3])
+        for (const k of ['nodes', 'slots', 'shards', 'replicas', 'info', 'role'])
+          expect(kinds.has(`${set} ${p} ${k}`), `${set} ${p} ${k}`).toBe(true);
     }
     expect(manifest.entries.some((e) => e.set === 'migrating')).toBe(true);
   });
@@ -86,7 +92,9 @@ describe('captured replies are rewritten to name only proxies', () => {
 
   it('CLUSTER NODES: every line gets the proxy of its node ID, the bus port stays, hostnames only for DNS proxies', async () => {
     for (const style of ['ipv4', 'dns'] as const) {
-      const entry = single.find((e) => e.set === 'hostname' && e.protocol === 2 && e.file.endsWith('/cluster-nodes.resp'))!;
+      const entry = single.find(
+        (e) => e.set === 'hostname' && e.protocol === 2 && e.file.endsWith('/cluster-nodes.resp'),
+      )!;
       const { roundTrip } = await sessionFor(entry, style);
       const before = parseClusterNodes(decodeReply(fixture(entry.file)).data!.toString('latin1'));
       const map = mapFor(before, { style, askedId: entry.askedId });
@@ -115,7 +123,9 @@ describe('captured replies are rewritten to name only proxies', () => {
 
   it('CLUSTER SLOTS: NULL endpoints (unknown-endpoint) become the proxy host, `$-1` and `_` alike', async () => {
     for (const protocol of [2, 3]) {
-      const entry = single.find((e) => e.set === 'unknown-endpoint' && e.protocol === protocol && e.file.endsWith('/cluster-slots.resp'))!;
+      const entry = single.find(
+        (e) => e.set === 'unknown-endpoint' && e.protocol === protocol && e.file.endsWith('/cluster-slots.resp'),
+      )!;
       const input = fixture(entry.file);
       expect(input.includes(protocol === 2 ? '$-1\r\n' : '_\r\n')).toBe(true);
       const { roundTrip } = await sessionFor(entry, 'ipv4');
@@ -129,7 +139,9 @@ describe('captured replies are rewritten to name only proxies', () => {
   it('CLUSTER SHARDS: exactly one of port / tls-port, chosen by the listener, carrying the proxy port', async () => {
     for (const tls of [false, true]) {
       for (const protocol of [2, 3]) {
-        const entry = single.find((e) => e.set === 'ip' && e.protocol === protocol && e.file.endsWith('/cluster-shards.resp'))!;
+        const entry = single.find(
+          (e) => e.set === 'ip' && e.protocol === protocol && e.file.endsWith('/cluster-shards.resp'),
+        )!;
         const { roundTrip } = await sessionFor(entry, 'ipv4', tls);
         const node = decodeReply(roundTrip([fixture(entry.file)]));
         expect(node.items![0]!.type).toBe(protocol === 3 ? RespType.Map : RespType.Array);
@@ -148,7 +160,8 @@ describe('captured replies are rewritten to name only proxies', () => {
       const { roundTrip } = await sessionFor(entry, 'dns');
       const out = roundTrip([input]);
       const node = expectOneFrame(out, input[0]!, entry.file);
-      if (entry.protocol === 3) expect(out.toString('latin1', 0, out.indexOf('\r\n') + 6)).toBe(`=${node.data!.length + 4}\r\ntxt:`);
+      if (entry.protocol === 3)
+        expect(out.toString('latin1', 0, out.indexOf('\r\n') + 6)).toBe(`=${node.data!.length + 4}\r\ntxt:`);
       else expect(out.toString('latin1', 0, out.indexOf('\r\n'))).toBe(`$${node.data!.length}`);
     }
   });

@@ -10,27 +10,48 @@ import {
   rewriteClusterReplicas,
 } from '@slotrelay/middleware-cluster-cmds';
 import { expectOneFrame } from './support/addresses.js';
-import { type ProxyStyle, asService, fixture, listenerInfo, mapFor, outputReader, stubTopology } from './support/fixtures.js';
+import {
+  type ProxyStyle,
+  asService,
+  fixture,
+  listenerInfo,
+  mapFor,
+  outputReader,
+  stubTopology,
+} from './support/fixtures.js';
 
 const id = (c: string) => c.repeat(40 / c.length);
 const mixed = fixture('handwritten/cluster-nodes-mixed.txt').toString('latin1');
 const known = parseClusterNodes(fixture('handwritten/cluster-nodes-mixed.topology.txt').toString('latin1'));
-const resolverFor = (style: ProxyStyle, strict = true) => mapResolver(mapFor(known, { style, askedId: id('a') }), { strict });
+const resolverFor = (style: ProxyStyle, strict = true) =>
+  mapResolver(mapFor(known, { style, askedId: id('a') }), { strict });
 
 /** The lines of a rewritten text, by node ID. */
-const byId = (text: string) => new Map(text.split('\n').filter(Boolean).map((l) => [l.slice(0, 40), l.slice(41)]));
+const byId = (text: string) =>
+  new Map(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, 40), l.slice(41)]),
+  );
 
 describe('CLUSTER NODES lines (hand-written cases)', () => {
   it('IPv6, IPv4 and hostname addresses become proxy addresses; bus ports, flags, epochs, slots and markers stay', () => {
     const r = rewriteClusterNodes(mixed, resolverFor('ipv4'));
     const out = byId(r.value);
-    expect(out.get(id('a'))).toBe(`127.199.0.1:6391@17000 myself,master - 0 0 1 connected 0-5460 [100->-${id('b')}] [200-<-${id('c')}]`);
+    expect(out.get(id('a'))).toBe(
+      `127.199.0.1:6391@17000 myself,master - 0 0 1 connected 0-5460 [100->-${id('b')}] [200-<-${id('c')}]`,
+    );
     expect(out.get(id('b'))).toBe('127.199.0.1:6392@17001 master - 0 1700000000001 2 connected 5461-10922');
     // The proxy host is an IP: no hostname field (Redis announces names there, never IPs).
     expect(out.get(id('c'))).toBe('127.199.0.1:6393@17002 master - 0 1700000000002 3 connected 10923-16383');
-    expect(out.get(id('d'))).toBe(`127.199.0.1:6394@17003 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`);
+    expect(out.get(id('d'))).toBe(
+      `127.199.0.1:6394@17003 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`,
+    );
     // The noaddr node e takes no proxy (AddressMap skips noaddr/handshake nodes), so f gets the fifth.
-    expect(out.get(id('f'))).toBe('127.199.0.1:6395@17005 master,fail?,nofailover - 1700000000005 1700000000005 0 connected');
+    expect(out.get(id('f'))).toBe(
+      '127.199.0.1:6395@17005 master,fail?,nofailover - 1700000000005 1700000000005 0 connected',
+    );
     expect(r.value.endsWith('\n')).toBe(true);
     expect(r.value.split('\n').length).toBe(mixed.split('\n').length);
   });
@@ -60,7 +81,10 @@ describe('CLUSTER NODES lines (hand-written cases)', () => {
   });
 
   it('a node the map does not know becomes :0@0 with its flags kept, and is reported', () => {
-    const partial = mapFor(known.filter((n) => n.id !== id('d')), { askedId: id('a') });
+    const partial = mapFor(
+      known.filter((n) => n.id !== id('d')),
+      { askedId: id('a') },
+    );
     const r = rewriteClusterNodes(mixed, mapResolver(partial, { strict: true }));
     expect(byId(r.value).get(id('d'))).toBe(`:0@0 slave,fail ${id('a')} 1700000000003 1700000000003 1 disconnected`);
     expect(r.unknown).toEqual([{ id: id('d'), host: '127.100.0.4', port: 7003 }]);
@@ -108,7 +132,8 @@ describe('CLUSTER NODES lines (hand-written cases)', () => {
         const out = next();
         expectOneFrame(out, input[0]!, label);
         expect(out.toString('latin1'), label).toBe(expected.toString('latin1'));
-        for (const leak of ['::1:', '10.0.0.', 'redis-3.svc', '@17000,']) expect(out.includes(leak), `${label}: ${leak}`).toBe(false);
+        for (const leak of ['::1:', '10.0.0.', 'redis-3.svc', '@17000,'])
+          expect(out.includes(leak), `${label}: ${leak}`).toBe(false);
       }
       expect(stub.scans).toBe(0); // the handshake node does not trigger rescans
     });

@@ -1,7 +1,11 @@
 import { Container } from 'inversify';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ListenerInfoToken, Middleware, TopologyServiceToken } from '@slotrelay/core';
-import clusterCmdsModule, { ClusterCmdsMiddleware, type NodeResolver, type Rewritten } from '@slotrelay/middleware-cluster-cmds';
+import clusterCmdsModule, {
+  ClusterCmdsMiddleware,
+  type NodeResolver,
+  type Rewritten,
+} from '@slotrelay/middleware-cluster-cmds';
 import { listenerInfo, stubTopology } from './support/fixtures.js';
 
 describe('the package as a host loads it', () => {
@@ -16,7 +20,19 @@ describe('the package as a host loads it', () => {
     const m = all[0]!;
     expect(m).toBeInstanceOf(ClusterCmdsMiddleware);
     expect(m.name).toBe('@slotrelay/middleware-cluster-cmds');
-    expect(m.commands).toEqual(expect.arrayContaining(['CLUSTER', 'MULTI', 'EXEC', 'DISCARD', 'MIGRATE', 'REPLICAOF', 'SLAVEOF', 'INFO', 'ROLE']));
+    expect(m.commands).toEqual(
+      expect.arrayContaining([
+        'CLUSTER',
+        'MULTI',
+        'EXEC',
+        'DISCARD',
+        'MIGRATE',
+        'REPLICAOF',
+        'SLAVEOF',
+        'INFO',
+        'ROLE',
+      ]),
+    );
     expect(c.getAll<Middleware>(Middleware)[0]).toBe(m); // one instance per listener container
   });
 

@@ -11,7 +11,8 @@ const proxies = (() => {
   const all = Array.from({ length: ip.length + 2 }, (_, i) => proxyAddress('ipv4', i));
   return { hosts: new Set(all.map((a) => a.host)), ports: new Set(all.map((a) => a.port)) };
 })();
-const exec = (...items: Array<Buffer | string>) => Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items.map((i) => Buffer.from(i))]);
+const exec = (...items: Array<Buffer | string>) =>
+  Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items.map((i) => Buffer.from(i))]);
 const reply = (kind: string, p = 2) => fixture(`ip/resp${p}/${kind}.resp`);
 
 describe('shapeFit: telling address-bearing replies from other values', () => {
@@ -26,8 +27,10 @@ describe('shapeFit: telling address-bearing replies from other values', () => {
   for (const [kind, file] of kinds) {
     it(`${kind}: the captured replies match, in RESP2 and RESP3; other kinds and plain values do not`, () => {
       for (const p of [2, 3]) expect(shapeFit(decodeReply(reply(file, p)), kind)).toBe('match');
-      for (const [other, otherFile] of kinds) if (other !== kind) expect(shapeFit(decodeReply(reply(otherFile)), kind), other).not.toBe('match');
-      for (const plain of ['+OK\r\n', '$5\r\nhello\r\n', ':1\r\n', '*2\r\n:1\r\n:2\r\n']) expect(shapeFit(decodeReply(Buffer.from(plain)), kind)).toBe('mismatch');
+      for (const [other, otherFile] of kinds)
+        if (other !== kind) expect(shapeFit(decodeReply(reply(otherFile)), kind), other).not.toBe('match');
+      for (const plain of ['+OK\r\n', '$5\r\nhello\r\n', ':1\r\n', '*2\r\n:1\r\n:2\r\n'])
+        expect(shapeFit(decodeReply(Buffer.from(plain)), kind)).toBe('mismatch');
     });
   }
   it('empty replies fit but prove nothing', () => {
@@ -39,7 +42,16 @@ describe('shapeFit: telling address-bearing replies from other values', () => {
 
 describe('rewriteExecReply', () => {
   it('rewrites the counted places, and nothing else', () => {
-    const r = rewriteExecReply(exec('+OK\r\n', reply('cluster-slots'), reply('cluster-nodes')), { positions: new Map([[1, 'slots'], [2, 'nodes']]) }, o);
+    const r = rewriteExecReply(
+      exec('+OK\r\n', reply('cluster-slots'), reply('cluster-nodes')),
+      {
+        positions: new Map([
+          [1, 'slots'],
+          [2, 'nodes'],
+        ]),
+      },
+      o,
+    );
     const items = decodeReply(r.value).items!;
     expect(encodeReply(items[0]!).toString()).toBe('+OK\r\n');
     expectOnlyProxies(extract('slots', items[1]!), proxies, ip);
@@ -54,12 +66,20 @@ describe('rewriteExecReply', () => {
   });
 
   it('an error at the counted place does not stop the search', () => {
-    const r = rewriteExecReply(exec(reply('cluster-shards'), '-ERR no\r\n'), { positions: new Map([[1, 'shards']]) }, o);
+    const r = rewriteExecReply(
+      exec(reply('cluster-shards'), '-ERR no\r\n'),
+      { positions: new Map([[1, 'shards']]) },
+      o,
+    );
     expectOnlyProxies(extract('shards', decodeReply(r.value).items![0]!), proxies, ip);
   });
 
   it('verifyAll: every element of a queued kind is rewritten, wherever it is', () => {
-    const r = rewriteExecReply(exec(reply('role-master'), reply('role-replica')), { positions: new Map([[0, 'role']]), verifyAll: true }, o);
+    const r = rewriteExecReply(
+      exec(reply('role-master'), reply('role-replica')),
+      { positions: new Map([[0, 'role']]), verifyAll: true },
+      o,
+    );
     for (const item of decodeReply(r.value).items!) expectOnlyProxies(extract('role', item), proxies, ip);
   });
 

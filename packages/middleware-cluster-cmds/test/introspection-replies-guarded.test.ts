@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { AddressMap, encodeCommand } from '@slotrelay/core/internal';
 import { sessionHarness } from '@slotrelay/testkit';
 import { ClusterCmdsMiddleware, REPLY_ADDRESS_ERROR } from '@slotrelay/middleware-cluster-cmds';
-import { asService, flush, listenerInfo, manifest, mapFor, outputReader, stubTopology, topologyOf } from './support/fixtures.js';
+import {
+  asService,
+  flush,
+  listenerInfo,
+  manifest,
+  mapFor,
+  outputReader,
+  stubTopology,
+  topologyOf,
+} from './support/fixtures.js';
 
 const bulk = (s: string) => `$${Buffer.byteLength(s, 'latin1')}\r\n${s}\r\n`;
 
@@ -10,7 +19,9 @@ async function harness() {
   const nodes = topologyOf('ip');
   const askedId = manifest.entries.find((e) => e.file === 'ip/resp2/cluster-nodes.resp')!.askedId;
   const map = mapFor(nodes, { askedId });
-  const h = await sessionHarness({ middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())] });
+  const h = await sessionHarness({
+    middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())],
+  });
   const self = nodes.find((n) => n.id === askedId)!;
   return { h, nodes, map, self, proxy: map.proxyFor(askedId)!, next: outputReader(h.client) };
 }
@@ -19,8 +30,13 @@ async function harness() {
 describe('introspection replies name proxies, not Redis nodes', () => {
   it("CLIENT LIST / CLIENT INFO: laddr (the node's listening address) becomes the proxy's; addr (the proxy's own socket) stays", async () => {
     const { h, self, proxy, next } = await harness();
-    const line = (laddr: string) => `id=6 addr=127.0.0.1:45956 laddr=${laddr} fd=9 name= age=1 cmd=client|list user=default redir=-1 resp=2\n`;
-    for (const cmd of [['CLIENT', 'LIST'], ['CLIENT', 'INFO'], ['client', 'list', 'TYPE', 'normal']]) {
+    const line = (laddr: string) =>
+      `id=6 addr=127.0.0.1:45956 laddr=${laddr} fd=9 name= age=1 cmd=client|list user=default redir=-1 resp=2\n`;
+    for (const cmd of [
+      ['CLIENT', 'LIST'],
+      ['CLIENT', 'INFO'],
+      ['client', 'list', 'TYPE', 'normal'],
+    ]) {
       h.clientSends(encodeCommand(cmd));
       h.redisSends(bulk(line(`${self.ip}:${self.port}`) + line(`${self.ip}:${self.port}`)));
       await flush();
@@ -31,7 +47,8 @@ describe('introspection replies name proxies, not Redis nodes', () => {
   it('ACL LOG: laddr inside client-info becomes the proxy address (RESP3 map kept)', async () => {
     const { h, self, proxy, next } = await harness();
     const info = (laddr: string) => `id=7 addr=127.0.0.1:40000 laddr=${laddr} fd=10 name=`;
-    const entry = (laddr: string) => `*1\r\n%2\r\n${bulk('reason')}${bulk('auth')}${bulk('client-info')}${bulk(info(laddr))}`;
+    const entry = (laddr: string) =>
+      `*1\r\n%2\r\n${bulk('reason')}${bulk('auth')}${bulk('client-info')}${bulk(info(laddr))}`;
     h.clientSends(encodeCommand(['ACL', 'LOG']));
     h.redisSends(entry(`${self.ip}:${self.port}`));
     await flush();
@@ -40,14 +57,25 @@ describe('introspection replies name proxies, not Redis nodes', () => {
 
   it('CONFIG GET drops port, bind and the announce parameters, keeps the rest', async () => {
     const { h, self, next } = await harness();
-    for (const [open, pair] of [['*', (k: string, v: string) => bulk(k) + bulk(v)], ['%', (k: string, v: string) => bulk(k) + bulk(v)]] as const) {
+    for (const [open, pair] of [
+      ['*', (k: string, v: string) => bulk(k) + bulk(v)],
+      ['%', (k: string, v: string) => bulk(k) + bulk(v)],
+    ] as const) {
       h.clientSends(encodeCommand(['CONFIG', 'GET', '*']));
-      const pairs = [['maxmemory', '0'], ['port', String(self.port)], ['bind', self.ip], ['cluster-announce-bus-port', '0'], ['timeout', '0']];
+      const pairs = [
+        ['maxmemory', '0'],
+        ['port', String(self.port)],
+        ['bind', self.ip],
+        ['cluster-announce-bus-port', '0'],
+        ['timeout', '0'],
+      ];
       const n = open === '*' ? pairs.length * 2 : pairs.length;
       h.redisSends(`${open}${n}\r\n${pairs.map(([k, v]) => pair(k!, v!)).join('')}`);
       await flush();
       const kept = [pairs[0]!, pairs[4]!];
-      expect(next().toString('latin1'), open).toBe(`${open}${open === '*' ? 4 : 2}\r\n${kept.map(([k, v]) => pair(k!, v!)).join('')}`);
+      expect(next().toString('latin1'), open).toBe(
+        `${open}${open === '*' ? 4 : 2}\r\n${kept.map(([k, v]) => pair(k!, v!)).join('')}`,
+      );
     }
   });
 
@@ -89,9 +117,12 @@ describe('introspection replies name proxies, not Redis nodes', () => {
   it('SLOWLOG, LATENCY, MEMORY, CLUSTER LINKS replies without node endpoints pass byte for byte', async () => {
     const { h, next } = await harness();
     const replies: Array<[string[], string]> = [
-      [['SLOWLOG', 'GET'], `*1\r\n*6\r\n:1\r\n:1700000000\r\n:15000\r\n*1\r\n${bulk('DEBUG')}${bulk('127.0.0.1:45956')}${bulk('')}`],
+      [
+        ['SLOWLOG', 'GET'],
+        `*1\r\n*6\r\n:1\r\n:1700000000\r\n:15000\r\n*1\r\n${bulk('DEBUG')}${bulk('127.0.0.1:45956')}${bulk('')}`,
+      ],
       [['LATENCY', 'DOCTOR'], bulk('Dave, no latency spike was observed')],
-      [['MEMORY', 'DOCTOR'], bulk('Hi Sam, I can\'t find any memory issue')],
+      [['MEMORY', 'DOCTOR'], bulk("Hi Sam, I can't find any memory issue")],
       [['CLUSTER', 'LINKS'], `*1\r\n*4\r\n${bulk('direction')}${bulk('to')}${bulk('node')}${bulk('a'.repeat(40))}`],
     ];
     for (const [cmd, reply] of replies) {
@@ -107,7 +138,9 @@ describe('introspection replies name proxies, not Redis nodes', () => {
     h.clientSends(encodeCommand(['MONITOR']), encodeCommand(['PING']));
     h.redisSends('+PONG\r\n');
     await flush();
-    expect(next().toString('latin1')).toBe('-ERR slotrelay: MONITOR is not available through the proxy (its lines name Redis nodes)\r\n+PONG\r\n');
+    expect(next().toString('latin1')).toBe(
+      '-ERR slotrelay: MONITOR is not available through the proxy (its lines name Redis nodes)\r\n+PONG\r\n',
+    );
     expect(h.toRedis()).toBe(encodeCommand(['PING']).toString('latin1'));
   });
 
@@ -123,11 +156,20 @@ describe('introspection replies name proxies, not Redis nodes', () => {
 describe('CONFIG GET queued in MULTI', () => {
   it('loses its address parameters inside the EXEC array; other elements are kept', async () => {
     const { h, self, next } = await harness();
-    h.clientSends(encodeCommand(['MULTI']), encodeCommand(['GET', 'k']), encodeCommand(['CONFIG', 'GET', '*port*']), encodeCommand(['EXEC']));
+    h.clientSends(
+      encodeCommand(['MULTI']),
+      encodeCommand(['GET', 'k']),
+      encodeCommand(['CONFIG', 'GET', '*port*']),
+      encodeCommand(['EXEC']),
+    );
     h.redisSends('+OK\r\n+QUEUED\r\n+QUEUED\r\n');
-    h.redisSends(`*2\r\n${bulk('port 1')}*4\r\n${bulk('port')}${bulk(String(self.port))}${bulk('maxmemory')}${bulk('0')}`);
+    h.redisSends(
+      `*2\r\n${bulk('port 1')}*4\r\n${bulk('port')}${bulk(String(self.port))}${bulk('maxmemory')}${bulk('0')}`,
+    );
     await flush();
-    expect(next().toString('latin1')).toBe(`+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n${bulk('port 1')}*2\r\n${bulk('maxmemory')}${bulk('0')}`);
+    expect(next().toString('latin1')).toBe(
+      `+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n${bulk('port 1')}*2\r\n${bulk('maxmemory')}${bulk('0')}`,
+    );
   });
 });
 
@@ -138,7 +180,9 @@ describe('a static map without a topology yet', () => {
       { redis: { host: '127.109.0.2', port: 7002 }, proxy: { host: '127.199.0.1', port: 6392 } },
     ];
     const map = new AddressMap({ mode: 'static', entries, upstream: entries[0]!.redis }, null);
-    const h = await sessionHarness({ middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())] });
+    const h = await sessionHarness({
+      middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())],
+    });
     const next = outputReader(h.client);
     h.clientSends(encodeCommand(['CLIENT', 'INFO']));
     h.redisSends(bulk('id=3 addr=127.109.0.9:50000 laddr=127.109.0.1:7001 fd=8\n'));

@@ -2,9 +2,26 @@ import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { type Middleware, type RespNode, decodeReply, encodeCommand, encodeReply, encodeSimple } from '@slotrelay/core';
 import { sessionHarness } from '@slotrelay/testkit';
-import { ClusterCmdsMiddleware, type ReplyKind, mapResolver, replyKindOf, rewriteReplyNode } from '@slotrelay/middleware-cluster-cmds';
+import {
+  ClusterCmdsMiddleware,
+  type ReplyKind,
+  mapResolver,
+  replyKindOf,
+  rewriteReplyNode,
+} from '@slotrelay/middleware-cluster-cmds';
 import { expectOneFrame, expectOnlyProxies, extract } from './support/addresses.js';
-import { asService, fixture, listenerInfo, manifest, mapFor, outputReader, proxyAddress, someChunkings, stubTopology, topologyOf } from './support/fixtures.js';
+import {
+  asService,
+  fixture,
+  listenerInfo,
+  manifest,
+  mapFor,
+  outputReader,
+  proxyAddress,
+  someChunkings,
+  stubTopology,
+  topologyOf,
+} from './support/fixtures.js';
 
 const ip = topologyOf('ip');
 const askedId = manifest.entries.find((e) => e.set === 'ip' && e.file.endsWith('resp2/cluster-nodes.resp'))!.askedId;
@@ -23,7 +40,8 @@ const local: Middleware = {
   commands: ['LOCALPING'],
   requests: (s) =>
     map((b) => {
-      for (let i = 0; i < b.count; i++) if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
+      for (let i = 0; i < b.count; i++)
+        if (b.frames[i]!.command === 'LOCALPING') s.answer(b.frames[i]!, encodeSimple('LOCAL'));
       return b;
     }),
 };
@@ -105,7 +123,10 @@ describe('CLUSTER commands queued in MULTI: rewritten inside the EXEC array', ()
     h.clientSends(cmd('SET', 'a', '1'));
     h.clientSends(cmd('GET', 'a'));
     h.clientSends(cmd('CLUSTER', 'NODES') + cmd('EXEC'));
-    h.redisSends('+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n', execArray(Buffer.from('+OK\r\n'), Buffer.from('$1\r\n1\r\n'), NODES));
+    h.redisSends(
+      '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n',
+      execArray(Buffer.from('+OK\r\n'), Buffer.from('$1\r\n1\r\n'), NODES),
+    );
     const out = h.client.written();
     const exec = lastArray(out, Buffer.byteLength('+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n'));
     expect(exec.items!.slice(0, 2).map((n) => encodeReply(n).toString())).toEqual(['+OK\r\n', '$1\r\n1\r\n']);
@@ -114,7 +135,14 @@ describe('CLUSTER commands queued in MULTI: rewritten inside the EXEC array', ()
 
   it('a nested MULTI (an error, nothing queued) does not shift positions', async () => {
     const { h } = await harness();
-    h.clientSends(cmd('MULTI') + cmd('SET', 'a', '1') + cmd('CLUSTER', 'SLOTS') + cmd('MULTI') + cmd('CLUSTER', 'SLOTS') + cmd('EXEC'));
+    h.clientSends(
+      cmd('MULTI') +
+        cmd('SET', 'a', '1') +
+        cmd('CLUSTER', 'SLOTS') +
+        cmd('MULTI') +
+        cmd('CLUSTER', 'SLOTS') +
+        cmd('EXEC'),
+    );
     const prefix = '+OK\r\n+QUEUED\r\n+QUEUED\r\n-ERR MULTI calls can not be nested\r\n+QUEUED\r\n';
     h.redisSends(prefix, execArray(Buffer.from('+OK\r\n'), SLOTS, SLOTS));
     const exec = lastArray(h.client.written(), Buffer.byteLength(prefix));
@@ -173,7 +201,8 @@ describe('CLUSTER commands queued in MULTI: rewritten inside the EXEC array', ()
   it('-EXECABORT passes through unchanged', async () => {
     const { h } = await harness();
     h.clientSends(cmd('MULTI') + cmd('CLUSTER', 'NODES') + cmd('NOSUCH') + cmd('EXEC'));
-    const replies = "+OK\r\n+QUEUED\r\n-ERR unknown command 'NOSUCH'\r\n-EXECABORT Transaction discarded because of previous errors.\r\n";
+    const replies =
+      "+OK\r\n+QUEUED\r\n-ERR unknown command 'NOSUCH'\r\n-EXECABORT Transaction discarded because of previous errors.\r\n";
     h.redisSends(replies);
     expect(h.toClient()).toBe(replies);
   });
@@ -201,7 +230,11 @@ describe('CLUSTER commands queued in MULTI: rewritten inside the EXEC array', ()
   it('if MULTI itself failed, the CLUSTER reply comes at once and is rewritten there', async () => {
     const { h } = await harness();
     h.clientSends(cmd('MULTI') + cmd('CLUSTER', 'NODES') + cmd('EXEC'));
-    h.redisSends('-NOPERM this user has no permissions to run the \'multi\' command\r\n', NODES, '-ERR EXEC without MULTI\r\n');
+    h.redisSends(
+      "-NOPERM this user has no permissions to run the 'multi' command\r\n",
+      NODES,
+      '-ERR EXEC without MULTI\r\n',
+    );
     const out = h.client.written();
     const start = out.indexOf('\r\n') + 2;
     const end = out.indexOf('-ERR EXEC without MULTI');
@@ -218,7 +251,15 @@ describe('CLUSTER commands queued in MULTI: rewritten inside the EXEC array', ()
 
   it('kinds of every position are kept apart across two transactions in one pipeline', async () => {
     const { h } = await harness();
-    h.clientSends(cmd('MULTI') + cmd('PING') + cmd('CLUSTER', 'SLOTS') + cmd('EXEC') + cmd('MULTI') + cmd('CLUSTER', 'NODES') + cmd('EXEC'));
+    h.clientSends(
+      cmd('MULTI') +
+        cmd('PING') +
+        cmd('CLUSTER', 'SLOTS') +
+        cmd('EXEC') +
+        cmd('MULTI') +
+        cmd('CLUSTER', 'NODES') +
+        cmd('EXEC'),
+    );
     const first = execArray(Buffer.from('+PONG\r\n'), SLOTS);
     h.redisSends('+OK\r\n+QUEUED\r\n+QUEUED\r\n', first, '+OK\r\n+QUEUED\r\n', execArray(NODES));
     const out = h.client.written();

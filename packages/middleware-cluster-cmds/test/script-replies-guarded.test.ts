@@ -10,7 +10,17 @@ import {
   rewriteReply,
 } from '@slotrelay/middleware-cluster-cmds';
 import { expectNoRedisHostText } from './support/addresses.js';
-import { asService, fixture, flush, listenerInfo, manifest, mapFor, outputReader, stubTopology, topologyOf } from './support/fixtures.js';
+import {
+  asService,
+  fixture,
+  flush,
+  listenerInfo,
+  manifest,
+  mapFor,
+  outputReader,
+  stubTopology,
+  topologyOf,
+} from './support/fixtures.js';
 
 const ERROR = `-${SCRIPT_ADDRESS_ERROR}\r\n`;
 const bulk = (s: string) => `$${Buffer.byteLength(s, 'latin1')}\r\n${s}\r\n`;
@@ -19,7 +29,9 @@ async function harness(set: string) {
   const nodes = topologyOf(set);
   const askedId = manifest.entries.find((e) => e.set === set && e.file.endsWith('resp2/cluster-nodes.resp'))!.askedId;
   const map = mapFor(nodes, { askedId });
-  const h = await sessionHarness({ middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())] });
+  const h = await sessionHarness({
+    middleware: [new ClusterCmdsMiddleware(asService(stubTopology(map)), listenerInfo())],
+  });
   return { h, nodes, map, next: outputReader(h.client) };
 }
 
@@ -42,7 +54,11 @@ describe('script replies that name Redis nodes', () => {
         it(`${file} returned by a script is rewritten as the command's own reply`, async () => {
           const { h, nodes, map, next } = await harness(set);
           const reply = fixture(file);
-          const direct = rewriteReply(reply, c.kind, { resolve: mapResolver(map, { strict: true }), tls: false, self: map.self ? map.proxyFor(map.self.id) : undefined });
+          const direct = rewriteReply(reply, c.kind, {
+            resolve: mapResolver(map, { strict: true }),
+            tls: false,
+            self: map.self ? map.proxyFor(map.self.id) : undefined,
+          });
           h.clientSends(EVAL(`return redis.call('x')`));
           h.redisSends(reply);
           await flush();
@@ -126,13 +142,28 @@ describe('script replies that name Redis nodes', () => {
     const { h, nodes, next } = await harness('ip');
     const n = nodes[0]!;
     const nodesReply = fixture('ip/resp2/cluster-nodes.resp');
-    h.clientSends(encodeCommand(['MULTI']), EVAL('a'), encodeCommand(['GET', 'k']), EVAL('b'), EVAL('c'), encodeCommand(['EXEC']));
+    h.clientSends(
+      encodeCommand(['MULTI']),
+      EVAL('a'),
+      encodeCommand(['GET', 'k']),
+      EVAL('b'),
+      EVAL('c'),
+      encodeCommand(['EXEC']),
+    );
     h.redisSends('+OK\r\n', '+QUEUED\r\n', '+QUEUED\r\n', '+QUEUED\r\n', '+QUEUED\r\n');
-    h.redisSends(Buffer.concat([Buffer.from('*4\r\n'), nodesReply, Buffer.from(bulk('plain') + bulk(`${n.ip}:${n.port}`) + bulk('v'))]));
+    h.redisSends(
+      Buffer.concat([
+        Buffer.from('*4\r\n'),
+        nodesReply,
+        Buffer.from(bulk('plain') + bulk(`${n.ip}:${n.port}`) + bulk('v')),
+      ]),
+    );
     await flush();
     const out = next().toString('latin1');
     expect(out.startsWith('+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n')).toBe(true);
-    const arr = decodeReply(Buffer.from(out.slice('+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n'.length), 'latin1'));
+    const arr = decodeReply(
+      Buffer.from(out.slice('+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n'.length), 'latin1'),
+    );
     expect(arr.items![0]!.type).toBe(RespType.BulkString);
     expectNoRedisHostText(arr.items![0]!.data!, nodes);
     expect(arr.items![1]!.data!.toString()).toBe('plain');

@@ -50,7 +50,10 @@ describe('a reply naming a node the map does not know', () => {
       const file = `ip/resp${protocol}/${c.file}.resp`;
       it(`${file}: rescans, then rewrites with the new map; later replies wait for it (every split)`, async () => {
         const input = fixture(file);
-        const expected = rewriteReply(input, c.kind, { resolve: mapResolver(fullMap(), { strict: true }), tls: false }).value;
+        const expected = rewriteReply(input, c.kind, {
+          resolve: mapResolver(fullMap(), { strict: true }),
+          tls: false,
+        }).value;
         const { stub, h } = await session(mapWithout(otherReplica.id), fullMap);
         if (protocol === 3) {
           h.clientSends(encodeCommand(['HELLO', '3']));
@@ -99,7 +102,10 @@ describe('a node still unknown after the rescan is hidden, never leaked', () => 
   it('CLUSTER NODES: the unknown node keeps its line, as :0@0 with its flags', async () => {
     for (const p of [2, 3]) {
       const { node } = await run('nodes', ['CLUSTER', 'NODES'], `ip/resp${p}/cluster-nodes.resp`, [otherReplica.id]);
-      const line = node.data!.toString('latin1').split('\n').find((l) => l.startsWith(otherReplica.id))!;
+      const line = node
+        .data!.toString('latin1')
+        .split('\n')
+        .find((l) => l.startsWith(otherReplica.id))!;
       expect(line).toMatch(new RegExp(`^${otherReplica.id} :0@0 slave ${otherMaster.id} `));
     }
   });
@@ -128,7 +134,9 @@ describe('a node still unknown after the rescan is hidden, never leaked', () => 
   it('CLUSTER REPLICAS: the unknown replica is written :0@0', async () => {
     const myReplica = full.find((n) => n.masterId === askedId)!;
     for (const p of [2, 3]) {
-      const { node } = await run('replicas', ['CLUSTER', 'REPLICAS', askedId], `ip/resp${p}/cluster-replicas.resp`, [myReplica.id]);
+      const { node } = await run('replicas', ['CLUSTER', 'REPLICAS', askedId], `ip/resp${p}/cluster-replicas.resp`, [
+        myReplica.id,
+      ]);
       expect(String((toPlain(node) as string[])[0])).toMatch(new RegExp(`^${myReplica.id} :0@0 slave `));
     }
   });
@@ -136,9 +144,13 @@ describe('a node still unknown after the rescan is hidden, never leaked', () => 
   it('INFO and ROLE of a master: the unknown replica is left out', async () => {
     const myReplica = full.find((n) => n.masterId === askedId)!;
     for (const p of [2, 3]) {
-      const info = (await run('info', ['INFO', 'replication'], `ip/resp${p}/info-replication-master.resp`, [myReplica.id])).node;
+      const info = (
+        await run('info', ['INFO', 'replication'], `ip/resp${p}/info-replication-master.resp`, [myReplica.id])
+      ).node;
       expect(info.data!.toString('latin1')).not.toMatch(/^slave\d+:/m);
-      const role = toPlain((await run('role', ['ROLE'], `ip/resp${p}/role-master.resp`, [myReplica.id])).node) as unknown[];
+      const role = toPlain(
+        (await run('role', ['ROLE'], `ip/resp${p}/role-master.resp`, [myReplica.id])).node,
+      ) as unknown[];
       expect(role[2]).toEqual([]);
     }
   });
@@ -182,7 +194,10 @@ describe('a node still unknown after the rescan is hidden, never leaked', () => 
     h.redisSends(`$${replaced.length}\r\n${replaced}\r\n`);
     await flush();
     expect(stub.scans).toBe(1);
-    const line = decodeReply(h.client.written()).data!.toString().split('\n').find((l) => l.startsWith('f'.repeat(40)))!;
+    const line = decodeReply(h.client.written())
+      .data!.toString()
+      .split('\n')
+      .find((l) => l.startsWith('f'.repeat(40)))!;
     expect(line.split(' ')[1]).toBe(`${fullMap().proxyFor(otherReplica.id)!.text}@${otherReplica.cport}`);
   });
 });

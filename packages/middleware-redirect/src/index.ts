@@ -7,7 +7,13 @@ import { Middleware } from '@slotrelay/core';
 import { RedirectMiddleware } from './redirect-middleware.js';
 
 export { RedirectMiddleware } from './redirect-middleware.js';
-export { parseRedirect, rewriteRedirectFrame, type RedirectTarget, type ResolveEndpoint, type RewriteResult } from './redirect.js';
+export {
+  parseRedirect,
+  rewriteRedirectFrame,
+  type RedirectTarget,
+  type ResolveEndpoint,
+  type RewriteResult,
+} from './redirect.js';
 
 /** Binds `RedirectMiddleware` under the `Middleware` token of a listener's container. */
 export const redirectModule = new ContainerModule(({ bind }) => {

@@ -86,7 +86,12 @@ export class RedirectMiddleware implements Middleware {
   }
 
   private clusterDown(t: RedirectTarget, why: string): Buffer {
-    this.log.error({ redirect: `${t.kind} ${t.slot} ${t.host}:${t.port}`, why }, 'redirect to a Redis node no proxy fronts');
-    return encodeError(`CLUSTERDOWN Hash slot ${t.slot} is served by a Redis node no slotrelay proxy is mapped to (${t.kind} rejected; see the proxy log)`);
+    this.log.error(
+      { redirect: `${t.kind} ${t.slot} ${t.host}:${t.port}`, why },
+      'redirect to a Redis node no proxy fronts',
+    );
+    return encodeError(
+      `CLUSTERDOWN Hash slot ${t.slot} is served by a Redis node no slotrelay proxy is mapped to (${t.kind} rejected; see the proxy log)`,
+    );
   }
 }

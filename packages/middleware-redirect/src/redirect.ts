@@ -40,7 +40,12 @@ export type RewriteResult = { bytes: Buffer; unknown: null } | { bytes: null; un
  * Rewrites every MOVED/ASK in one reply frame — a top-level error, or errors nested anywhere in an
  * aggregate (an EXEC array) — to name proxies. Returns null when the frame holds no redirect.
  */
-export function rewriteRedirectFrame(buf: Buffer, start: number, end: number, resolve: ResolveEndpoint): RewriteResult | null {
+export function rewriteRedirectFrame(
+  buf: Buffer,
+  start: number,
+  end: number,
+  resolve: ResolveEndpoint,
+): RewriteResult | null {
   if (buf[start] === RespType.Error) {
     const target = parseRedirect(buf.toString('latin1', start + 1, end - 2));
     if (!target) return null;

@@ -1,4 +1,11 @@
-import { encodeCommand, type Middleware, Pipeline, Session, type SessionOptions, silentLogger } from '@slotrelay/core/internal';
+import {
+  encodeCommand,
+  type Middleware,
+  Pipeline,
+  Session,
+  type SessionOptions,
+  silentLogger,
+} from '@slotrelay/core/internal';
 import { parseValues, type Value } from './resp-values.js';
 import { FakeSocket } from './fake-socket.js';
 
@@ -85,9 +92,13 @@ export interface RunResult {
  */
 export async function runMiddleware(mw: Runnable | readonly Runnable[], o: RunOptions): Promise<RunResult> {
   const list = (Array.isArray(mw) ? mw : [mw]) as readonly Runnable[];
-  const middleware = list.map((m) => ('create' in m && typeof m.create === 'function' ? m.create(o.config) : (m as Middleware)));
+  const middleware = list.map((m) =>
+    'create' in m && typeof m.create === 'function' ? m.create(o.config) : (m as Middleware),
+  );
   const h = await sessionHarness({ middleware });
-  h.clientSends(Buffer.concat(o.clientSends.map((c) => (Array.isArray(c) ? encodeCommand(c) : Buffer.from(c as string | Buffer)))));
+  h.clientSends(
+    Buffer.concat(o.clientSends.map((c) => (Array.isArray(c) ? encodeCommand(c) : Buffer.from(c as string | Buffer)))),
+  );
   await h.settle();
   for (const r of o.redisReplies ?? []) h.redisSends(r);
   await h.settle();

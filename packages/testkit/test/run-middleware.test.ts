@@ -18,7 +18,8 @@ const upperValues = defineMiddleware<{ seen: number }, { prefix: string }>({
   },
   onReply(frame, s, mark) {
     const v = frame.decode();
-    if (mark === 'upper' && v.data) frame.replace(Buffer.from(`+${v.data.toString().toUpperCase()} #${s.state.seen}\r\n`));
+    if (mark === 'upper' && v.data)
+      frame.replace(Buffer.from(`+${v.data.toString().toUpperCase()} #${s.state.seen}\r\n`));
   },
 });
 
@@ -34,7 +35,11 @@ describe('runMiddleware with a defineMiddleware module', () => {
   });
 
   it('state is per session: a second run starts from scratch', async () => {
-    const r = await runMiddleware(upperValues, { config: { prefix: '' }, clientSends: [['GET', 'a']], redisReplies: ['$1\r\nq\r\n'] });
+    const r = await runMiddleware(upperValues, {
+      config: { prefix: '' },
+      clientSends: [['GET', 'a']],
+      redisReplies: ['$1\r\nq\r\n'],
+    });
     expect(r.clientReceived).toEqual(['Q #1']);
   });
 

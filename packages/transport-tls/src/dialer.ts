@@ -1,6 +1,12 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { type Dialer, type Logger, type ServerTlsConfig, configAddress, upstreamDialError } from '@slotrelay/core/internal';
+import {
+  type Dialer,
+  type Logger,
+  type ServerTlsConfig,
+  configAddress,
+  upstreamDialError,
+} from '@slotrelay/core/internal';
 import { type TlsChange, type TlsMaterial, loadTlsMaterial, logMaterial } from './material.js';
 import { describeTlsError } from './reasons.js';
 
@@ -41,13 +47,21 @@ interface DialerState {
 function loadDialerState(cfg: ServerTlsConfig): DialerState {
   // Without `ca` the context verifies against Node's default store (Mozilla's roots plus NODE_EXTRA_CA_CERTS).
   const material = loadTlsMaterial('serverTls', { ca: cfg.ca, cert: cfg.cert, key: cfg.key });
-  return { material, context: material.context, verify: cfg.trustServerCertificate !== true, servername: cfg.servername };
+  return {
+    material,
+    context: material.context,
+    verify: cfg.trustServerCertificate !== true,
+    servername: cfg.servername,
+  };
 }
 
 function announce(log: Logger, s: DialerState, before: DialerState | null): void {
   logMaterial(log, 'serverTls', s.material, before ? 'reloaded' : 'loaded');
   if (!s.verify && (before === null || before.verify)) {
-    log.warn({ tls: 'serverTls' }, 'serverTls.trustServerCertificate is set: Redis certificates are NOT verified (for tests and debugging only)');
+    log.warn(
+      { tls: 'serverTls' },
+      'serverTls.trustServerCertificate is set: Redis certificates are NOT verified (for tests and debugging only)',
+    );
   }
 }
 
@@ -81,7 +95,12 @@ export function createTlsDialer(cfg: ServerTlsConfig, log: Logger, opts: TlsDial
         secureContext: s.context,
         rejectUnauthorized: s.verify,
         ...(net.isIP(sniName) === 0 ? { servername: sniName } : {}),
-        ...(checkName !== undefined ? { checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(checkName, cert) } : {}),
+        ...(checkName !== undefined
+          ? {
+              checkServerIdentity: (_host: string, cert: tls.PeerCertificate) =>
+                tls.checkServerIdentity(checkName, cert),
+            }
+          : {}),
       });
       sock.setNoDelay(true);
       settleHandshake(sock, timeoutMs, resolve, (why, tlsStage) => {
@@ -131,7 +150,8 @@ function settleHandshake(
   const onConnect = () => {
     tcpUp = true;
   };
-  const onError = (e: Error) => done(tcpUp ? `TLS: ${describeTlsError(e)}` : ((e as NodeJS.ErrnoException).code ?? e.message));
+  const onError = (e: Error) =>
+    done(tcpUp ? `TLS: ${describeTlsError(e)}` : ((e as NodeJS.ErrnoException).code ?? e.message));
   const onClose = () => done(tcpUp ? 'TLS: connection closed during the handshake' : 'connection closed');
   const timer = setTimeout(
     () => done(tcpUp ? `TLS: handshake not finished within ${timeoutMs} ms` : `no answer within ${timeoutMs} ms`),

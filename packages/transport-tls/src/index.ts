@@ -5,5 +5,13 @@
  */
 export { createTlsServer, tlsServerFactory, type TlsServer } from './server.js';
 export { createTlsDialer, tlsDialer, type TlsDialer, type TlsDialerOptions } from './dialer.js';
-export { MAX_TLS_FILE_BYTES, loadTlsMaterial, type CertificateSummary, type TlsChange, type TlsFiles, type TlsMaterial, type TlsSide } from './material.js';
+export {
+  MAX_TLS_FILE_BYTES,
+  loadTlsMaterial,
+  type CertificateSummary,
+  type TlsChange,
+  type TlsFiles,
+  type TlsMaterial,
+  type TlsSide,
+} from './material.js';
 export { describeTlsError } from './reasons.js';

@@ -77,7 +77,9 @@ export function loadTlsMaterial(side: TlsSide, files: TlsFiles): TlsMaterial {
     // and /dev/zero would fill its memory. Directories fall through to readFileSync's EISDIR.
     if (!st.isFile() && !st.isDirectory()) throw tlsFileError(`${side}.${field} file '${path}' is not a regular file`);
     if (st.size > MAX_TLS_FILE_BYTES) {
-      throw tlsFileError(`${side}.${field} file '${path}' is ${st.size} bytes, more than a TLS file should be (${MAX_TLS_FILE_BYTES})`);
+      throw tlsFileError(
+        `${side}.${field} file '${path}' is ${st.size} bytes, more than a TLS file should be (${MAX_TLS_FILE_BYTES})`,
+      );
     }
     try {
       return fs.readFileSync(path);
@@ -93,10 +95,14 @@ export function loadTlsMaterial(side: TlsSide, files: TlsFiles): TlsMaterial {
 
   if (ca) {
     const blocks = pemCertificates(ca);
-    if (blocks.length === 0) throw tlsFileError(`${side}.ca file '${files.ca}' holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+    if (blocks.length === 0)
+      throw tlsFileError(
+        `${side}.ca file '${files.ca}' holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`,
+      );
     blocks.forEach((pem, i) => {
       // OpenSSL's TRUSTED/X509 CERTIFICATE forms are accepted as they are; only plain ones are summarized.
-      if (pem.startsWith('-----BEGIN CERTIFICATE-----')) certificates.push(summarize(side, 'ca', files.ca!, pem, blocks.length > 1 ? i + 1 : 0));
+      if (pem.startsWith('-----BEGIN CERTIFICATE-----'))
+        certificates.push(summarize(side, 'ca', files.ca!, pem, blocks.length > 1 ? i + 1 : 0));
     });
   }
   if ((cert === undefined) !== (key === undefined)) {
@@ -105,17 +111,24 @@ export function loadTlsMaterial(side: TlsSide, files: TlsFiles): TlsMaterial {
   }
   if (cert && key) {
     const blocks = pemCertificates(cert).filter((pem) => pem.startsWith('-----BEGIN CERTIFICATE-----'));
-    if (blocks.length === 0) throw tlsFileError(`${side}.cert file '${files.cert}' holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+    if (blocks.length === 0)
+      throw tlsFileError(
+        `${side}.cert file '${files.cert}' holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`,
+      );
     const leaf = summarize(side, 'cert', files.cert!, blocks[0]!, 0);
     certificates.unshift(leaf);
     let privateKey: crypto.KeyObject;
     try {
       privateKey = crypto.createPrivateKey(key);
     } catch (e) {
-      throw tlsFileError(`${side}.key file '${files.key}' holds no usable private key: ${opensslReason((e as Error).message)}`);
+      throw tlsFileError(
+        `${side}.key file '${files.key}' holds no usable private key: ${opensslReason((e as Error).message)}`,
+      );
     }
     if (!new crypto.X509Certificate(blocks[0]!).checkPrivateKey(privateKey)) {
-      throw tlsFileError(`${side}.key file '${files.key}' does not belong to the certificate in ${side}.cert file '${files.cert}'`);
+      throw tlsFileError(
+        `${side}.key file '${files.key}' does not belong to the certificate in ${side}.cert file '${files.cert}'`,
+      );
     }
   }
   // The last word is OpenSSL's: whatever it refuses here, a handshake would fail on.
@@ -123,7 +136,12 @@ export function loadTlsMaterial(side: TlsSide, files: TlsFiles): TlsMaterial {
   try {
     context = tls.createSecureContext({ ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
   } catch (e) {
-    throw tlsFileError(`${side}: the files ${Object.values(files).filter(Boolean).map((f) => `'${f}'`).join(', ')} cannot be used together: ${opensslReason((e as Error).message)}`);
+    throw tlsFileError(
+      `${side}: the files ${Object.values(files)
+        .filter(Boolean)
+        .map((f) => `'${f}'`)
+        .join(', ')} cannot be used together: ${opensslReason((e as Error).message)}`,
+    );
   }
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), certificates, context };
 }
@@ -138,7 +156,9 @@ function summarize(side: TlsSide, field: string, file: string, pem: string, inde
     x = new crypto.X509Certificate(pem);
   } catch (e) {
     const which = index > 0 ? `certificate #${index} ` : '';
-    throw tlsFileError(`${side}.${field} file '${file}': ${which}cannot be parsed: ${opensslReason((e as Error).message)}`);
+    throw tlsFileError(
+      `${side}.${field} file '${file}': ${which}cannot be parsed: ${opensslReason((e as Error).message)}`,
+    );
   }
   const now = Date.now();
   return {
@@ -155,11 +175,21 @@ function summarize(side: TlsSide, field: string, file: string, pem: string, inde
 /** Log what was loaded (info) and any certificate outside its validity period (warn). */
 export function logMaterial(log: Logger, side: TlsSide, m: TlsMaterial, event: 'loaded' | 'reloaded'): void {
   log.info(
-    { tls: side, certificates: m.certificates.map((c) => ({ file: c.file, subject: c.subject, validTo: c.validTo, sha256: c.fingerprint256 })) },
+    {
+      tls: side,
+      certificates: m.certificates.map((c) => ({
+        file: c.file,
+        subject: c.subject,
+        validTo: c.validTo,
+        sha256: c.fingerprint256,
+      })),
+    },
     `TLS files ${event}`,
   );
   for (const c of m.certificates) {
-    if (c.expired) log.warn({ tls: side, file: c.file, subject: c.subject, validTo: c.validTo }, 'TLS certificate has expired');
-    else if (c.notYetValid) log.warn({ tls: side, file: c.file, subject: c.subject }, 'TLS certificate is not yet valid');
+    if (c.expired)
+      log.warn({ tls: side, file: c.file, subject: c.subject, validTo: c.validTo }, 'TLS certificate has expired');
+    else if (c.notYetValid)
+      log.warn({ tls: side, file: c.file, subject: c.subject }, 'TLS certificate is not yet valid');
   }
 }

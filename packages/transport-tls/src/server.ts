@@ -39,7 +39,8 @@ interface ClientAuthFlags {
 }
 
 function loadServerState(cfg: ClientTlsConfig): ServerState {
-  if (!cfg.cert || !cfg.key) throw tlsFileError('clientTls needs both cert and key: the listener has to present a certificate');
+  if (!cfg.cert || !cfg.key)
+    throw tlsFileError('clientTls needs both cert and key: the listener has to present a certificate');
   const requireClientCert = cfg.requireClientCert === true;
   if (requireClientCert && !cfg.ca) {
     // Without a CA of our own Node would accept any certificate from the public roots.
@@ -94,7 +95,10 @@ export function createTlsServer(cfg: ClientTlsConfig, log: Logger): TlsServer {
     server.on('tlsClientError', (err, socket) => {
       const raw = (socket as unknown as { _parent?: Socket })._parent;
       const client =
-        (raw && peers.get(raw)) ?? (socket.remoteAddress ? configAddress({ host: socket.remoteAddress, port: socket.remotePort ?? 0 }) : 'unknown');
+        (raw && peers.get(raw)) ??
+        (socket.remoteAddress
+          ? configAddress({ host: socket.remoteAddress, port: socket.remotePort ?? 0 })
+          : 'unknown');
       // Node completes the handshake, then checks the client certificate and destroys the socket:
       // the error is then a bare hang-up and the real reason is `authorizationError`.
       const code = socket.authorizationError ? String(socket.authorizationError) : undefined;

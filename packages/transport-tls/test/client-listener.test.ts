@@ -47,7 +47,9 @@ describe.skipIf(!hasOpenssl())('TLS listener for clients', () => {
     expect(accepted).toHaveLength(1);
     // The files loaded are logged with what an operator needs to recognise them.
     const loaded = log.at('info').find((e) => e.msg === 'TLS files loaded');
-    expect(loaded?.obj.certificates).toEqual([expect.objectContaining({ file: certs.serverCert, subject: 'CN=localhost' })]);
+    expect(loaded?.obj.certificates).toEqual([
+      expect.objectContaining({ file: certs.serverCert, subject: 'CN=localhost' }),
+    ]);
   });
 
   it('verifies by hostname too: the certificate names localhost and 127.0.0.1', async () => {
@@ -56,11 +58,21 @@ describe.skipIf(!hasOpenssl())('TLS listener for clients', () => {
   });
 
   describe('requireClientCert', () => {
-    const mtls = () => ({ enabled: true, cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true });
+    const mtls = () => ({
+      enabled: true,
+      cert: certs.serverCert,
+      key: certs.serverKey,
+      ca: certs.ca,
+      requireClientCert: true,
+    });
 
     it('serves a client whose certificate chains to clientTls.ca', async () => {
       const { port, accepted } = await start(mtls());
-      const r = await tlsPing(port, { ca: fs.readFileSync(certs.ca), cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) });
+      const r = await tlsPing(port, {
+        ca: fs.readFileSync(certs.ca),
+        cert: fs.readFileSync(certs.clientCert),
+        key: fs.readFileSync(certs.clientKey),
+      });
       expect(r.reply).toBe('+PONG\r\n');
       expect((accepted[0] as import('node:tls').TLSSocket).authorized).toBe(true);
     });
@@ -76,26 +88,39 @@ describe.skipIf(!hasOpenssl())('TLS listener for clients', () => {
       expect(entry!.obj.err).toMatch(/peer did not return a certificate \(ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE\)/);
       expect(accepted).toHaveLength(0);
 
-      const ok = await tlsPing(port, { ca: fs.readFileSync(certs.ca), cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) });
+      const ok = await tlsPing(port, {
+        ca: fs.readFileSync(certs.ca),
+        cert: fs.readFileSync(certs.clientCert),
+        key: fs.readFileSync(certs.clientKey),
+      });
       expect(ok.reply).toBe('+PONG\r\n');
       expect(accepted).toHaveLength(1);
     });
 
     it('rejects a certificate from an unrelated CA, naming the verification failure', async () => {
       const { port, accepted, log } = await start(mtls());
-      const r = await tlsPing(port, { ca: fs.readFileSync(certs.ca), cert: fs.readFileSync(certs.otherClientCert), key: fs.readFileSync(certs.otherClientKey) });
+      const r = await tlsPing(port, {
+        ca: fs.readFileSync(certs.ca),
+        cert: fs.readFileSync(certs.otherClientCert),
+        key: fs.readFileSync(certs.otherClientKey),
+      });
       expect(r.reply).toBeUndefined();
       await waitFor(() => log.at('warn').length > 0, 'the handshake failure to be logged');
       const [entry] = log.at('warn');
       expect(entry!.obj.client).toMatch(/^127\.0\.0\.1:\d+$/);
-      expect(entry!.obj.err).toBe('client certificate rejected: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)');
+      expect(entry!.obj.err).toBe(
+        'client certificate rejected: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+      );
       expect(accepted).toHaveLength(0);
     });
 
     it('refuses requireClientCert without a CA of its own (any public certificate would pass)', () => {
-      expect(() => createTlsServer({ enabled: true, cert: certs.serverCert, key: certs.serverKey, requireClientCert: true }, captureLogger())).toThrow(
-        'clientTls.requireClientCert needs clientTls.ca: the CA that client certificates must chain to',
-      );
+      expect(() =>
+        createTlsServer(
+          { enabled: true, cert: certs.serverCert, key: certs.serverKey, requireClientCert: true },
+          captureLogger(),
+        ),
+      ).toThrow('clientTls.requireClientCert needs clientTls.ca: the CA that client certificates must chain to');
     });
   });
 
@@ -107,14 +132,18 @@ describe.skipIf(!hasOpenssl())('TLS listener for clients', () => {
       s.on('close', () => resolve());
     });
     await waitFor(() => log.at('warn').length > 0, 'the handshake failure to be logged');
-    expect(log.at('warn')[0]!.obj.err).toBe('wrong version number (ERR_SSL_WRONG_VERSION_NUMBER); the other side is probably not speaking TLS');
+    expect(log.at('warn')[0]!.obj.err).toBe(
+      'wrong version number (ERR_SSL_WRONG_VERSION_NUMBER); the other side is probably not speaking TLS',
+    );
     expect(accepted).toHaveLength(0);
   });
 
   it('refuses to start without a certificate and key, naming the fields', () => {
-    expect(() => createTlsServer({ enabled: true, cert: certs.serverCert }, captureLogger())).toThrow(/clientTls needs both cert and key/);
-    expect(() => tlsServerFactory({ enabled: true, cert: '/nonexistent/proxy.crt', key: certs.serverKey }, captureLogger())).toThrow(
-      "clientTls.cert file '/nonexistent/proxy.crt' cannot be read: ENOENT: no such file or directory",
+    expect(() => createTlsServer({ enabled: true, cert: certs.serverCert }, captureLogger())).toThrow(
+      /clientTls needs both cert and key/,
     );
+    expect(() =>
+      tlsServerFactory({ enabled: true, cert: '/nonexistent/proxy.crt', key: certs.serverKey }, captureLogger()),
+    ).toThrow("clientTls.cert file '/nonexistent/proxy.crt' cannot be read: ENOENT: no such file or directory");
   });
 });

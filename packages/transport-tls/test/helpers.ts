@@ -13,10 +13,22 @@ export interface LogEntry {
 export function captureLogger(): Logger & { entries: LogEntry[]; at(level: LogEntry['level']): LogEntry[] } {
   const entries: LogEntry[] = [];
   const make = (bindings: object): Logger => {
-    const put = (level: LogEntry['level']) => (obj: object, msg = '') => entries.push({ level, obj: { ...bindings, ...obj } as Record<string, unknown>, msg });
-    return { debug: put('debug'), info: put('info'), warn: put('warn'), error: put('error'), child: (b) => make({ ...bindings, ...b }) };
+    const put =
+      (level: LogEntry['level']) =>
+      (obj: object, msg = '') =>
+        entries.push({ level, obj: { ...bindings, ...obj } as Record<string, unknown>, msg });
+    return {
+      debug: put('debug'),
+      info: put('info'),
+      warn: put('warn'),
+      error: put('error'),
+      child: (b) => make({ ...bindings, ...b }),
+    };
   };
-  return Object.assign(make({}), { entries, at: (level: LogEntry['level']) => entries.filter((e) => e.level === level) });
+  return Object.assign(make({}), {
+    entries,
+    at: (level: LogEntry['level']) => entries.filter((e) => e.level === level),
+  });
 }
 
 /** Poll `pred` until it holds (deadline 5 s); no fixed sleeps. */

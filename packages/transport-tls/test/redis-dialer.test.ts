@@ -42,7 +42,11 @@ describe.skipIf(!hasOpenssl())('TLS dialer toward Redis', () => {
         ...(opts.clientCa ? { ca: fs.readFileSync(opts.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
       },
       (s) => {
-        seen.push({ servername: s.servername, authorized: s.authorized, peerSubject: s.getPeerX509Certificate()?.subject });
+        seen.push({
+          servername: s.servername,
+          authorized: s.authorized,
+          peerSubject: s.getPeerX509Certificate()?.subject,
+        });
         s.on('error', () => {});
         s.on('data', () => s.write('+PONG\r\n'));
       },
@@ -80,12 +84,16 @@ describe.skipIf(!hasOpenssl())('TLS dialer toward Redis', () => {
 
   it('uses serverTls.servername for SNI and verification instead of the host dialed', async () => {
     const redis = await fakeRedis();
-    expect(await dialAndPing(tlsDialer(cfg({ servername: 'localhost' }), captureLogger()), '127.0.0.1', redis.port)).toBe('+PONG\r\n');
+    expect(
+      await dialAndPing(tlsDialer(cfg({ servername: 'localhost' }), captureLogger()), '127.0.0.1', redis.port),
+    ).toBe('+PONG\r\n');
     expect(redis.seen[0]!.servername).toBe('localhost');
 
     const wrongName = tlsDialer(cfg({ servername: 'redis.example' }), captureLogger());
     await expect(wrongName({ host: '127.0.0.1', port: redis.port })).rejects.toThrow(
-      new RegExp(`^cannot connect to Redis at 127\\.0\\.0\\.1:${redis.port}: TLS: Hostname/IP does not match certificate's altnames: .*redis\\.example.* \\(ERR_TLS_CERT_ALTNAME_INVALID\\)$`),
+      new RegExp(
+        `^cannot connect to Redis at 127\\.0\\.0\\.1:${redis.port}: TLS: Hostname/IP does not match certificate's altnames: .*redis\\.example.* \\(ERR_TLS_CERT_ALTNAME_INVALID\\)$`,
+      ),
     );
   });
 
@@ -106,7 +114,10 @@ describe.skipIf(!hasOpenssl())('TLS dialer toward Redis', () => {
       {
         level: 'warn',
         msg: 'TLS connection to Redis failed',
-        obj: { redis: `127.0.0.1:${redis.port}`, err: 'TLS: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)' },
+        obj: {
+          redis: `127.0.0.1:${redis.port}`,
+          err: 'TLS: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+        },
       },
     ]);
     expect(redis.seen).toEqual([]);
@@ -135,7 +146,9 @@ describe.skipIf(!hasOpenssl())('TLS dialer toward Redis', () => {
     const port = await listen(probe);
     await close(probe);
     const log = captureLogger();
-    await expect(tlsDialer(cfg(), log)({ host: '127.0.0.1', port })).rejects.toThrow(`cannot connect to Redis at 127.0.0.1:${port}: ECONNREFUSED`);
+    await expect(tlsDialer(cfg(), log)({ host: '127.0.0.1', port })).rejects.toThrow(
+      `cannot connect to Redis at 127.0.0.1:${port}: ECONNREFUSED`,
+    );
     expect(log.at('warn')).toEqual([]);
   });
 
@@ -144,13 +157,15 @@ describe.skipIf(!hasOpenssl())('TLS dialer toward Redis', () => {
     servers.push(silent);
     const port = await listen(silent);
     const { dial } = createTlsDialer(cfg(), captureLogger(), { connectTimeoutMs: 200 });
-    await expect(dial({ host: '127.0.0.1', port })).rejects.toThrow(`cannot connect to Redis at 127.0.0.1:${port}: TLS: handshake not finished within 200 ms`);
+    await expect(dial({ host: '127.0.0.1', port })).rejects.toThrow(
+      `cannot connect to Redis at 127.0.0.1:${port}: TLS: handshake not finished within 200 ms`,
+    );
   });
 
   it('names a plaintext Redis port as not speaking TLS', async () => {
     const plain = net.createServer((s) => {
       s.on('error', () => {});
-      s.on('data', () => s.end('-ERR Protocol error: expected \'$\', got \'\u0016\'\r\n'));
+      s.on('data', () => s.end("-ERR Protocol error: expected '$', got '\u0016'\r\n"));
     });
     servers.push(plain);
     const port = await listen(plain);
@@ -167,7 +182,9 @@ describe.skipIf(!hasOpenssl())('TLS dialer toward Redis', () => {
     expect(() => tlsDialer(cfg({ cert: certs.clientCert, key: certs.otherClientKey }), log)).toThrow(
       `serverTls.key file '${certs.otherClientKey}' does not belong to the certificate in serverTls.cert file '${certs.clientCert}'`,
     );
-    expect(() => tlsDialer(cfg({ cert: certs.clientCert }), log)).toThrow('serverTls.cert is set but serverTls.key is not');
+    expect(() => tlsDialer(cfg({ cert: certs.clientCert }), log)).toThrow(
+      'serverTls.cert is set but serverTls.key is not',
+    );
     expect(() => tlsDialer(cfg({ cert: certs.clientCert, key: certs.garbage }), log)).toThrow(
       new RegExp(`^serverTls\\.key file '${certs.garbage}' holds no usable private key: `),
     );

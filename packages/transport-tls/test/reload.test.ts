@@ -66,9 +66,9 @@ describe.skipIf(!hasOpenssl())('reloading certificates', () => {
       expect(() => tlsServer.reload({ enabled: true, cert: certs.server2Cert, key: certs.serverKey })).toThrow(
         `clientTls.key file '${certs.serverKey}' does not belong to the certificate in clientTls.cert file '${certs.server2Cert}'`,
       );
-      expect(() => tlsServer.reload({ enabled: true, cert: certs.server2Cert, key: `${certs.dir}/missing.key` })).toThrow(
-        `clientTls.key file '${certs.dir}/missing.key' cannot be read: ENOENT: no such file or directory`,
-      );
+      expect(() =>
+        tlsServer.reload({ enabled: true, cert: certs.server2Cert, key: `${certs.dir}/missing.key` }),
+      ).toThrow(`clientTls.key file '${certs.dir}/missing.key' cannot be read: ENOENT: no such file or directory`);
       const r = await tlsPing(port, { ca: ca() });
       expect(r).toEqual({ reply: '+PONG\r\n', fingerprint256: fingerprint(certs.serverCert) });
     });
@@ -96,7 +96,11 @@ describe.skipIf(!hasOpenssl())('reloading certificates', () => {
       expect((await tlsPing(port, { ca: ca() })).reply).toBe('+PONG\r\n');
       tlsServer.reload({ ...first(), ca: certs.ca, requireClientCert: true });
       expect((await tlsPing(port, { ca: ca() })).reply).toBeUndefined();
-      const withCert = await tlsPing(port, { ca: ca(), cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) });
+      const withCert = await tlsPing(port, {
+        ca: ca(),
+        cert: fs.readFileSync(certs.clientCert),
+        key: fs.readFileSync(certs.clientKey),
+      });
       expect(withCert.reply).toBe('+PONG\r\n');
     });
 
@@ -111,10 +115,13 @@ describe.skipIf(!hasOpenssl())('reloading certificates', () => {
 
   describe('the Redis dialer', () => {
     async function fakeRedis() {
-      const server = tls.createServer({ cert: fs.readFileSync(certs.serverCert), key: fs.readFileSync(certs.serverKey) }, (s) => {
-        sockets.push(s);
-        s.on('error', () => {});
-      });
+      const server = tls.createServer(
+        { cert: fs.readFileSync(certs.serverCert), key: fs.readFileSync(certs.serverKey) },
+        (s) => {
+          sockets.push(s);
+          s.on('error', () => {});
+        },
+      );
       server.on('tlsClientError', () => {});
       servers.push(server);
       return listen(server);
@@ -136,7 +143,9 @@ describe.skipIf(!hasOpenssl())('reloading certificates', () => {
       expect(() => dialer.reload({ enabled: true, ca: `${certs.dir}/gone.crt` })).toThrow(
         `serverTls.ca file '${certs.dir}/gone.crt' cannot be read: ENOENT: no such file or directory`,
       );
-      expect(() => dialer.reload({ enabled: true, ca: certs.otherCa, cert: certs.garbage, key: certs.clientKey })).toThrow(/^serverTls\.cert file/);
+      expect(() =>
+        dialer.reload({ enabled: true, ca: certs.otherCa, cert: certs.garbage, key: certs.clientKey }),
+      ).toThrow(/^serverTls\.cert file/);
       const sock = await dialer.dial({ host: '127.0.0.1', port });
       sockets.push(sock);
       expect((sock as tls.TLSSocket).authorized).toBe(true);

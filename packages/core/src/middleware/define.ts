@@ -63,7 +63,9 @@ export function defineMiddleware<S = undefined, O = Readonly<Record<string, unkn
   const module = new ContainerModule(({ bind }) => {
     bind(Middleware)
       .toDynamicValue((ctx) => {
-        const config = ctx.get<{ middlewareConfig?: Record<string, Record<string, unknown>> }>(SlotrelayConfig, { optional: true });
+        const config = ctx.get<{ middlewareConfig?: Record<string, Record<string, unknown>> }>(SlotrelayConfig, {
+          optional: true,
+        });
         return create(config?.middlewareConfig?.[def.name]);
       })
       .inSingletonScope();
@@ -130,4 +132,3 @@ export function isMiddlewareModule(value: unknown): value is ContainerModule {
   const v = value as { load?: unknown; id?: unknown; [MIDDLEWARE_MODULE]?: unknown };
   return v[MIDDLEWARE_MODULE] === true || (typeof v.load === 'function' && typeof v.id === 'number');
 }
-

@@ -21,8 +21,13 @@ export interface RespNode {
 }
 
 const LINE_TYPES = new Set<number>([
-  RespType.SimpleString, RespType.Error, RespType.Integer, RespType.Double,
-  RespType.Boolean, RespType.BigNumber, RespType.Null,
+  RespType.SimpleString,
+  RespType.Error,
+  RespType.Integer,
+  RespType.Double,
+  RespType.Boolean,
+  RespType.BigNumber,
+  RespType.Null,
 ]);
 
 /**

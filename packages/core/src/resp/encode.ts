@@ -58,7 +58,10 @@ export const node = {
   simple: (text: string): RespNode => ({ type: RespType.SimpleString, text: toLatin1(text) }),
   error: (text: string): RespNode => ({ type: RespType.Error, text: toLatin1(text) }),
   integer: (n: number | bigint): RespNode => ({ type: RespType.Integer, text: String(n) }),
-  bulk: (v: string | Buffer | null): RespNode => ({ type: RespType.BulkString, data: v === null ? null : typeof v === 'string' ? Buffer.from(v) : v }),
+  bulk: (v: string | Buffer | null): RespNode => ({
+    type: RespType.BulkString,
+    data: v === null ? null : typeof v === 'string' ? Buffer.from(v) : v,
+  }),
   array: (items: RespNode[]): RespNode => ({ type: RespType.Array, items }),
   /** A map: `%` in RESP3, a flat array in RESP2 (as Redis's `addReplyMapLen`). */
   map: (pairs: Array<[RespNode, RespNode]>, proto: Protocol): RespNode => ({
@@ -67,9 +70,12 @@ export const node = {
   }),
   /** Verbatim text: `=` with `txt:` in RESP3, a bulk string in RESP2 (as Redis's `addReplyVerbatim`). */
   verbatim: (text: string, proto: Protocol): RespNode =>
-    proto === 3 ? { type: RespType.Verbatim, format: 'txt', data: Buffer.from(text) } : { type: RespType.BulkString, data: Buffer.from(text) },
+    proto === 3
+      ? { type: RespType.Verbatim, format: 'txt', data: Buffer.from(text) }
+      : { type: RespType.BulkString, data: Buffer.from(text) },
   /** A null: `_` in RESP3, `$-1` in RESP2. */
-  null: (proto: Protocol): RespNode => (proto === 3 ? { type: RespType.Null, text: '' } : { type: RespType.BulkString, data: null }),
+  null: (proto: Protocol): RespNode =>
+    proto === 3 ? { type: RespType.Null, text: '' } : { type: RespType.BulkString, data: null },
 };
 
 /** Line replies cannot contain CR or LF; Redis replaces them with spaces (`addReplyErrorLength`). */

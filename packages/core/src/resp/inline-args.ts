@@ -113,12 +113,18 @@ function quotedWord(buf: Buffer, p: number, end: number, out: number[]): number 
 
 function unescape(c: number): number {
   switch (c) {
-    case 0x6e: return 0x0a; // \n
-    case 0x72: return 0x0d; // \r
-    case 0x74: return 0x09; // \t
-    case 0x62: return 0x08; // \b
-    case 0x61: return 0x07; // \a
-    default: return c;
+    case 0x6e:
+      return 0x0a; // \n
+    case 0x72:
+      return 0x0d; // \r
+    case 0x74:
+      return 0x09; // \t
+    case 0x62:
+      return 0x08; // \b
+    case 0x61:
+      return 0x07; // \a
+    default:
+      return c;
   }
 }
 

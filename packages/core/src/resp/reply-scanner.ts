@@ -13,9 +13,21 @@ const S_NUM_LF = 2;
 const S_BODY = 3;
 const S_LINE = 4;
 
-const PLUS = 0x2b, MINUS = 0x2d, COLON = 0x3a, DOLLAR = 0x24, STAR = 0x2a, UNDERSCORE = 0x5f,
-  COMMA = 0x2c, HASH = 0x23, LPAREN = 0x28, EQUALS = 0x3d, BANG = 0x21, PERCENT = 0x25,
-  TILDE = 0x7e, GT = 0x3e, PIPE = 0x7c;
+const PLUS = 0x2b,
+  MINUS = 0x2d,
+  COLON = 0x3a,
+  DOLLAR = 0x24,
+  STAR = 0x2a,
+  UNDERSCORE = 0x5f,
+  COMMA = 0x2c,
+  HASH = 0x23,
+  LPAREN = 0x28,
+  EQUALS = 0x3d,
+  BANG = 0x21,
+  PERCENT = 0x25,
+  TILDE = 0x7e,
+  GT = 0x3e,
+  PIPE = 0x7c;
 
 /**
  * Finds where each RESP2/RESP3 reply frame ends without decoding it.
@@ -123,10 +135,23 @@ export class ReplyScanner {
           }
         } else if (t === MINUS) frameFlags |= NESTED_ERROR;
         switch (t) {
-          case PLUS: case MINUS: case COLON: case COMMA: case HASH: case LPAREN: case UNDERSCORE:
+          case PLUS:
+          case MINUS:
+          case COLON:
+          case COMMA:
+          case HASH:
+          case LPAREN:
+          case UNDERSCORE:
             state = S_LINE;
             break;
-          case DOLLAR: case EQUALS: case BANG: case STAR: case TILDE: case GT: case PERCENT: case PIPE:
+          case DOLLAR:
+          case EQUALS:
+          case BANG:
+          case STAR:
+          case TILDE:
+          case GT:
+          case PERCENT:
+          case PIPE:
             this.hdr = t;
             this.num = 0;
             this.neg = false;
@@ -160,7 +185,8 @@ export class ReplyScanner {
         const c = buf[pos++]!;
         if (c >= 48 && c <= 57) {
           this.num = this.num * 10 + (c - 48);
-          if (++this.digits > 18) throw new ProtocolError(`invalid length in '${String.fromCharCode(this.hdr)}' header`);
+          if (++this.digits > 18)
+            throw new ProtocolError(`invalid length in '${String.fromCharCode(this.hdr)}' header`);
         } else if (c === 13) {
           if (this.digits === 0) throw new ProtocolError(`invalid length in '${String.fromCharCode(this.hdr)}' header`);
           state = S_NUM_LF;

@@ -37,7 +37,8 @@ export class RequestScanner {
   // What the fast lane reads first (`countPlain`), declared together so they share a cache line.
   private state = R_START;
   /** Names whose requests are not plain for `countPlain` (set by the session: everything core or a middleware watches). */
-  watch: { readonly maybe: Uint8Array; match(buf: Uint8Array, off: number, len: number): string | undefined } | null = null;
+  watch: { readonly maybe: Uint8Array; match(buf: Uint8Array, off: number, len: number): string | undefined } | null =
+    null;
   private readonly maxElements: number;
   private readonly maxBulkBytes: number;
   /** What the last successful `wholeMultibulk` found: argument count, name offset (from the frame start) and length. */
@@ -111,7 +112,14 @@ export class RequestScanner {
       const len = this.wmNameLen;
       const at = pos + this.wmNameOff;
       // Names of 1–31 bytes may be watched: one typed-array read rules most out before matching.
-      if (w !== null && len > 0 && len < 32 && w.maybe[(len << 5) | (buf[at]! & 0x1f)] !== 0 && w.match(buf, at, len) !== undefined) return 0;
+      if (
+        w !== null &&
+        len > 0 &&
+        len < 32 &&
+        w.maybe[(len << 5) | (buf[at]! & 0x1f)] !== 0 &&
+        w.match(buf, at, len) !== undefined
+      )
+        return 0;
       pos = next;
       n++;
     }
@@ -237,7 +245,8 @@ export class RequestScanner {
         case R_BULK_LF: {
           pos++;
           const t = this.typeByte;
-          if (t !== 0x24) throw new ProtocolError(`expected '$', got '${String.fromCharCode(t === 13 || t === 10 ? 32 : t)}'`);
+          if (t !== 0x24)
+            throw new ProtocolError(`expected '$', got '${String.fromCharCode(t === 13 || t === 10 ? 32 : t)}'`);
           if (!this.isNum() || this.neg) throw new ProtocolError('invalid bulk length');
           if (this.num > this.limits.maxBulkBytes) throw new ProtocolError('invalid bulk length');
           if (this.argIndex === 0) this.curNameOff = base + pos - this.frameStart;

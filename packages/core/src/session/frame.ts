@@ -106,9 +106,10 @@ export class Frame {
     if (this.kind !== COMPLETE) throw new Error('only a complete frame can be decoded');
     if (this.cachedArgs) return this.cachedArgs;
     this.cached = true;
-    this.cachedArgs = this.flags & INLINE
-      ? splitInlineArgs(this.buf, this.start, this.end)
-      : decodeMultibulkArgs(this.buf, this.start, this.end);
+    this.cachedArgs =
+      this.flags & INLINE
+        ? splitInlineArgs(this.buf, this.start, this.end)
+        : decodeMultibulkArgs(this.buf, this.start, this.end);
     return this.cachedArgs;
   }
 

@@ -70,7 +70,15 @@ const MESSAGE_WORDS = new Set(['message', 'pmessage', 'smessage']);
 
 /** The commands whose requests core itself must see to pair replies correctly. */
 export const CORE_COMMANDS: readonly string[] = [
-  ...PUBSUB_COMMANDS, 'CLIENT', 'HELLO', 'MONITOR', 'RESET', 'MULTI', 'EXEC', 'DISCARD', 'QUIT',
+  ...PUBSUB_COMMANDS,
+  'CLIENT',
+  'HELLO',
+  'MONITOR',
+  'RESET',
+  'MULTI',
+  'EXEC',
+  'DISCARD',
+  'QUIT',
 ];
 
 class Gate {
@@ -241,7 +249,10 @@ export class Session {
   /** Bytes this session holds in memory right now (held frames, queues, socket buffers). */
   bufferedBytes(): number {
     return (
-      this.reqReader.bufferedBytes + this.repReader.bufferedBytes + this.upQueued + this.writer.bufferedBytes +
+      this.reqReader.bufferedBytes +
+      this.repReader.bufferedBytes +
+      this.upQueued +
+      this.writer.bufferedBytes +
       (this.upstream?.writableLength ?? 0)
     );
   }
@@ -361,7 +372,14 @@ export class Session {
    * general path, which scans the chunk again from its start.
    */
   private requestLane(chunk: Buffer): boolean {
-    if (!this.reqIdle || this.inTransaction || this.replyMode !== REPLY_ON || this.upstreamError !== null || this.allRequests) return false;
+    if (
+      !this.reqIdle ||
+      this.inTransaction ||
+      this.replyMode !== REPLY_ON ||
+      this.upstreamError !== null ||
+      this.allRequests
+    )
+      return false;
     const n = this.reqScanner.countPlain(chunk);
     if (n === 0) return false;
     // Appended at the tail: no local reply can have come due at the head, nothing to flush.
@@ -465,9 +483,12 @@ export class Session {
       f.argc = sc.argcs[i]!;
       f.nameOff = sc.nameOffs[i]!;
       f.nameLen = sc.nameLens[i]!;
-      const cmd = f.flags & INLINE
-        ? this.matchInline(f)
-        : f.nameLen > 0 ? this.pipeline.table.match(f.buf, f.start + f.nameOff, f.nameLen) : undefined;
+      const cmd =
+        f.flags & INLINE
+          ? this.matchInline(f)
+          : f.nameLen > 0
+            ? this.pipeline.table.match(f.buf, f.start + f.nameOff, f.nameLen)
+            : undefined;
       if (cmd !== undefined) {
         f.command = cmd;
         batch.interesting++;
@@ -514,8 +535,19 @@ export class Session {
     }
     // With arguments these are arity errors: one error reply, no effect (`RESET\rEXISTS k` is RESET
     // with two arguments to Redis's sdssplitargs, for which \r is a space).
-    if (f.argc !== 1 && (cmd === 'RESET' || cmd === 'MULTI' || cmd === 'EXEC' || cmd === 'DISCARD' || cmd === 'MONITOR')) cmd = undefined;
-    if (cmd !== undefined && cmd !== 'QUIT' && cmd !== 'RESET' && this.reqProtocol === 2 && !PUBSUB_COMMANDS.includes(cmd) && this.reqSubscribed()) {
+    if (
+      f.argc !== 1 &&
+      (cmd === 'RESET' || cmd === 'MULTI' || cmd === 'EXEC' || cmd === 'DISCARD' || cmd === 'MONITOR')
+    )
+      cmd = undefined;
+    if (
+      cmd !== undefined &&
+      cmd !== 'QUIT' &&
+      cmd !== 'RESET' &&
+      this.reqProtocol === 2 &&
+      !PUBSUB_COMMANDS.includes(cmd) &&
+      this.reqSubscribed()
+    ) {
       cmd = undefined; // rejected in the pub/sub context: one error reply, no effect (processCommand)
     }
     if (cmd === 'QUIT') {
@@ -546,7 +578,12 @@ export class Session {
     }
     if (cmd !== undefined && !this.inTransaction) this.trackRequestState(f, cmd);
     // Inside MULTI, CLIENT REPLY is queued, not applied (its effect at EXEC is not followed).
-    if (cmd === 'CLIENT' && f.argc === 3 && !this.inTransaction && f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY') {
+    if (
+      cmd === 'CLIENT' &&
+      f.argc === 3 &&
+      !this.inTransaction &&
+      f.args()[1]!.toString('latin1').toUpperCase() === 'REPLY'
+    ) {
       const mode = f.args()[2]!.toString('latin1').toUpperCase();
       if (mode === 'OFF') {
         this.replyMode = REPLY_OFF;
@@ -650,7 +687,8 @@ export class Session {
    * middleware wanting every batch. Then the chunk goes to the client as it is.
    */
   private replyLane(chunk: Buffer): boolean {
-    if (!this.repIdle || this.monitor || this.subscribed > 0 || this.allReplies || this.inflight.answered > 0) return false;
+    if (!this.repIdle || this.monitor || this.subscribed > 0 || this.allReplies || this.inflight.answered > 0)
+      return false;
     const atHead = this.inflight.plainAtHead();
     if (atHead === 0) return false;
     const n = this.repScanner.countPlain(chunk);
@@ -915,7 +953,10 @@ export class Session {
     // By code, not class: a connector built against another copy of core still counts.
     if ((err as SlotrelayError | null)?.code === ErrorCode.Upstream) {
       // Once per session, so debug: whoever dials (the listener) logs the outage once per transition.
-      this.log.debug({ session: this.id, err: message }, 'Redis unreachable: the session closes without a reply at its first request for Redis');
+      this.log.debug(
+        { session: this.id, err: message },
+        'Redis unreachable: the session closes without a reply at its first request for Redis',
+      );
       this.upstreamError = UNREACHABLE;
       this.abandonPending(false);
       return;
@@ -928,7 +969,10 @@ export class Session {
 
   private upstreamBroken(message: string): void {
     if (this.closed || this.upstreamError !== null) return;
-    this.log.debug({ session: this.id, err: message }, 'upstream lost: closing the session without a reply to the requests in flight');
+    this.log.debug(
+      { session: this.id, err: message },
+      'upstream lost: closing the session without a reply to the requests in flight',
+    );
     this.upstreamError = UNREACHABLE;
     this.upstream?.destroy();
     this.abandonPending(true);

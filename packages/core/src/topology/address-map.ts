@@ -70,7 +70,8 @@ export class AddressMap {
     const nodes = topology ? topology.nodes.filter(isMappable).sort(byAddress ? compareAddress : compareId) : [];
     this.nodes = nodes;
     for (const n of nodes) {
-      if (n.role === 'master') for (const [lo, hi] of n.slots) for (let k = lo; k <= hi && k < 16384; k++) this.owners[k] = n;
+      if (n.role === 'master')
+        for (const [lo, hi] of n.slots) for (let k = lo; k <= hi && k < 16384; k++) this.owners[k] = n;
       for (const port of new Set([n.port, n.tlsPort, n.tcpPort])) {
         if (port === 0) continue;
         if (n.ip) this.byEndpoint.set(key(n.ip, port), n);
@@ -118,7 +119,9 @@ export class AddressMap {
   private staticProxyFor(n: ClusterNode): ProxyAddress | undefined {
     for (const port of [n.port, n.tlsPort, n.tcpPort]) {
       if (port === 0) continue;
-      const p = (n.ip && this.staticByRedis.get(key(n.ip, port))) || (n.hostname && this.staticByRedis.get(key(n.hostname, port)));
+      const p =
+        (n.ip && this.staticByRedis.get(key(n.ip, port))) ||
+        (n.hostname && this.staticByRedis.get(key(n.hostname, port)));
       if (p) return p;
     }
     return undefined;
@@ -138,7 +141,8 @@ export class AddressMap {
     const candidates = this.byPort.get(port);
     if (!candidates) return undefined;
     if (candidates.length === 1 && (host === '?' || host === askedHost)) return candidates[0];
-    if (host === '?') return candidates.find((c) => c.ip === askedHost) ?? (candidates.length === 1 ? candidates[0] : undefined);
+    if (host === '?')
+      return candidates.find((c) => c.ip === askedHost) ?? (candidates.length === 1 ? candidates[0] : undefined);
     return undefined;
   }
 

@@ -33,7 +33,10 @@ export function parseHostPort(text: string, what = 'address'): HostPort {
 }
 
 function bad(text: string, what: string): SlotrelayError {
-  return new SlotrelayError('SR_ERR_CONFIG', `${what} should be host:port (IPv6 as [addr]:port), instead got '${text}'`);
+  return new SlotrelayError(
+    'SR_ERR_CONFIG',
+    `${what} should be host:port (IPv6 as [addr]:port), instead got '${text}'`,
+  );
 }
 
 /** Hostnames compare case-insensitively; IP literals are kept as written. */

@@ -51,8 +51,21 @@ export function parseClusterNodes(text: string): ClusterNode[] {
 /** Parses one CLUSTER NODES line. */
 export function parseClusterNodeLine(line: string): ClusterNode {
   const f = line.split(' ');
-  if (f.length < 8) throw new SlotrelayError('SR_ERR_TOPOLOGY', `CLUSTER NODES line has ${f.length} fields, expected at least 8: '${line}'`);
-  const [id, addr, flagText, master, ping, pong, epoch, link] = f as [string, string, string, string, string, string, string, string];
+  if (f.length < 8)
+    throw new SlotrelayError(
+      'SR_ERR_TOPOLOGY',
+      `CLUSTER NODES line has ${f.length} fields, expected at least 8: '${line}'`,
+    );
+  const [id, addr, flagText, master, ping, pong, epoch, link] = f as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const a = parseNodeAddress(addr);
   const flags = flagText === 'noflags' ? [] : flagText.split(',');
   const slots: Array<[number, number]> = [];

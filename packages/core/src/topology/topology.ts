@@ -29,7 +29,12 @@ export interface RedisAuth {
  * node) from one node. A `myself` line without an IP gets the address we dialed, as
  * redis-benchmark does.
  */
-export async function fetchTopology(dial: Dialer, target: HostPort, auth: RedisAuth | undefined, timeoutMs: number): Promise<Topology> {
+export async function fetchTopology(
+  dial: Dialer,
+  target: HostPort,
+  auth: RedisAuth | undefined,
+  timeoutMs: number,
+): Promise<Topology> {
   const sock = await dial(target);
   try {
     const cmds: string[][] = [];
@@ -37,7 +42,8 @@ export async function fetchTopology(dial: Dialer, target: HostPort, auth: RedisA
     cmds.push(['CLUSTER', 'NODES'], ['CLUSTER', 'SHARDS']);
     const replies = await runCommands(sock, cmds, timeoutMs);
     const [nodesReply, shardsReply] = replies.slice(auth ? 1 : 0);
-    if (auth && replies[0]!.type === RespType.Error) throw new SlotrelayError(ErrorCode.Topology, `AUTH failed: ${replies[0]!.text}`);
+    if (auth && replies[0]!.type === RespType.Error)
+      throw new SlotrelayError(ErrorCode.Topology, `AUTH failed: ${replies[0]!.text}`);
     if (!nodesReply || nodesReply.type === RespType.Error) {
       throw new SlotrelayError(ErrorCode.Topology, `CLUSTER NODES failed: ${nodesReply?.text ?? 'no reply'}`);
     }
@@ -84,7 +90,10 @@ function asMap(v: unknown): Map<string, unknown> | null {
 export function topologySignature(t: Topology): string {
   return [...t.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
-    .map((n) => `${n.id} ${n.ip} ${n.port} ${n.tlsPort} ${n.tcpPort} ${n.hostname} ${n.role} ${n.masterId ?? '-'} ${n.slots.map((s) => s.join('-')).join(',')}`)
+    .map(
+      (n) =>
+        `${n.id} ${n.ip} ${n.port} ${n.tlsPort} ${n.tcpPort} ${n.hostname} ${n.role} ${n.masterId ?? '-'} ${n.slots.map((s) => s.join('-')).join(',')}`,
+    )
     .join('\n');
 }
 

@@ -17,7 +17,10 @@ export function runCommands(
     const scanner = new ReplyScanner();
     const replies: RespNode[] = [];
     let pending: Buffer[] = [];
-    const timer = setTimeout(() => done(new SlotrelayError('SR_ERR_UPSTREAM', `no reply within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new SlotrelayError('SR_ERR_UPSTREAM', `no reply within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       try {
         scanner.feed(chunk);

@@ -20,18 +20,24 @@ export class RawClient {
       let prev = 0;
       for (let i = 0; i < this.scanner.count; i++) {
         const end = this.scanner.ends[i]!;
-        this.frames.push(i === 0 && this.held.length ? Buffer.concat([...this.held, chunk.subarray(0, end)]) : chunk.subarray(prev, end));
+        this.frames.push(
+          i === 0 && this.held.length
+            ? Buffer.concat([...this.held, chunk.subarray(0, end)])
+            : chunk.subarray(prev, end),
+        );
         this.held = [];
         prev = end;
       }
       if (prev < chunk.length) this.held.push(chunk.subarray(prev));
       this.wake();
     });
-    this.closedPromise = new Promise((r) => socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-      r();
-    }));
+    this.closedPromise = new Promise((r) =>
+      socket.on('close', () => {
+        this.closed = true;
+        this.wake();
+        r();
+      }),
+    );
     socket.on('error', () => {});
   }
 

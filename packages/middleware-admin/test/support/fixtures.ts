@@ -33,7 +33,11 @@ export const MEMBERS = [
 export const DYNAMIC: MappingSpec = { mode: 'dynamic', members: MEMBERS, instanceId: 1 };
 
 export function mapOf(text = NODES, spec: MappingSpec = DYNAMIC): AddressMap {
-  const topology: Topology = { nodes: parseClusterNodes(text), source: { host: '127.100.0.1', port: 7000 }, at: READ_AT };
+  const topology: Topology = {
+    nodes: parseClusterNodes(text),
+    source: { host: '127.100.0.1', port: 7000 },
+    at: READ_AT,
+  };
   return new AddressMap(spec, topology);
 }
 
@@ -114,7 +118,12 @@ export async function adminHarness(o: AdminSetup = {}) {
   const config = o.config ?? { connections: [] };
   const control = o.control === undefined ? stubControl() : o.control;
   const { log, lines } = recordingLogger();
-  const mw = new AdminMiddleware(topology as unknown as TopologyService, config, o.log ?? log, (control ?? undefined) as FleetControl | undefined);
+  const mw = new AdminMiddleware(
+    topology as unknown as TopologyService,
+    config,
+    o.log ?? log,
+    (control ?? undefined) as FleetControl | undefined,
+  );
   const h = await sessionHarness({ middleware: [mw] });
   return { ...h, mw, topology, config, control, logLines: lines };
 }

@@ -2,7 +2,15 @@
  * Reading every address (and node ID) out of a reply, per reply kind, so tests can assert that only
  * proxy addresses remain.
  */
-import { type ClusterNode, ReplyScanner, type RespNode, RespType, decodeReply, parseNodeAddress, toPlain } from '@slotrelay/core/internal';
+import {
+  type ClusterNode,
+  ReplyScanner,
+  type RespNode,
+  RespType,
+  decodeReply,
+  parseNodeAddress,
+  toPlain,
+} from '@slotrelay/core/internal';
 import { expect } from 'vitest';
 import type { ReplyKind } from '@slotrelay/middleware-cluster-cmds';
 
@@ -60,7 +68,8 @@ export function extract(kind: ReplyKind, node: RespNode): Extracted {
           out.addresses.push({ field: `${id} endpoint`, host: e[0] as string | null, port: e[1] as number });
           const meta = asObject(e[3]);
           if ('ip' in meta) out.addresses.push({ field: `${id} meta ip`, host: meta['ip'] as string, port: null });
-          if ('hostname' in meta) out.addresses.push({ field: `${id} meta hostname`, host: meta['hostname'] as string, port: null });
+          if ('hostname' in meta)
+            out.addresses.push({ field: `${id} meta hostname`, host: meta['hostname'] as string, port: null });
         }
       }
       break;
@@ -70,8 +79,10 @@ export function extract(kind: ReplyKind, node: RespNode): Extracted {
           const o = asObject(n);
           const id = String(o['id']);
           out.ids.push(id);
-          for (const k of ['ip', 'endpoint', 'hostname']) if (k in o) out.addresses.push({ field: `${id} ${k}`, host: o[k] as string, port: null });
-          for (const k of ['port', 'tls-port']) if (k in o) out.addresses.push({ field: `${id} ${k}`, host: null, port: o[k] as number });
+          for (const k of ['ip', 'endpoint', 'hostname'])
+            if (k in o) out.addresses.push({ field: `${id} ${k}`, host: o[k] as string, port: null });
+          for (const k of ['port', 'tls-port'])
+            if (k in o) out.addresses.push({ field: `${id} ${k}`, host: null, port: o[k] as number });
         }
       }
       break;
@@ -79,7 +90,8 @@ export function extract(kind: ReplyKind, node: RespNode): Extracted {
       const text = String(plain);
       const host = /^master_host:(.*)$/m.exec(text.replace(/\r/g, ''));
       const port = /^master_port:(.*)$/m.exec(text.replace(/\r/g, ''));
-      if (host || port) out.addresses.push({ field: 'master', host: host?.[1] ?? null, port: port ? Number(port[1]) : null });
+      if (host || port)
+        out.addresses.push({ field: 'master', host: host?.[1] ?? null, port: port ? Number(port[1]) : null });
       for (const m of text.matchAll(/^(slave\d+):ip=([^,]*),port=(\d+)/gm)) {
         out.addresses.push({ field: m[1]!, host: m[2]!, port: Number(m[3]) });
       }
@@ -88,7 +100,8 @@ export function extract(kind: ReplyKind, node: RespNode): Extracted {
     case 'role': {
       const r = plain as unknown[];
       if (r[0] === 'master') {
-        for (const rep of r[2] as unknown[][]) out.addresses.push({ field: 'replica', host: String(rep[0]), port: Number(rep[1]) });
+        for (const rep of r[2] as unknown[][])
+          out.addresses.push({ field: 'replica', host: String(rep[0]), port: Number(rep[1]) });
       } else if (r[0] === 'slave') {
         out.addresses.push({ field: 'master', host: String(r[1]), port: Number(r[2]) });
       }
@@ -115,7 +128,12 @@ export function expectOneFrame(bytes: Buffer, type: number, label = ''): RespNod
  * Every address in `found` is a proxy address (by host and, where given, port), and none names a
  * Redis node of `redis` by IP, hostname or client port. `hidden` hosts (`''`/`?`, port 0) are allowed.
  */
-export function expectOnlyProxies(found: Extracted, proxies: { hosts: Set<string>; ports: Set<number> }, redis: readonly ClusterNode[], label = ''): void {
+export function expectOnlyProxies(
+  found: Extracted,
+  proxies: { hosts: Set<string>; ports: Set<number> },
+  redis: readonly ClusterNode[],
+  label = '',
+): void {
   const redisHosts = new Set(redis.flatMap((n) => [n.ip, n.hostname]).filter((h) => h !== ''));
   const redisPorts = new Set(redis.map((n) => n.port));
   for (const a of found.addresses) {

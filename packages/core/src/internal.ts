@@ -15,6 +15,7 @@ export { splitInlineArgs } from './resp/inline-args.js';
 export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Protocol } from './resp/encode.js';
 export { Frame, Batch, COMPLETE, STREAM, LOCAL } from './session/frame.js';
 export { CommandTable } from './session/command-table.js';
+export * from './session/stats.js';
 export {
   Session,
   CORE_COMMANDS,

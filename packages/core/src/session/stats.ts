@@ -1,0 +1,44 @@
+/**
+ * Counters the sessions of one listener add to, read by the host's metrics at scrape time. Plain
+ * integers in one object per listener: the lanes add a chunk's frame count once per chunk — no call
+ * into a metrics library and no timer per request.
+ */
+export interface SessionStats {
+  /** Client requests, forwarded to Redis or answered locally (a request counts once, when complete). */
+  requests: number;
+  /** Reply frames written to clients (pushes and pub/sub messages included). */
+  replies: number;
+  bytesFromClients: number;
+  bytesToClients: number;
+  bytesFromRedis: number;
+  bytesToRedis: number;
+  /** Client protocol errors answered (each also closes its session). */
+  protocolErrors: number;
+  /** Sessions closed, by reason: one of `CLOSE_REASONS`, so the label set stays bounded. */
+  readonly closed: Map<CloseReason, number>;
+  /**
+   * Set by the host to sample latency: 1 session in `LATENCY_SAMPLE_EVERY` reports, per reply chunk
+   * that completes a request chunk, the seconds from that request chunk's read to the reply chunk's write.
+   */
+  observeLatency?: (seconds: number) => void;
+}
+
+/** Why a session ended. */
+export const CLOSE_REASONS = ['client', 'quit', 'protocol', 'upstream', 'limit', 'idle', 'shutdown', 'error'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** One session in this many reports latency to `SessionStats.observeLatency`. */
+export const LATENCY_SAMPLE_EVERY = 64;
+
+export function newSessionStats(): SessionStats {
+  return {
+    requests: 0,
+    replies: 0,
+    bytesFromClients: 0,
+    bytesToClients: 0,
+    bytesFromRedis: 0,
+    bytesToRedis: 0,
+    protocolErrors: 0,
+    closed: new Map(),
+  };
+}

@@ -2,7 +2,6 @@ import path from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { Container } from 'inversify';
 import {
-  type AddressMap,
   ConnectionConfig,
   type Dialer,
   Dialer as DialerToken,
@@ -11,7 +10,6 @@ import {
   Logger,
   Middleware,
   Pipeline,
-  SECRET_FIELDS,
   type ServerFactory,
   type SessionOptions,
   SlotrelayConfig,
@@ -19,7 +17,6 @@ import {
   TopologyServiceToken,
   tcpDialer,
   tcpServer,
-  topologySignature,
 } from '@slotrelay/core/internal';
 import type { TlsChange } from '@slotrelay/transport-tls';
 import {
@@ -33,6 +30,8 @@ import {
 import { Listener } from './listener.js';
 import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
 import { type PatchSource, networkPatchRefusal } from './patch-policy.js';
+import { describePatchError, maskSecrets, settingChanges } from './config-change.js';
+import { TopologySync } from './topology-sync.js';
 
 /** Options of `Fleet.start`. */
 export interface FleetOptions {
@@ -54,9 +53,6 @@ export type LogLevelName = NonNullable<NonNullable<SlotrelayConfig['log']>['leve
 
 /** Default periodic topology check: Gallium Data users had to run SCANCLUSTER by hand. */
 const DEFAULT_CHECK_MS = 5000;
-
-/** A listener rescans because another one read a new topology at most this often. */
-const SYNC_MIN_MS = 100;
 
 /** Fields of a connection that can change without rebinding its listener. */
 const MAPPING_FIELDS = [
@@ -82,9 +78,7 @@ export class Fleet implements FleetControl {
   private readonly config: SlotrelayConfig;
   private modules: LoadedMiddleware[];
   private changes: Promise<unknown> = Promise.resolve();
-  /** Rescans scheduled by `topologyChanged`, and when each listener last had one. */
-  private readonly pendingSync = new Map<Listener, NodeJS.Timeout>();
-  private readonly lastSync = new WeakMap<Listener, number>();
+  private readonly sync: TopologySync;
 
   private constructor(
     config: SlotrelayConfig,
@@ -96,6 +90,7 @@ export class Fleet implements FleetControl {
     this.root.bind(Logger).toConstantValue(opts.log);
     this.root.bind(SlotrelayConfig).toConstantValue(this.config);
     this.root.bind(FleetControl).toConstantValue(this);
+    this.sync = new TopologySync(this.listeners, opts.log);
   }
 
   /** Load the middleware packages and start a listener per active connection. */
@@ -320,7 +315,7 @@ export class Fleet implements FleetControl {
       tls: { ...(tlsServer ? { server: tlsServer } : {}), ...(tlsDialer ? { dialer: tlsDialer } : {}) },
       log,
       topologyCheckIntervalMs: this.config.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS,
-      onTopologyChange: (from, map) => this.topologyChanged(from, map),
+      onTopologyChange: (from, map) => this.sync.changed(from, map),
       ...(this.opts.sessionOptions ? { sessionOptions: this.opts.sessionOptions } : {}),
     });
     try {
@@ -330,36 +325,6 @@ export class Fleet implements FleetControl {
       throw e;
     }
     return listener;
-  }
-
-  /**
-   * One listener read a new topology. The other listeners of this process that front the same
-   * cluster and still hold a different view rescan now instead of at their next periodic check:
-   * proxies with different maps send clients back and forth (MOVED naming a proxy that, by its own
-   * older map, fronts another node) until they agree. Rate-limited per listener (trailing, 100 ms),
-   * so views that differ for a while (gossip still spreading) cannot make scans chase each other.
-   */
-  private topologyChanged(from: Listener, map: AddressMap): void {
-    if (!map.topology) return;
-    const sig = topologySignature(map.topology);
-    const ids = new Set(map.nodes.map((n) => n.id));
-    for (const l of this.listeners.values()) {
-      if (l === from || this.pendingSync.has(l)) continue;
-      const cur = l.topology.current;
-      // Never scanned (its first client scans), or another cluster, or already in step.
-      if (!cur?.topology || !cur.nodes.some((n) => ids.has(n.id)) || topologySignature(cur.topology) === sig) continue;
-      const wait = Math.max(0, (this.lastSync.get(l) ?? 0) + SYNC_MIN_MS - Date.now());
-      const timer = setTimeout(() => {
-        this.pendingSync.delete(l);
-        this.lastSync.set(l, Date.now());
-        if (this.listeners.get(l.name) !== l) return;
-        l.topology.rescan('another listener of this process read a new topology').catch((e: unknown) => {
-          this.opts.log.warn({ connection: l.name, err: (e as Error).message }, 'topology rescan failed');
-        });
-      }, wait);
-      timer.unref();
-      this.pendingSync.set(l, timer);
-    }
   }
 
   /** The child container of one listener: its config, info, topology, dialer, logger and middleware. */
@@ -402,57 +367,10 @@ export class Fleet implements FleetControl {
 
   /** Stop every listener: no new clients, replies already due delivered within `graceMs`. */
   async stop(graceMs = this.config.shutdownGraceMs ?? 5000): Promise<void> {
-    for (const t of this.pendingSync.values()) clearTimeout(t);
-    this.pendingSync.clear();
+    this.sync.stop();
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.stop(graceMs)));
     await Promise.all(all.flatMap((l) => l.pipeline.middleware.map((m) => m.close?.())));
   }
-}
-
-/** Replace secret values (`SECRET_FIELDS`) anywhere in a config with `********`. */
-export function maskSecrets<T>(value: T): T {
-  if (Array.isArray(value)) value.forEach(maskSecrets);
-  else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (SECRET_FIELDS.includes(k) && typeof v === 'string') (value as Record<string, unknown>)[k] = '********';
-      else maskSecrets(v);
-    }
-  }
-  return value;
-}
-
-/**
- * The process-wide settings a change touches, for the reply and the log: `log.level: info -> debug`,
- * `topologyCheckIntervalMs: 5000 -> 1000`, … Secrets are only said to have changed.
- */
-export function settingChanges(prev: SlotrelayConfig, next: SlotrelayConfig): string[] {
-  const out: string[] = [];
-  const show = (v: unknown) => (v === undefined ? 'unset' : String(v));
-  const scalar = (name: string, a: unknown, b: unknown) => {
-    if (a !== b) out.push(`${name}: ${show(a)} -> ${show(b)}`);
-  };
-  scalar('log.level', prev.log?.level, next.log?.level);
-  scalar('topologyCheckIntervalMs', prev.topologyCheckIntervalMs, next.topologyCheckIntervalMs);
-  scalar('shutdownGraceMs', prev.shutdownGraceMs, next.shutdownGraceMs);
-  scalar('adminReadsRequireAuth', prev.adminReadsRequireAuth, next.adminReadsRequireAuth);
-  if (prev.adminPassword !== next.adminPassword) {
-    out.push(
-      next.adminPassword === undefined
-        ? 'adminPassword removed'
-        : prev.adminPassword === undefined
-          ? 'adminPassword set'
-          : 'adminPassword changed',
-    );
-  }
-  return out;
-}
-
-function describePatchError(e: unknown): string {
-  const err = e as { name?: string; message?: string; operation?: unknown; index?: number };
-  const first = (err.message ?? String(e)).split('\n')[0]!;
-  if (err.name === 'TEST_OPERATION_FAILED')
-    return `test operation ${err.index ?? ''} failed: the config changed since you read it`.replace('  ', ' ');
-  return `${first}${err.index !== undefined ? ` (operation ${err.index})` : ''}`;
 }

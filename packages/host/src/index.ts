@@ -11,7 +11,8 @@ export {
   validateConfig,
   type ResolvedConnection,
 } from './config.js';
-export { Fleet, maskSecrets, settingChanges, type FleetOptions, type LogLevelName } from './fleet.js';
+export { Fleet, type FleetOptions, type LogLevelName } from './fleet.js';
+export { maskSecrets, settingChanges } from './config-change.js';
 export { watchConfigFile } from './watch.js';
 export { networkPatchRefusal, type PatchSource } from './patch-policy.js';
 export { Listener, type ListenerParts } from './listener.js';

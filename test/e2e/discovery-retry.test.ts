@@ -16,7 +16,8 @@ describe('discovery when no seed answers yet', () => {
   const forwarded = new Set<net.Socket>();
 
   beforeAll(async () => {
-    [seedPort] = await freePorts(1);
+    // freePorts(n) returns n ports.
+    seedPort = (await freePorts(1))[0]!;
     fleet = await startFleet({ seeds: [`127.0.0.1:${seedPort}`] });
   });
   afterAll(async () => {

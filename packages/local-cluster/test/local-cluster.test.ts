@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisServerPath, startCluster, type ClusterNode, type LocalCluster } from '../src/index.js';
 
 type SlotNode = [host: string, port: number, id: string, meta: unknown];
-type SlotEntry = [start: number, end: number, ...nodes: SlotNode[]];
+// CLUSTER SLOTS lists a range's master first, then its replicas.
+type SlotEntry = [start: number, end: number, master: SlotNode, ...replicas: SlotNode[]];
 
 function alive(pid: number): boolean {
   try {

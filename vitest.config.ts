@@ -23,7 +23,12 @@ export default defineConfig({
         resolve: { alias: sourceAliases },
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'chaos/test/**/*.test.ts'],
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'examples/*/test/**/*.test.ts',
+            'chaos/test/**/*.test.ts',
+            'test/scripts/**/*.test.ts',
+          ],
           exclude: ['packages/local-cluster/**', 'packages/host/test/**'],
           testTimeout: 20_000,
         },

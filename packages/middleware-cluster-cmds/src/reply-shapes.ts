@@ -1,6 +1,8 @@
 import { type RespNode, RespType } from '@slotrelay/core';
-import type { ReplyKind } from './rewrite-reply.js';
 import { isArray, isMapLike, mapGet, textOf } from './resp-values.js';
+
+/** The replies this package rewrites, named by the command that asked for them. */
+export type ReplyKind = 'nodes' | 'slots' | 'shards' | 'replicas' | 'info' | 'role';
 
 /** How well a value fits a reply kind: `match`, `empty` (fits, but carries nothing, so proves nothing), `mismatch`. */
 export type ShapeFit = 'match' | 'empty' | 'mismatch';

@@ -5,12 +5,12 @@ import { rewriteClusterShards } from './cluster-shards.js';
 import { rewriteClusterSlots } from './cluster-slots.js';
 import { rewriteInfo } from './info.js';
 import type { NodeResolver, Rewritten, UnknownNode } from './resolver.js';
-import { shapeFit } from './reply-shapes.js';
+import { type ReplyKind, shapeFit } from './reply-shapes.js';
 import { isErrorType } from './resp-values.js';
 import { rewriteRole } from './role.js';
 
-/** The replies this package rewrites, named by the command that asked for them. */
-export type ReplyKind = 'nodes' | 'slots' | 'shards' | 'replicas' | 'info' | 'role';
+// Declared beside the reply shapes, which need it, so that the two files do not import each other.
+export type { ReplyKind } from './reply-shapes.js';
 
 /** What a reply rewrite needs besides the reply. */
 export interface ReplyRewriteOptions {

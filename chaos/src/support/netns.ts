@@ -156,7 +156,7 @@ export class NetnsLab {
       }
     } catch (e) {
       this.destroy();
-      throw new Error(`netns: cannot build the network: ${errorText(e)}`);
+      throw new Error(`netns: cannot build the network: ${errorText(e)}`, { cause: e });
     }
   }
 

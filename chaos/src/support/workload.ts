@@ -134,7 +134,7 @@ export async function readBack(seeds: string[], tally: WriteTally): Promise<Loss
       try {
         return await client.get(k);
       } catch (e) {
-        if (attempt >= 5) throw new Error(`read-back of ${k} failed 5 times: ${(e as Error).message}`);
+        if (attempt >= 5) throw new Error(`read-back of ${k} failed 5 times: ${(e as Error).message}`, { cause: e });
         await sleep(200);
       }
     }

@@ -65,7 +65,9 @@ function write(commands) {
     '',
     '/** Container commands whose subcommands Redis 7.0 flags `write`. */',
     'export const WRITE_SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {',
-    ...Object.keys(subs).sort().map((k) => `  ${k}: [${q(subs[k].sort())}],`),
+    ...Object.keys(subs)
+      .sort()
+      .map((k) => `  ${k}: [${q(subs[k].sort())}],`),
     '};',
     '',
   ];

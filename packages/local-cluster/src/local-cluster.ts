@@ -39,7 +39,7 @@ async function readTls(tls: NonNullable<StartClusterOptions['tls']>): Promise<Tl
     try {
       return await readFile(file);
     } catch (err) {
-      throw new Error(`startCluster: cannot read tls.${what} ${file}: ${(err as Error).message}`);
+      throw new Error(`startCluster: cannot read tls.${what} ${file}: ${(err as Error).message}`, { cause: err });
     }
   };
   // In order, so the first bad file is the one reported.

@@ -15,7 +15,7 @@ export async function pollUntil(
 ): Promise<void> {
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
-  let reason = 'not attempted';
+  let reason: string;
   for (;;) {
     try {
       const r = await attempt();

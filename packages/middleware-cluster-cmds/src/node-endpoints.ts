@@ -118,7 +118,7 @@ export class NodeEndpoints {
   rewriteText(text: string, resolve: NodeResolver): string {
     let out = text;
     for (const [host, ports] of this.clientPorts) {
-      let from = 0;
+      let from: number;
       for (let i = out.indexOf(host); i >= 0; i = out.indexOf(host, from)) {
         from = i + 1;
         if (i > 0 && isHostByte(out.charCodeAt(i - 1))) continue;

@@ -1,0 +1,65 @@
+// Lint for every TypeScript file in the repo (issue 14, "Habits"). Style is prettier's business
+// (`npm run format`); eslint-config-prettier switches off every rule that would argue with it.
+// typescript-eslint's recommended set without type information: the type-aware set needs a
+// TypeScript program per package and made the lint several times slower on a 2-core machine.
+import eslint from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/results/**',
+      '**/coverage/**',
+      '**/.turbo/**',
+      'node_modules/.cache/**',
+      'packages/host/bin/**',
+    ],
+  },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.{js,mjs,cjs}'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
+  },
+  {
+    rules: {
+      // `_name` marks a parameter or binding kept for its position or its type (a middleware hook
+      // that ignores the session, a destructured field left out on purpose).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
+      // RESP framing and Redis replies are full of control bytes (\r, \n, \0) matched on purpose.
+      'no-control-regex': 'off',
+    },
+  },
+  {
+    // One concern per file (STYLE.md): no source file over 400 lines, every line counted.
+    files: ['packages/*/src/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }] },
+  },
+  {
+    // removed when the session cut lands
+    files: ['packages/core/src/session/session.ts'],
+    rules: { 'max-lines': 'off' },
+  },
+  {
+    // removed when the session cut lands: core's findings today (the session cut fixes core), each
+    // rule off only in the files where it fires.
+    files: ['packages/core/src/session/session.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': 'off',
+      '@typescript-eslint/no-this-alias': 'off',
+      '@typescript-eslint/no-unused-expressions': 'off',
+    },
+  },
+  {
+    // removed when the session cut lands
+    files: ['packages/core/src/resp/reply-scanner.ts', 'packages/core/src/session/frame-reader.ts'],
+    rules: { 'no-useless-assignment': 'off' },
+  },
+  prettier,
+);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ClusterNode, parseClusterNodes } from '@slotrelay/core/internal';
-import { type LocalCluster, startCluster } from '@slotrelay/local-cluster';
+import { type LocalCluster, keySlot, startCluster } from '@slotrelay/local-cluster';
 import {
   CONTENDER_LABEL,
   type Contender,
@@ -22,7 +22,6 @@ import {
   startSlotrelay,
 } from './contenders.js';
 import { checkDiscovery, query } from './discovery-check.js';
-import { keySlot } from './key-slot.js';
 import { cpuSeconds, machineInfo, memory, openFileLimit, syscalls } from './proc.js';
 import { type LoadShape, runRedisBenchmark } from './redis-benchmark.js';
 import { KEYS, type Results, type RunRecord, markdown, ratios, shapeLabel, summarize } from './report.js';

@@ -2,6 +2,7 @@ import { inject } from 'vitest';
 import { RawClient } from './raw-client.js';
 
 export { keyInSlots } from '../../packages/host/test/support/cluster.js';
+export { keySlot } from '@slotrelay/local-cluster';
 
 /** The shared cluster started by global-setup. */
 export function sharedCluster() {
@@ -26,19 +27,4 @@ export async function mastersWithSlots(
   } finally {
     c.close();
   }
-}
-
-/** The hash slot of a key (CRC16/XMODEM of the key or its `{hash tag}`, mod 16384), as Redis computes it. */
-export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
-  let crc = 0;
-  for (const byte of Buffer.from(key)) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
 }

@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
-import { startCluster } from '@slotrelay/local-cluster';
 import { MB, connectRaw, ownedKeys, sleep } from '../support/raw-socket.js';
-import { MeasuredProxy, sampleMemory } from '../support/measured-proxy.js';
+import { sampleMemory, withMeasuredProxy } from '../support/measured-proxy.js';
 import { type Check, type Outcome, type Scenario, type ScenarioContext, check } from '../types.js';
 
 /** After the connections close (and a GC), the proxy's arrayBuffers must be this close to the baseline. */
@@ -32,13 +31,7 @@ export const hugeArgument: Scenario = {
     const checks: Check[] = [];
     const size = (ctx.quick ? 32 : 256) * MB;
     figures.argumentMB = size / MB;
-    const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
-    let proxy: MeasuredProxy | undefined;
-    let redis: Redis | undefined;
-    try {
-      const node = cluster.masters()[0]!;
-      proxy = await MeasuredProxy.start({ node: `${node.host}:${node.port}`, nodes: cluster.seeds });
-      redis = new Redis({ host: node.host, port: node.port, maxRetriesPerRequest: 0 });
+    return withMeasuredProxy(async ({ node, proxy, redis }) => {
       const [key] = await ownedKeys(redis, 'chaos:huge:', 1);
       const base = await proxy.memory(true);
       figures['proxy.arrayBuffersBeforeMB'] = mb(base.arrayBuffers);
@@ -133,11 +126,7 @@ export const hugeArgument: Scenario = {
         `arrayBuffers ${figures['proxy.arrayBuffersBeforeMB']} → SET peak ${figures['proxy.set.arrayBuffersPeakMB']}, watched peak ${figures['proxy.watched.arrayBuffersPeakMB']} → after ${figures['proxy.arrayBuffersAfterMB']} MB`,
       );
       return { figures, checks };
-    } finally {
-      redis?.disconnect();
-      await proxy?.stop();
-      await cluster.stop();
-    }
+    });
   },
 };
 

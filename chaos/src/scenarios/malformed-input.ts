@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { startCluster } from '@slotrelay/local-cluster';
 import { Canary } from '../support/canary.js';
 import { type Exchange, MB, exchange, ownedKeys } from '../support/raw-socket.js';
-import { MeasuredProxy } from '../support/measured-proxy.js';
+import { withMeasuredProxy } from '../support/measured-proxy.js';
 import { normalizeReply, printable, respBatch } from '../support/resp-fuzz.js';
 import { type Check, type Outcome, type Scenario, type ScenarioContext, check } from '../types.js';
 
@@ -41,13 +40,7 @@ export const malformedInput: Scenario = {
     const sampleSeed = (seed + 0x40000000) % 2 ** 31;
     figures.seed = seed;
     figures.sampleSeed = sampleSeed;
-    const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
-    let proxy: MeasuredProxy | undefined;
-    let redis: Redis | undefined;
-    try {
-      const node = cluster.masters()[0]!;
-      proxy = await MeasuredProxy.start({ node: `${node.host}:${node.port}`, nodes: cluster.seeds });
-      redis = new Redis({ host: node.host, port: node.port, maxRetriesPerRequest: 0 });
+    return withMeasuredProxy(async ({ node, proxy, redis }) => {
       // One hash tag for the fuzz keys, so multi-key commands (MGET, DEL) stay in one slot of this node.
       const [tag, ...canaryKeys] = await ownedKeys(redis, 'fz', 5);
       const fuzzKeys = ['a', 'b', 'c', 'd'].map((k) => `{${tag}}${k}`);
@@ -187,11 +180,7 @@ export const malformedInput: Scenario = {
         ),
       );
       return { figures, checks };
-    } finally {
-      redis?.disconnect();
-      await proxy?.stop();
-      await cluster.stop();
-    }
+    });
   },
 };
 

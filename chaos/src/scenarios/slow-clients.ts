@@ -1,9 +1,8 @@
 import type net from 'node:net';
 import { Redis } from 'ioredis';
-import { startCluster } from '@slotrelay/local-cluster';
 import { Canary } from '../support/canary.js';
 import { MB, connectRaw, ownedKeys, pollUntil, serverEndsOpen, sleep } from '../support/raw-socket.js';
-import { MeasuredProxy, sampleMemory } from '../support/measured-proxy.js';
+import { sampleMemory, withMeasuredProxy } from '../support/measured-proxy.js';
 import { type Check, type Outcome, type Scenario, type ScenarioContext, check } from '../types.js';
 
 /** Growth of the proxy's memory allowed while slow clients hold hundreds of MB of replies in Redis. */
@@ -29,13 +28,8 @@ export const slowClients: Scenario = {
     const checks: Check[] = [];
     const gets = ctx.quick ? 100 : 600;
     const seconds = ctx.quick ? 3 : 15;
-    const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
-    let proxy: MeasuredProxy | undefined;
-    let redis: Redis | undefined;
-    try {
-      const node = cluster.masters()[0]!;
-      proxy = await MeasuredProxy.start({ node: `${node.host}:${node.port}`, nodes: cluster.seeds });
-      redis = new Redis({ host: node.host, port: node.port, maxRetriesPerRequest: 0 });
+    return withMeasuredProxy(async ({ node, proxy, redis, atEnd }) => {
+      atEnd(() => redis.config('SET', 'client-output-buffer-limit', 'normal 0 0 0'));
       const [big, trickleKey, ...canaryKeys] = await ownedKeys(redis, 'chaos:slow:', 6);
       await redis.set(big!, Buffer.alloc(MB, 'x'));
       figures.getsRequested = gets;
@@ -168,12 +162,7 @@ export const slowClients: Scenario = {
         ),
       );
       return { figures, checks };
-    } finally {
-      await redis?.config('SET', 'client-output-buffer-limit', 'normal 0 0 0').catch(() => {});
-      redis?.disconnect();
-      await proxy?.stop();
-      await cluster.stop();
-    }
+    });
   },
 };
 

@@ -1,17 +1,4 @@
-/** The hash slot of a key (CRC16/XMODEM of the key or its `{hash tag}`, mod 16384), as Redis computes it. */
-export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
-  let crc = 0;
-  for (const byte of Buffer.from(key)) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
-}
+import { keySlot } from '@slotrelay/local-cluster';
 
 /** Inclusive slot ranges, as CLUSTER SLOTS gives them. */
 export type SlotRanges = Array<[number, number]>;

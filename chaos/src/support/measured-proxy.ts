@@ -2,6 +2,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SlotrelayConfig } from '@slotrelay/core';
+import { type ClusterNode, type LocalCluster, startCluster } from '@slotrelay/local-cluster';
+import { Redis } from 'ioredis';
 import type { ChildMessage, ChildRequest } from './proxy-child.js';
 import { freePorts } from './proxies.js';
 
@@ -140,6 +142,41 @@ export class MeasuredProxy {
     this.child.kill('SIGTERM');
     await gone;
     clearTimeout(t);
+  }
+}
+
+/** What {@link withMeasuredProxy} hands its body. */
+export interface MeasuredSetup {
+  readonly cluster: LocalCluster;
+  /** The master the proxy fronts. */
+  readonly node: ClusterNode;
+  readonly proxy: MeasuredProxy;
+  /** A client straight to `node` (no retries). */
+  readonly redis: Redis;
+  /** Run `undo` (its errors ignored) at the end, before the client, the proxy and the cluster stop. */
+  atEnd(undo: () => Promise<unknown>): void;
+}
+
+/**
+ * A cluster of 3 masters (no replicas), a {@link MeasuredProxy} in front of its first master and a
+ * client straight to that master: `body` runs with them, and the client, the proxy and the cluster
+ * are stopped after it however it ends.
+ */
+export async function withMeasuredProxy<T>(body: (s: MeasuredSetup) => Promise<T>): Promise<T> {
+  const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
+  let proxy: MeasuredProxy | undefined;
+  let redis: Redis | undefined;
+  const undos: Array<() => Promise<unknown>> = [];
+  try {
+    const node = cluster.masters()[0]!;
+    proxy = await MeasuredProxy.start({ node: `${node.host}:${node.port}`, nodes: cluster.seeds });
+    redis = new Redis({ host: node.host, port: node.port, maxRetriesPerRequest: 0 });
+    return await body({ cluster, node, proxy, redis, atEnd: (undo) => undos.push(undo) });
+  } finally {
+    for (const undo of undos) await undo().catch(() => {});
+    redis?.disconnect();
+    await proxy?.stop();
+    await cluster.stop();
   }
 }
 

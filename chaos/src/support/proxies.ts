@@ -6,26 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fleetConfig } from '@slotrelay/host';
 import type { SlotrelayConfig } from '@slotrelay/core';
+import { freePorts } from '@slotrelay/local-cluster';
 
 const CLI = fileURLToPath(new URL('../../../packages/host/dist/cli.js', import.meta.url));
 
-/** `n` ports that were free a moment ago on `host`. */
-export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, host, () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts };
 
 /** Resolves once `host:port` accepts a TCP connection, or rejects after `timeoutMs`. */
 export async function waitListening(host: string, port: number, timeoutMs = 15_000): Promise<void> {

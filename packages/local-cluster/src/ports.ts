@@ -15,6 +15,28 @@ const MAX_PORT = 32767 - BUS_PORT_OFFSET;
 /** Ports handed out by this process and not released yet (so concurrent clusters in one process never collide). */
 const reserved = new Set<number>();
 
+/**
+ * `n` ports that were free a moment ago on `host` (bound to :0 by the kernel, then released): for
+ * proxies and other listeners in tests, not for Redis nodes (whose bus port needs
+ * {@link allocatePorts}).
+ */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, host, () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
 /** Resolves true when `port` can be bound on `host` right now. */
 export function canBind(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,24 +1,8 @@
-import net from 'node:net';
 import { Fleet, fleetConfig, validateConfig } from '@slotrelay/host';
 import { type Logger, type SlotrelayConfig, silentLogger } from '@slotrelay/core';
+import { freePorts } from '@slotrelay/local-cluster';
 
-/** `n` ports that were free a moment ago on `host` (bound to :0, then released). */
-export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, host, () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts };
 
 export interface TestFleet {
   fleet: Fleet;

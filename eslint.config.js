@@ -37,7 +37,7 @@ export default tseslint.config(
     },
   },
   {
-    // One concern per file (STYLE.md): no source file over 400 lines, every line counted.
+    // One concern per file: no source file over 400 lines, every line counted.
     files: ['packages/*/src/**/*.ts'],
     rules: { 'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }] },
   },

@@ -32,7 +32,7 @@ export function requireTls(field: string): TransportTls {
   return transportTls;
 }
 
-/** The default pipeline, in order (DESIGN.md "Config"). */
+/** The default pipeline, in order (docs/ARCHITECTURE.md "Config"). */
 export const DEFAULT_MIDDLEWARE = [
   '@slotrelay/middleware-redirect',
   '@slotrelay/middleware-cluster-cmds',

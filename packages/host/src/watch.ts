@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import jsonpatch from 'fast-json-patch';
 import type { Logger } from '@slotrelay/core';
-import { loadConfigFile } from './config.js';
+import { loadConfigFile } from './config-load.js';
 import type { Fleet } from './fleet.js';
 
 /**

@@ -116,6 +116,15 @@ describe('secrets from the environment', () => {
     );
   });
 
+  it('a patch with several problems is refused in one reply line naming each; the connection goes on', async () => {
+    const reply = await patch([
+      { op: 'add', path: '/colour', value: 'blue' },
+      { op: 'add', path: '/topologyCheckIntervalMs', value: -1 },
+    ]);
+    expect(reply).toMatch(/^-ERR .*unknown field 'colour'.*; .*topologyCheckIntervalMs must be >= 0/);
+    expect(await admin.call('PING')).toBe('PONG');
+  });
+
   it('--watch of the YAML file applies a change and keeps resolving the references', async () => {
     const from = output.length;
     writeConfig({ ...config, topologyCheckIntervalMs: 4000 });

@@ -120,7 +120,12 @@ export class Fleet implements FleetControl {
    * the operator's own config file (`--watch`).
    */
   patch(ops: unknown, source: PatchSource = 'network'): Promise<string> {
-    const run = this.changes.then(() => this.applyPatch(ops, source));
+    // One line however many problems: the reply is a RESP simple error, which a newline would end.
+    const run = this.changes
+      .then(() => this.applyPatch(ops, source))
+      .catch((e: unknown) => {
+        throw e instanceof ConfigError && e.lines.length > 1 ? new ConfigError(e.lines.join('; ')) : e;
+      });
     this.changes = run.catch(() => {});
     return run;
   }

@@ -97,4 +97,17 @@ describe('examples/mask-values through a real cluster', () => {
     );
     expect(replies).toEqual(['****', 'number', '****', 'owner', '****', 'OK', '123-45-6789']);
   });
+
+  it('middlewareConfig changes live: new sessions use the new settings; settings the middleware refuses change nothing', async () => {
+    const path = '/middlewareConfig/mask-values/mask';
+    expect(await fleet.fleet.patch([{ op: 'replace', path, value: '####' }], 'file')).toBe(
+      'middlewareConfig applied for new sessions',
+    );
+    expect(await viaProxy().get(SSN)).toBe('####');
+    await expect(
+      fleet.fleet.patch([{ op: 'replace', path: '/middlewareConfig/mask-values/patterns', value: 'user:*' }], 'file'),
+    ).rejects.toThrow(/config change not applied: .*patterns/);
+    expect(await viaProxy().get(SSN)).toBe('####');
+    expect(fleet.fleet.rawConfig().middlewareConfig!['mask-values']!.patterns).toEqual(['user:*:ssn']);
+  });
 });

@@ -34,6 +34,8 @@ export interface ConnectionConfig {
   clusterMembers: string[];
   /** 1-based; may come from the environment (`instance_id`, `SLOTRELAY_INSTANCE_ID`). */
   instanceId?: number;
+  /** `ordinal`: the instance ID is N + 1 for a host name ending in `-N` (a StatefulSet pod); after `instanceId` and the environment. */
+  instanceIdFrom?: 'ordinal';
   /** Dynamic mappings: order nodes by ID (`sorted`, default, as Gallium Data) or by `address`. */
   mappingStrategy?: 'sorted' | 'address';
   localAddress: string;
@@ -48,6 +50,12 @@ export interface ConnectionConfig {
    * larger one gets `-ERR Protocol error` and its connection closes. Default 1048576 (1 MiB).
    */
   maxWholeFrameBytes?: number;
+  /** Clients this listener serves at once (Redis `maxclients`, default 10000); the next gets Redis's error and is closed. */
+  maxClients?: number;
+  /** TCP keepalive on client and Redis sockets, seconds (Redis `tcp-keepalive`, default 300; 0: off). */
+  tcpKeepalive?: number;
+  /** Budget for connecting to a Redis node (TCP, and the TLS handshake), ms; default 3000. */
+  connectTimeoutMs?: number;
 }
 
 /** The whole config file. */

@@ -3,8 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { createLogger, type LogLevel } from './logger.js';
-import { ConfigError, loadConfigFile } from './config.js';
+import { ConfigError } from './config.js';
+import { loadConfigFile } from './config-load.js';
 import { startDemo } from './demo.js';
+import { validateCommand } from './validate.js';
 import { Fleet } from './fleet.js';
 import { watchConfigFile } from './watch.js';
 
@@ -16,7 +18,7 @@ function fail(e: unknown): never {
     e instanceof ConfigError ||
     (e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('SR_ERR'))
   ) {
-    process.stderr.write(`slotrelay: ${(e as Error).message}\n`);
+    for (const line of (e as Error).message.split('\n')) process.stderr.write(`slotrelay: ${line}\n`);
     process.exit(2);
   }
   process.stderr.write(`slotrelay: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -42,7 +44,7 @@ function onShutdown(stop: () => Promise<void>): void {
 const program = new Command('slotrelay')
   .description('A Redis Cluster proxy fleet: clients given proxy addresses never talk to Redis directly.')
   .version(pkg.version, '-V, --version')
-  .option('-c, --config <file>', 'config file (JSON)')
+  .option('-c, --config <file>', 'config file (JSON, or YAML for .yaml/.yml)')
   .option('-w, --watch', 'apply changes to the config file while running')
   .addOption(
     new Option('--log-level <level>', 'log level (overrides the config)').choices([
@@ -66,7 +68,12 @@ const program = new Command('slotrelay')
       const setLogLevel = (level: LogLevel | undefined) => {
         if (!opts.logLevel) (log as unknown as { level: string }).level = level ?? 'info';
       };
-      fleet = await Fleet.start(config, { configDir: path.dirname(path.resolve(opts.config)), log, setLogLevel });
+      fleet = await Fleet.start(config, {
+        configDir: path.dirname(path.resolve(opts.config)),
+        log,
+        setLogLevel,
+        ...(opts.logLevel ? { logLevelPinnedBy: `--log-level ${opts.logLevel}` } : {}),
+      });
       const unwatch = opts.watch ? watchConfigFile(opts.config, fleet, log) : () => {};
       process.on('SIGHUP', () => {
         try {
@@ -82,6 +89,26 @@ const program = new Command('slotrelay')
     } catch (e) {
       fail(e);
     }
+  });
+
+program
+  .command('validate')
+  .description(
+    'check a config file as the proxy does at start (exit 0, or 2 naming each problem); binds and dials nothing',
+  )
+  .option('-c, --config <file>', 'config file (JSON, or YAML for .yaml/.yml)')
+  .option('--hostname <name>', 'host name for "instanceIdFrom": "ordinal" (default: $HOSTNAME, else this host\'s name)')
+  .action((opts: { config?: string; hostname?: string }) => {
+    // Commander also takes options named after the program's own from after the subcommand.
+    const config = opts.config ?? (program.opts().config as string | undefined);
+    if (!config) {
+      process.stderr.write('slotrelay: validate needs --config <file>\n');
+      process.exit(2);
+    }
+    const r = validateCommand({ config, ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}) });
+    for (const line of r.stdout) process.stdout.write(`${line}\n`);
+    for (const line of r.stderr) process.stderr.write(`slotrelay: ${line}\n`);
+    process.exit(r.code);
   });
 
 program

@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import {
   type ConnectionConfig,
   type HostPort,
@@ -8,13 +7,24 @@ import {
   SlotrelayError,
   parseHostPort,
 } from '@slotrelay/core';
+import type { RedisAuth } from '@slotrelay/core/internal';
 import { importOptional, installHint } from './optional.js';
+import { describeSchemaErrors } from './config-errors.js';
+import { fillInstanceId } from './instance-id.js';
 
-/** Bad configuration: one line naming the field and the problem. The CLI prints it and exits 2. */
+/**
+ * Bad configuration: one line per problem, each naming the field and the problem (the message is
+ * the lines joined by newlines). The CLI prints them and exits 2.
+ */
 export class ConfigError extends SlotrelayError {
   constructor(message: string) {
     super('SR_ERR_CONFIG', message);
     this.name = 'ConfigError';
+  }
+
+  /** One error per line. */
+  get lines(): string[] {
+    return this.message.split('\n');
   }
 }
 
@@ -88,6 +98,7 @@ export const configSchema = {
           mappings: { enum: ['dynamic', 'static'] },
           clusterMembers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
           instanceId: { type: 'integer', minimum: 1 },
+          instanceIdFrom: { enum: ['ordinal'] },
           mappingStrategy: { enum: ['sorted', 'address'] },
           localAddress: { type: 'string', minLength: 1 },
           localPort: { type: 'integer', minimum: 1, maximum: 65535 },
@@ -97,6 +108,10 @@ export const configSchema = {
           redisPassword: { type: 'string', minLength: 1 },
           // At least the 64 KiB a split frame is held anyway; a whole request has no use above 512 MB + lengths.
           maxWholeFrameBytes: { type: 'integer', minimum: 65536, maximum: 1073741824 },
+          // Redis's maxclients, tcp-keepalive (seconds, 0: off) and defaults; connect: the 3 s that was fixed.
+          maxClients: { type: 'integer', minimum: 1, maximum: 1000000 },
+          tcpKeepalive: { type: 'integer', minimum: 0, maximum: 86400 },
+          connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
         },
       },
     },
@@ -115,7 +130,8 @@ export const configSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+// allErrors: every problem of a file is reported at once; verbose: unknown fields get a did-you-mean.
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
 const validateSchema = ajv.compile(configSchema);
 
 /** A connection with its addresses parsed and its mapping worked out. */
@@ -127,76 +143,77 @@ export interface ResolvedConnection {
   readonly advertised: HostPort;
 }
 
-/** Read and validate a config file. Throws `ConfigError`. */
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): SlotrelayConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`config: ${path} is not valid JSON: ${(e as Error).message}`);
-  }
-  return validateConfig(json, env);
-}
-
 /**
  * Validate a config object: the schema first, then what a schema cannot say (unique names and
  * ports, addresses that parse, instance IDs in range, readable TLS files). Fills in defaults and
- * the instance ID from the environment (`instance_id`, `SLOTRELAY_INSTANCE_ID`). Throws `ConfigError`.
+ * the instance ID (`fillInstanceId`: the environment, then `instanceIdFrom`). Throws `ConfigError`
+ * with every schema error, or the first problem of each connection, one line each.
  */
 export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): SlotrelayConfig {
   if (!validateSchema(input))
-    throw new ConfigError(`config: ${describeSchemaError(validateSchema.errors![0]!, input)}`);
+    throw new ConfigError(
+      describeSchemaErrors(validateSchema.errors ?? [], input)
+        .map((line) => `config: ${line}`)
+        .join('\n'),
+    );
   const config = structuredClone(input) as unknown as SlotrelayConfig;
-  const envId = env.SLOTRELAY_INSTANCE_ID || env.instance_id || undefined;
   const names = new Set<string>();
   const ports = new Set<string>();
+  const errors: string[] = [];
   config.connections.forEach((c, i) => {
     const at = `connections[${i}]`;
     c.active ??= true;
     c.localAddress ??= '0.0.0.0';
-    if (names.has(c.name)) throw new ConfigError(`config: ${at}.name '${c.name}' is used by another connection`);
-    names.add(c.name);
-    if (c.active) {
-      const key = `${c.localAddress}:${c.localPort}`;
-      if (ports.has(key))
-        throw new ConfigError(`config: ${at}.localPort ${c.localPort} is used by another active connection`);
-      ports.add(key);
-    }
-    if (c.instanceId === undefined && envId !== undefined && c.mappings === 'dynamic') {
-      const n = Number(envId);
-      if (!Number.isInteger(n) || n < 1)
-        throw new ConfigError(`config: environment instance ID should be a positive integer, instead got '${envId}'`);
-      c.instanceId = n;
-    }
-    resolveConnection(c, at);
-    for (const side of ['serverTls', 'clientTls'] as const) {
-      const tls = c[side];
-      if (!tls?.enabled) continue;
-      const { loadTlsMaterial } = requireTls(`${at}.${side}`);
-      if (side === 'clientTls' && (!c.clientTls!.cert || !c.clientTls!.key)) {
-        throw new ConfigError(`config: ${at}.clientTls needs both cert and key when enabled`);
-      }
-      if (side === 'clientTls' && c.clientTls!.requireClientCert && !c.clientTls!.ca) {
-        // Without a CA of our own, Node would accept any certificate from the public roots.
-        throw new ConfigError(
-          `config: ${at}.clientTls.requireClientCert needs clientTls.ca, the CA client certificates must chain to`,
-        );
-      }
-      try {
-        // Read and check the files now: a bad PEM or a key of another certificate fails at load, not at first use.
-        loadTlsMaterial(side, { ca: tls.ca, cert: tls.cert, key: tls.key });
-      } catch (e) {
-        throw new ConfigError(`config: ${at}.${(e as Error).message}`);
-      }
+    try {
+      checkConnection(c, at, names, ports, env);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      errors.push(...e.lines);
     }
   });
+  if (errors.length) throw new ConfigError(errors.join('\n'));
   return config;
+}
+
+/** What a schema cannot say about one connection; the first problem of it is thrown. */
+function checkConnection(
+  c: ConnectionConfig,
+  at: string,
+  names: Set<string>,
+  ports: Set<string>,
+  env: NodeJS.ProcessEnv,
+): void {
+  if (names.has(c.name)) throw new ConfigError(`config: ${at}.name '${c.name}' is used by another connection`);
+  names.add(c.name);
+  if (c.active) {
+    const key = `${c.localAddress}:${c.localPort}`;
+    if (ports.has(key))
+      throw new ConfigError(`config: ${at}.localPort ${c.localPort} is used by another active connection`);
+    ports.add(key);
+  }
+  const why = fillInstanceId(c, at, env);
+  if (why !== undefined) throw new ConfigError(`config: ${why}`);
+  resolveConnection(c, at);
+  for (const side of ['serverTls', 'clientTls'] as const) {
+    const tls = c[side];
+    if (!tls?.enabled) continue;
+    const { loadTlsMaterial } = requireTls(`${at}.${side}`);
+    if (side === 'clientTls' && (!c.clientTls!.cert || !c.clientTls!.key)) {
+      throw new ConfigError(`config: ${at}.clientTls needs both cert and key when enabled`);
+    }
+    if (side === 'clientTls' && c.clientTls!.requireClientCert && !c.clientTls!.ca) {
+      // Without a CA of our own, Node would accept any certificate from the public roots.
+      throw new ConfigError(
+        `config: ${at}.clientTls.requireClientCert needs clientTls.ca, the CA client certificates must chain to`,
+      );
+    }
+    try {
+      // Read and check the files now: a bad PEM or a key of another certificate fails at load, not at first use.
+      loadTlsMaterial(side, { ca: tls.ca, cert: tls.cert, key: tls.key });
+    } catch (e) {
+      throw new ConfigError(`config: ${at}.${(e as Error).message}`);
+    }
+  }
 }
 
 /** Parse a validated connection's addresses and mapping. Throws `ConfigError` naming the field. */
@@ -219,7 +236,7 @@ export function resolveConnection(c: ConnectionConfig, at = `connection '${c.nam
     });
     if (c.instanceId === undefined) {
       throw new ConfigError(
-        `config: ${at}.instanceId is missing (set it, or the environment variable instance_id / SLOTRELAY_INSTANCE_ID)`,
+        `config: ${at}.instanceId is missing (set it, the environment variable SLOTRELAY_INSTANCE_ID / instance_id, or "instanceIdFrom": "ordinal")`,
       );
     }
     if (c.instanceId > members.length) {
@@ -257,39 +274,8 @@ export function resolveConnection(c: ConnectionConfig, at = `connection '${c.nam
   return { config: c, seeds, spec: { mode: 'static', entries, upstream: seeds[0]! }, advertised: own.proxy };
 }
 
-function describeSchemaError(e: ErrorObject, root: unknown): string {
-  const path = jsonPointerToPath(e.instancePath);
-  const value = valueAt(root, e.instancePath);
-  const got = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
-  switch (e.keyword) {
-    case 'required':
-      return `${path || 'the top level'} is missing the required field '${(e.params as { missingProperty: string }).missingProperty}'`;
-    case 'additionalProperties':
-      return `${path || 'the top level'} has an unknown field '${(e.params as { additionalProperty: string }).additionalProperty}'`;
-    case 'type':
-      return `${path} should be ${(e.params as { type: string }).type}, instead got ${got(value)}`;
-    case 'enum':
-      return `${path} should be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}, instead got ${got(value)}`;
-    case 'const':
-      return `${path} should be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, instead got ${got(value)}`;
-    default:
-      return `${path} ${e.message ?? 'is invalid'}, instead got ${got(value)}`;
-  }
-}
-
-function jsonPointerToPath(p: string): string {
-  return p
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
-}
-
-function valueAt(root: unknown, pointer: string): unknown {
-  let v: unknown = root;
-  for (const s of pointer.split('/').slice(1)) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[s.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return v;
+/** The credentials a connection's discovery sends (AUTH), if any. */
+export function redisAuthOf(c: ConnectionConfig): RedisAuth | undefined {
+  if (!c.redisPassword) return undefined;
+  return { password: c.redisPassword, ...(c.redisUsername ? { username: c.redisUsername } : {}) };
 }

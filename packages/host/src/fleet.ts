@@ -15,7 +15,6 @@ import {
   SlotrelayConfig,
   TopologyService,
   TopologyServiceToken,
-  tcpDialer,
   tcpServer,
 } from '@slotrelay/core/internal';
 import type { TlsChange } from '@slotrelay/transport-tls';
@@ -23,15 +22,18 @@ import {
   ConfigError,
   DEFAULT_MIDDLEWARE,
   type ResolvedConnection,
+  redisAuthOf,
   requireTls,
   resolveConnection,
   validateConfig,
 } from './config.js';
 import { Listener } from './listener.js';
 import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
-import { type PatchSource, networkPatchRefusal } from './patch-policy.js';
+import { type PatchSource, envRefInPatch, networkPatchRefusal } from './patch-policy.js';
 import { describePatchError, maskSecrets, settingChanges } from './config-change.js';
+import { planApply } from './apply-plan.js';
 import { TopologySync } from './topology-sync.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, limitedDialer } from './limits.js';
 
 /** Options of `Fleet.start`. */
 export interface FleetOptions {
@@ -46,6 +48,8 @@ export interface FleetOptions {
    * logger follows it. Without it the new level is recorded but the logger keeps its level.
    */
   readonly setLogLevel?: (level: LogLevelName | undefined) => void;
+  /** What pins the log level (`--log-level`): a config change of `log.level` is then refused, naming it. */
+  readonly logLevelPinnedBy?: string;
 }
 
 /** A `log.level` value. */
@@ -53,17 +57,6 @@ export type LogLevelName = NonNullable<NonNullable<SlotrelayConfig['log']>['leve
 
 /** Default periodic topology check: Gallium Data users had to run SCANCLUSTER by hand. */
 const DEFAULT_CHECK_MS = 5000;
-
-/** Fields of a connection that can change without rebinding its listener. */
-const MAPPING_FIELDS = [
-  'redisServers',
-  'mappings',
-  'clusterMembers',
-  'instanceId',
-  'mappingStrategy',
-  'redisUsername',
-  'redisPassword',
-] as const;
 
 /**
  * Every active connection of one config, each a `Listener` with its own child container (its
@@ -127,7 +120,12 @@ export class Fleet implements FleetControl {
    * the operator's own config file (`--watch`).
    */
   patch(ops: unknown, source: PatchSource = 'network'): Promise<string> {
-    const run = this.changes.then(() => this.applyPatch(ops, source));
+    // One line however many problems: the reply is a RESP simple error, which a newline would end.
+    const run = this.changes
+      .then(() => this.applyPatch(ops, source))
+      .catch((e: unknown) => {
+        throw e instanceof ConfigError && e.lines.length > 1 ? new ConfigError(e.lines.join('; ')) : e;
+      });
     this.changes = run.catch(() => {});
     return run;
   }
@@ -143,74 +141,55 @@ export class Fleet implements FleetControl {
       throw new ConfigError(`config patch: ${describePatchError(e)}`);
     }
     // Before validation: validating reads the TLS files a patch names.
-    const refusal = source === 'network' ? networkPatchRefusal(this.config, next) : undefined;
+    const refusal = source === 'network' ? (envRefInPatch(ops) ?? networkPatchRefusal(this.config, next)) : undefined;
     if (refusal !== undefined) throw new ConfigError(refusal);
     const validated = validateConfig(next, this.opts.env ?? process.env);
     return this.apply(validated);
   }
 
   /**
-   * Move the running process to `next` (already validated). New listeners are bound first; if one
-   * cannot be, every new one is closed again and nothing changes.
+   * Move the running process to `next` (already validated). Everything that can be checked is
+   * checked first (certificates read, middleware resolved and imported); then the config is
+   * committed and new middleware and listeners are built from it — if one cannot be (a middleware
+   * refusing its settings, a port taken), every new listener is closed again, the old config is put
+   * back and nothing changes.
    */
   private async apply(next: SlotrelayConfig): Promise<string> {
-    const summary: string[] = [];
-    const oldByName = new Map(this.config.connections.map((c) => [c.name, c]));
-    const middlewareChanged =
-      JSON.stringify(next.middleware ?? DEFAULT_MIDDLEWARE) !==
-      JSON.stringify(this.config.middleware ?? DEFAULT_MIDDLEWARE);
-
-    const toStart: ResolvedConnection[] = [];
-    const toStop: Listener[] = [];
-    const toRemap: Array<[Listener, ResolvedConnection]> = [];
-    // Listeners that go on running: they take the new connection config (TLS paths for SIGHUP …).
-    const toUpdate: Array<[Listener, ResolvedConnection]> = [];
-    // Certificates are read and checked here, before anything changes; committed at the end.
-    const tlsChanges: Array<[Listener, TlsChange]> = [];
-    for (const c of next.connections) {
-      const old = oldByName.get(c.name);
-      const running = this.listeners.get(c.name);
-      const resolved = resolveConnection(c);
-      if (!c.active) {
-        if (running) toStop.push(running);
-        continue;
-      }
-      if (!running || !old) {
-        toStart.push(resolved);
-        continue;
-      }
-      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-      // A new address or switching TLS on/off needs a new server; new certificates do not.
-      const rebind =
-        !same(old.localAddress, c.localAddress) ||
-        !same(old.localPort, c.localPort) ||
-        !same(old.clientTls?.enabled === true, c.clientTls?.enabled === true) ||
-        !same(old.serverTls?.enabled === true, c.serverTls?.enabled === true);
-      if (rebind) {
-        toStop.push(running);
-        toStart.push(resolved);
-        continue;
-      }
-      if (!same(old.clientTls, c.clientTls) && c.clientTls?.enabled)
-        tlsChanges.push([running, running.tls.server!.prepare(c.clientTls)]);
-      if (!same(old.serverTls, c.serverTls) && c.serverTls?.enabled)
-        tlsChanges.push([running, running.tls.dialer!.prepare(c.serverTls)]);
-      if (MAPPING_FIELDS.some((k) => !same(old[k], c[k]))) toRemap.push([running, resolved]);
-      else toUpdate.push([running, resolved]);
-    }
-    const nextNames = new Set(next.connections.map((c) => c.name));
-    for (const [name, l] of this.listeners) if (!nextNames.has(name)) toStop.push(l);
-    // Everything that can be checked is checked above; importing runs code, so it comes last.
-    const modules = middlewareChanged
+    const prev = structuredClone(this.config);
+    if (prev.log?.level !== next.log?.level && this.opts.logLevelPinnedBy)
+      throw new ConfigError(
+        `config change not applied: log.level is set by ${this.opts.logLevelPinnedBy}, which wins over the config; restart without it to set the level from the config`,
+      );
+    const plan = planApply(prev, next, this.listeners);
+    const { toStart, toStop } = plan;
+    const rebuild = plan.middlewareChanged || plan.middlewareConfigChanged;
+    // Importing runs code, so it comes last among the checks.
+    const modules = plan.middlewareChanged
       ? await loadMiddleware(next.middleware ?? DEFAULT_MIDDLEWARE, path.resolve(this.opts.configDir ?? process.cwd()))
       : this.modules;
 
+    // Commit in place (middleware hold this object); new middleware read their settings from it.
+    const commit = (c: SlotrelayConfig) => {
+      for (const k of Object.keys(this.config)) delete (this.config as unknown as Record<string, unknown>)[k];
+      Object.assign(this.config, structuredClone(c));
+    };
+    commit(next);
     // Rebinding the same address: the old listener must let go of the port first.
     const sameAddress = (a: ResolvedConnection, l: Listener) =>
       a.config.localPort === l.resolved.config.localPort && a.config.localAddress === l.resolved.config.localAddress;
     const started: Listener[] = [];
     const stoppedEarly: Listener[] = [];
+    const pipelines = new Map<Listener, Pipeline>();
     try {
+      if (rebuild)
+        for (const l of this.listeners.values())
+          if (!toStop.includes(l))
+            pipelines.set(
+              l,
+              new Pipeline(
+                this.containerFor(l.resolved, modules, l.topology, undefined).getAll<Middleware>(Middleware),
+              ),
+            );
       for (const r of toStart) {
         const blocking = toStop.find((l) => sameAddress(r, l) && !stoppedEarly.includes(l));
         if (blocking) {
@@ -222,13 +201,15 @@ export class Fleet implements FleetControl {
       }
     } catch (e) {
       await Promise.all(started.map((l) => l.stop(0)));
+      commit(prev);
       for (const l of stoppedEarly) await this.startListener(l.resolved, this.modules).catch(() => {});
       throw e instanceof ConfigError ? e : new ConfigError(`config change not applied: ${(e as Error).message}`);
     }
 
+    const summary: string[] = [];
     for (const l of toStop) {
       if (!stoppedEarly.includes(l)) {
-        await l.stop(this.config.shutdownGraceMs ?? 5000);
+        await l.stop(next.shutdownGraceMs ?? 5000);
         if (this.listeners.get(l.name) === l) this.listeners.delete(l.name);
       }
       summary.push(`stopped ${l.name}`);
@@ -237,36 +218,33 @@ export class Fleet implements FleetControl {
       this.listeners.set(l.name, l);
       summary.push(`started ${l.name} on ${l.resolved.config.localAddress}:${l.resolved.config.localPort}`);
     }
-    if (middlewareChanged) {
+    if (rebuild) {
       this.modules = modules;
-      for (const l of this.listeners.values()) {
-        if (!started.includes(l))
-          l.setPipeline(
-            new Pipeline(this.containerFor(l.resolved, modules, l.topology, undefined).getAll<Middleware>(Middleware)),
-          );
-      }
-      summary.push('middleware reloaded for new sessions');
+      for (const [l, p] of pipelines) l.setPipeline(p);
+      summary.push(`${plan.middlewareChanged ? 'middleware reloaded' : 'middlewareConfig applied'} for new sessions`);
     }
     // Process-wide settings: named in the summary, and applied where something holds a copy.
-    const prev = this.config;
-    summary.push(...settingChanges(prev, next));
-    const levelChanged = prev.log?.level !== next.log?.level;
-    const intervalChanged =
-      (prev.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS) !== (next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
-    // Commit the new config in place (middleware hold this object).
-    for (const k of Object.keys(this.config)) delete (this.config as unknown as Record<string, unknown>)[k];
-    Object.assign(this.config, structuredClone(next));
-    if (levelChanged) this.opts.setLogLevel?.(next.log?.level);
-    // Listeners started above read the interval of the old config: set it on every listener.
-    if (intervalChanged)
-      for (const l of this.listeners.values())
-        l.setTopologyCheckInterval(next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS);
-    for (const [l, change] of tlsChanges) {
+    summary.push(...settingChanges(prev, next), ...plan.notes);
+    if (prev.log?.level !== next.log?.level) this.opts.setLogLevel?.(next.log?.level);
+    // Listeners started above read the interval when built: set it on every listener.
+    const interval = next.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS;
+    if ((prev.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS) !== interval)
+      for (const l of this.listeners.values()) l.setTopologyCheckInterval(interval);
+    for (const [l, change] of plan.tlsChanges) {
       change.commit();
       summary.push(`reloaded TLS of ${l.name}`);
     }
-    for (const [l, r] of toUpdate) l.setResolved(r);
-    for (const [l, r] of toRemap) {
+    for (const [l, r] of plan.toUpdate) l.setResolved(r);
+    // Credentials: discovery uses them from now on, and is tried at once so a wrong password shows here.
+    for (const [l, r] of plan.toReauth) l.topology.reconfigure({ auth: redisAuthOf(r.config) });
+    for (const [l, r] of plan.toReauth) {
+      l.setResolved(r);
+      await l.topology.rescan('credentials changed').then(
+        () => summary.push(`new credentials of ${l.name} accepted by Redis`),
+        (e: unknown) => summary.push(`new credentials of ${l.name}: ${(e as Error).message}`),
+      );
+    }
+    for (const [l, r] of plan.toRemap) {
       summary.push(`remapped ${l.name}`);
       await l.remap(r).catch((e: unknown) => summary.push(`(${l.name}: ${(e as Error).message})`));
     }
@@ -286,17 +264,22 @@ export class Fleet implements FleetControl {
     const c = resolved.config;
     const log = this.opts.log.child({ connection: c.name });
     const tlsServer = c.clientTls?.enabled ? requireTls('clientTls').createTlsServer(c.clientTls, log) : undefined;
-    const tlsDialer = c.serverTls?.enabled ? requireTls('serverTls').createTlsDialer(c.serverTls, log) : undefined;
-    const dial: Dialer = tlsDialer?.dial ?? tcpDialer();
+    // Limits are read at each dial from the listener's config of now (a change applies to the next dial).
+    let listener: Listener | undefined;
+    const current = () => listener?.resolved.config ?? c;
+    const tlsDialer = c.serverTls?.enabled
+      ? requireTls('serverTls').createTlsDialer(c.serverTls, log, {
+          connectTimeoutMs: () => current().connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        })
+      : undefined;
+    const dial: Dialer = limitedDialer(current, tlsDialer?.dial);
     const createServer: ServerFactory = tlsServer?.factory ?? tcpServer();
     const topology = new TopologyService({
       spec: resolved.spec,
       seeds: resolved.seeds,
       dial,
       log,
-      ...(c.redisPassword
-        ? { auth: { password: c.redisPassword, ...(c.redisUsername ? { username: c.redisUsername } : {}) } }
-        : {}),
+      ...(redisAuthOf(c) ? { auth: redisAuthOf(c)! } : {}),
     });
     const info = {
       name: c.name,
@@ -305,7 +288,7 @@ export class Fleet implements FleetControl {
       tls: c.clientTls?.enabled === true,
     };
     const container = this.containerFor(resolved, modules, topology, dial, info);
-    const listener = new Listener({
+    listener = new Listener({
       resolved,
       info,
       pipeline: new Pipeline(container.getAll<Middleware>(Middleware)),

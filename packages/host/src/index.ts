@@ -6,15 +6,17 @@ export {
   ConfigError,
   DEFAULT_MIDDLEWARE,
   configSchema,
-  loadConfigFile,
   resolveConnection,
   validateConfig,
   type ResolvedConnection,
 } from './config.js';
+export { loadConfigFile, parseConfigText, resolveEnvRefs, isEnvRef, isYamlFile } from './config-load.js';
+export { fillInstanceId, hostNameOf } from './instance-id.js';
+export { validateCommand, type ValidateOptions } from './validate.js';
 export { Fleet, type FleetOptions, type LogLevelName } from './fleet.js';
 export { maskSecrets, settingChanges } from './config-change.js';
 export { watchConfigFile } from './watch.js';
-export { networkPatchRefusal, type PatchSource } from './patch-policy.js';
+export { envRefInPatch, networkPatchRefusal, type PatchSource } from './patch-policy.js';
 export { Listener, type ListenerParts } from './listener.js';
 export { loadMiddleware, type LoadedMiddleware } from './middleware-loader.js';
 export { createLogger, type LogLevel } from './logger.js';

@@ -16,7 +16,8 @@ import {
   wireAddress,
 } from '@slotrelay/core/internal';
 import type { TlsDialer, TlsServer } from '@slotrelay/transport-tls';
-import type { ResolvedConnection } from './config.js';
+import { type ResolvedConnection, redisAuthOf } from './config.js';
+import { DEFAULT_MAX_CLIENTS, applyKeepalive, refuseClient } from './limits.js';
 
 /** A spare proxy rescans on a new client at most this often. */
 const SPARE_RESCAN_MIN_MS = 250;
@@ -52,6 +53,7 @@ export class Listener {
   readonly sessions = new Set<Session>();
   private server: Server | null = null;
   private accepted = 0;
+  private rejected = 0;
   private readonly targets = new WeakMap<Session, HostPort>();
   private readonly subscription: Subscription;
   private timer: NodeJS.Timeout | null = null;
@@ -119,6 +121,11 @@ export class Listener {
     return this.accepted;
   }
 
+  /** Clients refused since start because `maxClients` were connected (Redis's `rejected_connections`). */
+  get rejectedCount(): number {
+    return this.rejected;
+  }
+
   /** Start listening; rejects with a clear message when the port cannot be bound. */
   listen(): Promise<void> {
     const { config } = this.parts.resolved;
@@ -159,7 +166,8 @@ export class Listener {
    */
   async remap(resolved: ResolvedConnection): Promise<void> {
     this.setResolved(resolved);
-    this.parts.topology.reconfigure({ spec: resolved.spec, seeds: resolved.seeds });
+    // Credentials too: discovery must not go on with the old ones (they were left out before).
+    this.parts.topology.reconfigure({ spec: resolved.spec, seeds: resolved.seeds, auth: redisAuthOf(resolved.config) });
     if (this.parts.topology.current) await this.parts.topology.rescan('config change');
   }
 
@@ -180,10 +188,17 @@ export class Listener {
   }
 
   private accept(socket: Socket, reads?: LentReads): void {
-    this.accepted++;
     const { log, pipeline } = this.parts;
+    const limits = this.parts.resolved.config;
+    if (this.sessions.size >= (limits.maxClients ?? DEFAULT_MAX_CLIENTS)) {
+      this.rejected++;
+      refuseClient(socket, reads);
+      return;
+    }
+    this.accepted++;
+    applyKeepalive(socket, limits.tcpKeepalive);
     socket.on('error', () => {}); // errors before the session attaches its own handler
-    const max = this.parts.resolved.config.maxWholeFrameBytes;
+    const max = limits.maxWholeFrameBytes;
     const options =
       max === undefined ? this.parts.sessionOptions : { ...this.parts.sessionOptions, maxWholeFrameBytes: max };
     const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, options, reads);

@@ -23,12 +23,7 @@ export interface LoadedMiddleware {
  * runs no package's code. Throws `ConfigError` naming the package.
  */
 export async function loadMiddleware(names: readonly string[], configDir: string): Promise<LoadedMiddleware[]> {
-  const seen = new Set<string>();
-  const files = names.map((name) => {
-    if (seen.has(name)) throw new ConfigError(`config: middleware '${name}' is listed twice`);
-    seen.add(name);
-    return resolvePackage(name, configDir);
-  });
+  const files = resolveMiddleware(names, configDir);
   const out: LoadedMiddleware[] = [];
   for (const [i, name] of names.entries()) {
     let mod: { default?: unknown };
@@ -47,6 +42,19 @@ export async function loadMiddleware(names: readonly string[], configDir: string
     out.push({ name, module: new ContainerModule((options) => found.load(options)) });
   }
   return out;
+}
+
+/**
+ * The entry file of each middleware name, resolved as `loadMiddleware` does, without importing
+ * anything (`slotrelay validate`). Throws `ConfigError` naming a missing or repeated package.
+ */
+export function resolveMiddleware(names: readonly string[], configDir: string): string[] {
+  const seen = new Set<string>();
+  return names.map((name) => {
+    if (seen.has(name)) throw new ConfigError(`config: middleware '${name}' is listed twice`);
+    seen.add(name);
+    return resolvePackage(name, configDir);
+  });
 }
 
 function resolvePackage(name: string, configDir: string): string {

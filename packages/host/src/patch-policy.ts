@@ -51,3 +51,22 @@ export function networkPatchRefusal(prev: SlotrelayConfig, next: unknown): strin
   }
   return undefined;
 }
+
+/**
+ * Why a network patch may not set what it sets, for what no running config can hold: an
+ * environment reference (`{"env": "NAME"}`) anywhere in an op's value. Such references are
+ * resolved when the operator's file is read; over the network one would let an admin read any
+ * variable of the proxy's environment into a field it then uses (or into a password it checks).
+ */
+export function envRefInPatch(ops: readonly unknown[]): string | undefined {
+  const hasRef = (v: unknown): boolean =>
+    v !== null &&
+    typeof v === 'object' &&
+    (Array.isArray(v)
+      ? v.some(hasRef)
+      : (Object.keys(v).length === 1 && typeof (v as { env?: unknown }).env === 'string') ||
+        Object.values(v).some(hasRef));
+  const i = ops.findIndex((op) => isObject(op) && 'value' in op && hasRef(op.value));
+  if (i < 0) return undefined;
+  return `config patch: operation #${i} sets an environment reference ({"env": …}); only the config file can read the environment (set the value itself, or change the file)`;
+}

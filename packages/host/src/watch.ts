@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import jsonpatch from 'fast-json-patch';
 import type { Logger } from '@slotrelay/core';
-import { loadConfigFile } from './config.js';
+import { loadConfigFile } from './config-load.js';
 import type { Fleet } from './fleet.js';
 
 /**
- * `--watch`: when the config file changes, diff it against the running config (fast-json-patch
- * `compare`) and apply the difference through `Fleet.patch` — the same path as CONFIG PATCH, as source `file`, so
- * it may change the fields a network patch may not (`allowNetworkPatch`). A file
- * that does not validate is reported and ignored; the running config stays. Polls (`fs.watchFile`)
- * because editors often replace the file rather than write it in place.
+ * `--watch`: when the config file (JSON or YAML; `{"env": …}` secrets resolved again) changes,
+ * diff it against the running config (fast-json-patch `compare`) and apply the difference through
+ * `Fleet.patch` — the same path as CONFIG PATCH, as source `file`, so it may change the fields a
+ * network patch may not (`allowNetworkPatch`). A file that does not validate is reported and
+ * ignored; the running config stays. Polls (`fs.watchFile`) because editors often replace the file
+ * rather than write it in place (and Kubernetes swaps a ConfigMap's files by a symlink).
  */
 export function watchConfigFile(file: string, fleet: Fleet, log: Logger, intervalMs = 300): () => void {
   let last = safeRead(file);

@@ -12,8 +12,8 @@ import { describeTlsError } from './reasons.js';
 
 /** Options of `createTlsDialer`. */
 export interface TlsDialerOptions {
-  /** Budget for TCP connect plus TLS handshake, per dial (default 3000 ms). */
-  readonly connectTimeoutMs?: number;
+  /** Budget for TCP connect plus TLS handshake, per dial (default 3000 ms); a function is asked at each dial. */
+  readonly connectTimeoutMs?: number | (() => number);
 }
 
 /**
@@ -80,13 +80,14 @@ function announce(log: Logger, s: DialerState, before: DialerState | null): void
  * failures after the TCP connection (the TLS stage) are also logged at warn.
  */
 export function createTlsDialer(cfg: ServerTlsConfig, log: Logger, opts: TlsDialerOptions = {}): TlsDialer {
-  const timeoutMs = opts.connectTimeoutMs ?? 3000;
+  const budget = opts.connectTimeoutMs ?? 3000;
   let state = loadDialerState(cfg);
   announce(log, state, null);
 
   const dial: Dialer = (target) =>
     new Promise((resolve, reject) => {
       const s = state;
+      const timeoutMs = typeof budget === 'function' ? budget() : budget;
       const sniName = s.servername ?? target.host;
       const checkName = s.servername;
       const sock = tls.connect({

@@ -265,8 +265,8 @@ export class Fleet implements FleetControl {
     const log = this.opts.log.child({ connection: c.name });
     const tlsServer = c.clientTls?.enabled ? requireTls('clientTls').createTlsServer(c.clientTls, log) : undefined;
     // Limits are read at each dial from the listener's config of now (a change applies to the next dial).
-    let listener: Listener | undefined;
-    const current = () => listener?.resolved.config ?? c;
+    const made: { listener?: Listener } = {};
+    const current = () => made.listener?.resolved.config ?? c;
     const tlsDialer = c.serverTls?.enabled
       ? requireTls('serverTls').createTlsDialer(c.serverTls, log, {
           connectTimeoutMs: () => current().connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -288,7 +288,7 @@ export class Fleet implements FleetControl {
       tls: c.clientTls?.enabled === true,
     };
     const container = this.containerFor(resolved, modules, topology, dial, info);
-    listener = new Listener({
+    const listener = new Listener({
       resolved,
       info,
       pipeline: new Pipeline(container.getAll<Middleware>(Middleware)),
@@ -301,6 +301,7 @@ export class Fleet implements FleetControl {
       onTopologyChange: (from, map) => this.sync.changed(from, map),
       ...(this.opts.sessionOptions ? { sessionOptions: this.opts.sessionOptions } : {}),
     });
+    made.listener = listener;
     try {
       await listener.listen();
     } catch (e) {

@@ -16,6 +16,7 @@ export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Proto
 export { Frame, Batch, COMPLETE, STREAM, LOCAL } from './session/frame.js';
 export { CommandTable } from './session/command-table.js';
 export * from './session/stats.js';
+export * from './listener-counters.js';
 export {
   Session,
   CORE_COMMANDS,

@@ -35,5 +35,7 @@ export * from './topology/address.js';
 export * from './topology/cluster-nodes.js';
 export * from './topology/address-map.js';
 export * from './topology/topology.js';
+export * from './topology/topology-changes.js';
+export * from './topology/upstream-health.js';
 export * from './transport/tcp.js';
 export { runCommands } from './transport/command.js';

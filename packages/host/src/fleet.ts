@@ -6,6 +6,7 @@ import {
   type Dialer,
   Dialer as DialerToken,
   FleetControl,
+  ListenerCounters,
   ListenerInfoToken,
   Logger,
   Middleware,
@@ -32,6 +33,7 @@ import { type LoadedMiddleware, loadMiddleware } from './middleware-loader.js';
 import { type PatchSource, networkPatchRefusal } from './patch-policy.js';
 import { describePatchError, maskSecrets, settingChanges } from './config-change.js';
 import { TopologySync } from './topology-sync.js';
+import { FleetOps } from './fleet-ops.js';
 
 /** Options of `Fleet.start`. */
 export interface FleetOptions {
@@ -79,6 +81,8 @@ export class Fleet implements FleetControl {
   private modules: LoadedMiddleware[];
   private changes: Promise<unknown> = Promise.resolve();
   private readonly sync: TopologySync;
+  /** Metrics, the health endpoint, readiness and the SIGTERM drain. */
+  readonly ops: FleetOps;
 
   private constructor(
     config: SlotrelayConfig,
@@ -91,6 +95,7 @@ export class Fleet implements FleetControl {
     this.root.bind(SlotrelayConfig).toConstantValue(this.config);
     this.root.bind(FleetControl).toConstantValue(this);
     this.sync = new TopologySync(this.listeners, opts.log);
+    this.ops = new FleetOps(this.config, this.listeners, opts.log);
   }
 
   /** Load the middleware packages and start a listener per active connection. */
@@ -102,6 +107,7 @@ export class Fleet implements FleetControl {
     const fleet = new Fleet(config, modules, opts);
     try {
       for (const c of fleet.config.connections) if (c.active) await fleet.startListener(resolveConnection(c));
+      await fleet.ops.start();
     } catch (e) {
       await fleet.stop(0);
       throw e;
@@ -316,8 +322,10 @@ export class Fleet implements FleetControl {
       log,
       topologyCheckIntervalMs: this.config.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS,
       onTopologyChange: (from, map) => this.sync.changed(from, map),
+      counters: this.ops.countersFor(topology),
       ...(this.opts.sessionOptions ? { sessionOptions: this.opts.sessionOptions } : {}),
     });
+    this.ops.added(listener);
     try {
       await listener.listen();
     } catch (e) {
@@ -344,6 +352,7 @@ export class Fleet implements FleetControl {
     container.bind(ConnectionConfig).toConstantValue(resolved.config);
     container.bind(ListenerInfoToken).toConstantValue(info);
     container.bind(TopologyServiceToken).toConstantValue(topology);
+    container.bind(ListenerCounters).toConstantValue(this.ops.countersFor(topology));
     if (dial) container.bind(DialerToken).toConstantValue(dial);
     container.bind(Logger).toConstantValue(this.opts.log.child({ connection: resolved.config.name }));
     for (const m of modules) container.load(m.module);
@@ -368,9 +377,11 @@ export class Fleet implements FleetControl {
   /** Stop every listener: no new clients, replies already due delivered within `graceMs`. */
   async stop(graceMs = this.config.shutdownGraceMs ?? 5000): Promise<void> {
     this.sync.stop();
+    this.ops.stopping();
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.stop(graceMs)));
     await Promise.all(all.flatMap((l) => l.pipeline.middleware.map((m) => m.close?.())));
+    await this.ops.stop();
   }
 }

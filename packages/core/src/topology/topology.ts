@@ -112,9 +112,11 @@ export interface TopologyOptions {
 }
 
 /**
- * The topology and address map of one listener. Discovery happens on first use; `rescan` re-reads
- * CLUSTER NODES from the seeds (then from the nodes it already knows), coalescing concurrent calls.
- * `map$` emits each new map whose topology differs from the last.
+ * The topology and address map of one listener. The host reads it at start and on each periodic
+ * `check` (which also probes the node this proxy fronts: `health`, `ready`); `ensure` discovers it on
+ * first use when no check has yet; `rescan` re-reads CLUSTER NODES from the seeds (then from the
+ * nodes it already knows), coalescing concurrent calls. `map$` emits each new map whose topology
+ * differs from the last; every such change after the first is logged node by node.
  */
 export class TopologyService {
   readonly map$ = new BehaviorSubject<AddressMap | null>(null);

@@ -18,11 +18,12 @@ describe('metrics and health endpoint of a fleet in front of a real cluster', ()
   const forwarded = new Set<net.Socket>();
 
   beforeAll(async () => {
-    [metricsPort, seedPort] = await freePorts(2);
+    const ports = await freePorts(2);
+    [metricsPort, seedPort] = [ports[0]!, ports[1]!];
     fleet = await startFleet({
       seeds: [`127.0.0.1:${seedPort}`],
       edit: (c) => {
-        c.metrics = { address: '127.0.0.1', port: metricsPort! };
+        c.metrics = { address: '127.0.0.1', port: metricsPort };
         c.topologyCheckIntervalMs = 100;
         c.drainDelayMs = 0;
       },

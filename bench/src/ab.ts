@@ -14,7 +14,9 @@ import { type Contender, HOST, startReferencePipe, startSlotrelay } from './cont
 import { cpuSeconds } from './proc.js';
 import { runRedisBenchmark } from './redis-benchmark.js';
 
-const USAGE = `usage: node bench/dist/ab.js --other <checkout> [--pipeline 16] [--clients 50] [--requests N] [--rounds 6]`;
+const USAGE = `usage: node bench/dist/ab.js --other <checkout> [--pipeline 16] [--clients 50] [--requests N] [--rounds 6]
+  [--metrics on|off] [--other-metrics on|off]   the /metrics endpoint of this build / the other one (default off);
+  metrics cost: --other . --metrics on --other-metrics off, and its A/A control: --other . (both off)`;
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +25,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '50' },
     requests: { type: 'string' },
     rounds: { type: 'string', default: '6' },
+    metrics: { type: 'string', default: 'off' },
+    'other-metrics': { type: 'string', default: 'off' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -45,14 +49,22 @@ const shape = {
   requests: Number(values.requests ?? (pipeline > 1 ? 1_500_000 : 200_000)),
 };
 const rounds = Number(values.rounds);
+const metricsOn = values.metrics === 'on';
+const otherMetricsOn = values['other-metrics'] === 'on';
 
 const cluster = await startCluster();
 const started: Contender[] = [];
 try {
   const contenders: Array<[string, Contender]> = [
     ['B reference pipe', await startReferencePipe(cluster.seeds[0]!, cluster.nodes.length)],
-    ['this build', await startSlotrelay(cluster.seeds, cluster.nodes.length)],
-    [`other (${other})`, await startSlotrelay(cluster.seeds, cluster.nodes.length, [], other)],
+    [
+      `this build${metricsOn ? ', metrics on' : ''}`,
+      await startSlotrelay(cluster.seeds, cluster.nodes.length, [], undefined, metricsOn),
+    ],
+    [
+      `other (${other})${otherMetricsOn ? ', metrics on' : ''}`,
+      await startSlotrelay(cluster.seeds, cluster.nodes.length, [], other, otherMetricsOn),
+    ],
   ];
   started.push(...contenders.map(([, c]) => c));
   const warm = { ...shape, pipeline: 16, requests: 200_000 };
@@ -63,6 +75,8 @@ try {
       const before = cpuSeconds(c.child!.pid);
       const run = await runRedisBenchmark(HOST, c.port, shape);
       const perMillion = (cpuSeconds(c.child!.pid) - before) / ((2 * shape.requests) / 1e6);
+      // One scrape per round, as Prometheus would (after the measure: its own cost is not the question).
+      if (c.metricsPort !== undefined) await fetch(`http://${HOST}:${c.metricsPort}/metrics`).then((r) => r.text());
       cpu.get(name)!.push(perMillion);
       const ops = Object.entries(run.tests)
         .map(([t, v]) => `${t} ${Math.round(v.rps).toLocaleString('en-US')}/s`)

@@ -29,6 +29,8 @@ export interface Contender {
   readonly ports: readonly number[];
   /** The proxy process (absent for A). */
   readonly child?: Child;
+  /** The port of slotrelay's `/metrics` endpoint, when it runs with metrics on. */
+  readonly metricsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -69,9 +71,15 @@ export async function startSlotrelay(
   count: number,
   nodeArgs: readonly string[] = [],
   repo = REPO,
+  /** Run with the metrics endpoint on (issue 15's on/off cost), on a port of its own. */
+  metrics = false,
 ): Promise<Contender> {
   const base = await freePortRange(count);
-  const config = validateConfig(fleetConfig(seeds.slice(0, 2), base, count, HOST));
+  const metricsPort = metrics ? await freePortRange(1) : undefined;
+  const config = validateConfig({
+    ...fleetConfig(seeds.slice(0, 2), base, count, HOST),
+    ...(metricsPort === undefined ? {} : { metrics: { address: HOST, port: metricsPort } }),
+  });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slotrelay-bench-'));
   const file = path.join(dir, 'slotrelay.json');
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
@@ -93,6 +101,7 @@ export async function startSlotrelay(
     port: base,
     ports,
     child,
+    ...(metricsPort === undefined ? {} : { metricsPort }),
     stop: async () => {
       await child.stop();
       cleanup();

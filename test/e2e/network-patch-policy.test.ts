@@ -312,6 +312,15 @@ describe('networkPatchRefusal, the rule itself', () => {
     expect(networkPatchRefusal(masked, structuredClone(masked))).toBeUndefined();
   });
 
+  it('refuses a change of metrics: the endpoint is an address the process listens on', () => {
+    const on: SlotrelayConfig = { ...structuredClone(prev), metrics: { address: '127.0.0.1', port: 9121 } };
+    expect(networkPatchRefusal(prev, on)).toMatch(/may not change metrics/);
+    expect(networkPatchRefusal(on, { ...structuredClone(on), metrics: { address: '0.0.0.0', port: 9121 } })).toMatch(
+      /may not change metrics/,
+    );
+    expect(networkPatchRefusal(on, structuredClone(on))).toBeUndefined();
+  });
+
   it('leaves shapes the schema refuses to the schema', () => {
     expect(networkPatchRefusal(prev, 'nonsense')).toBeUndefined();
     expect(networkPatchRefusal(prev, { connections: 'nonsense' })).toBeUndefined();

@@ -64,6 +64,8 @@ function fleetConfig(seeds: string[], ports: number[], middleware?: string[]) {
       localPort: p,
     })),
     ...(middleware ? { middleware } : {}),
+    // Stopped by SIGTERM: nothing to wait for before draining.
+    drainDelayMs: 0,
   };
 }
 

@@ -82,7 +82,7 @@ export function expectedStatusCluster(
 export function statusRows(text: string): Array<{ redisPort: number; proxyPort: number; id: string; self: boolean }> {
   return [
     ...text.matchAll(
-      /^Redis server [^ ]+:(\d+) is mapped to slotrelay [^ ]+:(\d+) \(node ([0-9a-f]{40}), (?:master|replica)\)( <- this proxy)?$/gm,
+      /^Redis server [^ ]+:(\d+) is mapped to slotrelay [^ ]+:(\d+) \(node ([0-9a-f]{40}), (?:master|replica)(?:, [a-z?]+)*\)( <- this proxy)?$/gm,
     ),
   ].map((m) => ({
     redisPort: Number(m[1]),

@@ -87,6 +87,8 @@ export class ProxyFleet {
       c.clusterMembers = ports.map((p) => `${host.includes(':') ? `[${host}]` : host}:${p}`);
     });
     config.log = { level: (o.logLevel ?? 'warn') as 'warn' };
+    // The suite stops proxies with SIGTERM (SIGKILL after 5 s): no drain delay, no load balancer to tell.
+    config.drainDelayMs = 0;
     o.edit?.(config);
     const fleet = new ProxyFleet(config, host, ports, o.env ?? {}, {
       nofile: o.nofile,

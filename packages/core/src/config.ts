@@ -77,6 +77,10 @@ export interface SlotrelayConfig {
   topologyCheckIntervalMs?: number;
   /** How long shutdown waits for replies already due, ms. */
   shutdownGraceMs?: number;
+  /** At SIGTERM, how long the process keeps serving, not ready, before it drains (ms, default 5000). */
+  drainDelayMs?: number;
+  /** The HTTP endpoint for `/metrics`, `/livez` and `/readyz`; off when absent. Address default `127.0.0.1`. */
+  metrics?: { address?: string; port: number };
   /**
    * Settings of middleware made with `defineMiddleware`, keyed by the middleware's name (e.g.
    * `"mask-values": { "patterns": ["user:*:ssn"] }`); each middleware checks its own entry.

@@ -16,6 +16,7 @@ export { encodeReply, encodeError, encodeSimple, encodeCommand, node, type Proto
 export { Frame, Batch, COMPLETE, STREAM, LOCAL } from './session/frame.js';
 export { CommandTable } from './session/command-table.js';
 export * from './session/stats.js';
+export * from './listener-counters.js';
 export {
   Session,
   CORE_COMMANDS,
@@ -34,5 +35,7 @@ export * from './topology/address.js';
 export * from './topology/cluster-nodes.js';
 export * from './topology/address-map.js';
 export * from './topology/topology.js';
+export * from './topology/topology-changes.js';
+export * from './topology/upstream-health.js';
 export * from './transport/tcp.js';
 export { runCommands } from './transport/command.js';

@@ -25,14 +25,18 @@ function fail(e: unknown): never {
   process.exit(1);
 }
 
-/** SIGINT/SIGTERM: stop accepting, deliver what is due, exit 0. A second signal exits at once. */
-function onShutdown(stop: () => Promise<void>): void {
+/**
+ * SIGINT/SIGTERM: stop accepting, deliver what is due, exit 0. A second signal exits at once. At
+ * SIGTERM (what Kubernetes sends) `drain` runs first: not ready at once, still serving for
+ * `drainDelayMs`, so new clients go elsewhere before the listeners close (issue 15).
+ */
+function onShutdown(stop: () => Promise<void>, drain?: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) process.exit(130);
     stopping = true;
     process.stderr.write(`slotrelay: ${signal}, shutting down\n`);
-    stop().then(
+    (signal === 'SIGTERM' && drain ? drain() : Promise.resolve()).then(stop).then(
       () => process.exit(0),
       (e: unknown) => fail(e),
     );
@@ -82,10 +86,13 @@ const program = new Command('slotrelay')
           log.error({ err: (e as Error).message }, 'SIGHUP: certificates not reloaded; the old ones stay in use');
         }
       });
-      onShutdown(() => {
-        unwatch();
-        return fleet.stop();
-      });
+      onShutdown(
+        () => {
+          unwatch();
+          return fleet.stop();
+        },
+        () => fleet.ops.drain(),
+      );
     } catch (e) {
       fail(e);
     }

@@ -121,6 +121,17 @@ export const configSchema = {
     allowNetworkPatch: { type: 'boolean' },
     topologyCheckIntervalMs: { type: 'integer', minimum: 0 },
     shutdownGraceMs: { type: 'integer', minimum: 0 },
+    // Issue 15 (operations): the HTTP endpoint for /metrics, /livez, /readyz; the SIGTERM drain delay.
+    drainDelayMs: { type: 'integer', minimum: 0 },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['port'],
+      properties: {
+        address: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+      },
+    },
     middlewareConfig: { type: 'object', additionalProperties: { type: 'object' } },
     log: {
       type: 'object',

@@ -6,6 +6,7 @@ import {
   type Dialer,
   Dialer as DialerToken,
   FleetControl,
+  ListenerCounters,
   ListenerInfoToken,
   Logger,
   Middleware,
@@ -34,6 +35,7 @@ import { describePatchError, maskSecrets, settingChanges } from './config-change
 import { planApply } from './apply-plan.js';
 import { TopologySync } from './topology-sync.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, limitedDialer } from './limits.js';
+import { FleetOps } from './fleet-ops.js';
 
 /** Options of `Fleet.start`. */
 export interface FleetOptions {
@@ -72,6 +74,8 @@ export class Fleet implements FleetControl {
   private modules: LoadedMiddleware[];
   private changes: Promise<unknown> = Promise.resolve();
   private readonly sync: TopologySync;
+  /** Metrics, the health endpoint, readiness and the SIGTERM drain. */
+  readonly ops: FleetOps;
 
   private constructor(
     config: SlotrelayConfig,
@@ -84,6 +88,7 @@ export class Fleet implements FleetControl {
     this.root.bind(SlotrelayConfig).toConstantValue(this.config);
     this.root.bind(FleetControl).toConstantValue(this);
     this.sync = new TopologySync(this.listeners, opts.log);
+    this.ops = new FleetOps(this.config, this.listeners, opts.log);
   }
 
   /** Load the middleware packages and start a listener per active connection. */
@@ -95,6 +100,7 @@ export class Fleet implements FleetControl {
     const fleet = new Fleet(config, modules, opts);
     try {
       for (const c of fleet.config.connections) if (c.active) await fleet.startListener(resolveConnection(c));
+      await fleet.ops.start();
     } catch (e) {
       await fleet.stop(0);
       throw e;
@@ -299,9 +305,11 @@ export class Fleet implements FleetControl {
       log,
       topologyCheckIntervalMs: this.config.topologyCheckIntervalMs ?? DEFAULT_CHECK_MS,
       onTopologyChange: (from, map) => this.sync.changed(from, map),
+      counters: this.ops.countersFor(topology),
       ...(this.opts.sessionOptions ? { sessionOptions: this.opts.sessionOptions } : {}),
     });
     made.listener = listener;
+    this.ops.added(listener);
     try {
       await listener.listen();
     } catch (e) {
@@ -328,6 +336,7 @@ export class Fleet implements FleetControl {
     container.bind(ConnectionConfig).toConstantValue(resolved.config);
     container.bind(ListenerInfoToken).toConstantValue(info);
     container.bind(TopologyServiceToken).toConstantValue(topology);
+    container.bind(ListenerCounters).toConstantValue(this.ops.countersFor(topology));
     if (dial) container.bind(DialerToken).toConstantValue(dial);
     container.bind(Logger).toConstantValue(this.opts.log.child({ connection: resolved.config.name }));
     for (const m of modules) container.load(m.module);
@@ -352,9 +361,11 @@ export class Fleet implements FleetControl {
   /** Stop every listener: no new clients, replies already due delivered within `graceMs`. */
   async stop(graceMs = this.config.shutdownGraceMs ?? 5000): Promise<void> {
     this.sync.stop();
+    this.ops.stopping();
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.stop(graceMs)));
     await Promise.all(all.flatMap((l) => l.pipeline.middleware.map((m) => m.close?.())));
+    await this.ops.stop();
   }
 }

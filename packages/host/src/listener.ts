@@ -6,18 +6,25 @@ import {
   type HostPort,
   type LentReads,
   type ListenerInfo,
+  type ListenerCounters,
   type Logger,
   type Pipeline,
   Session,
   type SessionOptions,
+  type SessionStats,
   type ServerFactory,
   SlotrelayError,
   type TopologyService,
+  countIn,
+  failureReason,
+  newListenerCounters,
+  newSessionStats,
   wireAddress,
 } from '@slotrelay/core/internal';
 import type { TlsDialer, TlsServer } from '@slotrelay/transport-tls';
 import { type ResolvedConnection, redisAuthOf } from './config.js';
 import { DEFAULT_MAX_CLIENTS, applyKeepalive, refuseClient } from './limits.js';
+import { type SessionLogger, sessionLogger } from './session-log.js';
 
 /** A spare proxy rescans on a new client at most this often. */
 const SPARE_RESCAN_MIN_MS = 250;
@@ -41,6 +48,23 @@ export interface ListenerParts {
   readonly onTopologyChange?: (listener: Listener, map: AddressMap) => void;
   /** How long a session whose upstream moved gets to deliver replies already due. */
   readonly remapGraceMs?: number;
+  /** The counters this listener's middleware add to (bound in its container); default: its own. */
+  readonly counters?: ListenerCounters;
+}
+
+/**
+ * What a listener counts itself, besides its sessions' `SessionStats` and its middleware's
+ * `ListenerCounters`: plain integers and bounded maps, read by the metrics at scrape time.
+ */
+export interface ListenerCounts {
+  /** Client connections that became sessions. */
+  accepted: number;
+  /** Client connections closed at once, without a session (a limit, shutting down). */
+  refused: number;
+  /** Sessions' upstream connections opened, by Redis node address. */
+  readonly upstreamConnects: Map<string, number>;
+  /** Sessions' failed dials, by `<node address> <reason>` (reason: `failureReason`, bounded). */
+  readonly upstreamFailures: Map<string, number>;
 }
 
 /**
@@ -63,11 +87,19 @@ export class Listener {
   /** Every TCP connection the server accepted and that is still open (sessions or not yet: TLS handshakes). */
   private readonly connections = new Set<Socket>();
   private parts: ListenerParts;
-  /** The last dial of this listener's Redis node failed (the outage is logged once, not per session). */
-  private upstreamDown = false;
+  /** What this listener's sessions count (session-cut's `Session` adds to it; metrics read it). */
+  readonly stats: SessionStats = newSessionStats();
+  readonly counters: ListenerCounters;
+  readonly counts: ListenerCounts = {
+    accepted: 0,
+    refused: 0,
+    upstreamConnects: new Map(),
+    upstreamFailures: new Map(),
+  };
 
   constructor(parts: ListenerParts) {
     this.parts = parts;
+    this.counters = parts.counters ?? newListenerCounters();
     this.subscription = parts.topology.map$.subscribe((map) => {
       if (!map) return;
       this.onMap(map);
@@ -76,20 +108,21 @@ export class Listener {
     this.setTopologyCheckInterval(parts.topologyCheckIntervalMs ?? 0);
   }
 
-  /** (Re)start the periodic CLUSTER NODES check, every `ms` once a map exists (0: off). */
+  /**
+   * (Re)start the periodic check every `ms` (0: off): CLUSTER NODES read again (or for the first
+   * time, while no seed answered yet), then this proxy's Redis node probed (`TopologyService.check`).
+   */
   setTopologyCheckInterval(ms: number): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (ms <= 0 || this.stopped) return;
-    this.timer = setInterval(() => {
-      if (this.parts.topology.current)
-        this.parts.topology
-          .rescan('periodic check')
-          .catch((e: unknown) =>
-            this.parts.log.warn({ err: String((e as Error).message ?? e) }, 'periodic topology check failed'),
-          );
-    }, ms);
+    this.timer = setInterval(() => void this.parts.topology.check('periodic check'), ms);
     this.timer.unref();
+  }
+
+  /** Ready to serve (`/readyz`): topology read and this proxy's Redis node reachable (see `TopologyService.ready`). */
+  get ready(): boolean {
+    return !this.stopped && this.parts.topology.ready;
   }
 
   get name(): string {
@@ -148,6 +181,8 @@ export class Listener {
       );
       server.listen(config.localPort, config.localAddress, () => {
         server.on('error', (e) => this.parts.log.error({ err: e.message }, 'listener error'));
+        // Readiness never waits for a client: the topology is read, and the node probed, from the start.
+        void this.parts.topology.check('start');
         this.parts.log.info(
           {
             address: `${config.localAddress}:${config.localPort}`,
@@ -188,27 +223,48 @@ export class Listener {
   }
 
   private accept(socket: Socket, reads?: LentReads): void {
-    const { log, pipeline } = this.parts;
+    const { pipeline } = this.parts;
     const limits = this.parts.resolved.config;
     if (this.sessions.size >= (limits.maxClients ?? DEFAULT_MAX_CLIENTS)) {
       this.rejected++;
+      this.counts.refused++;
       refuseClient(socket, reads);
       return;
     }
     this.accepted++;
+    this.counts.accepted++;
     applyKeepalive(socket, limits.tcpKeepalive);
     socket.on('error', () => {}); // errors before the session attaches its own handler
     const max = limits.maxWholeFrameBytes;
-    const options =
-      max === undefined ? this.parts.sessionOptions : { ...this.parts.sessionOptions, maxWholeFrameBytes: max };
-    const session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s), log, options, reads);
+    // `stats`: the session adds to this listener's counters (SessionOptions.stats, from the session cut).
+    const options: SessionOptions & { stats: SessionStats } = {
+      ...this.parts.sessionOptions,
+      ...(max === undefined ? {} : { maxWholeFrameBytes: max }),
+      stats: this.stats,
+    };
+    // Every line about the session names its client and, once dialed, its upstream's local port.
+    const log = sessionLogger(this.parts.log, `${socket.remoteAddress}:${socket.remotePort}`);
+    const session = new Session(
+      socket,
+      this.parts.info,
+      pipeline,
+      (s) => this.connectUpstream(s, log),
+      log,
+      options,
+      reads,
+    );
+    log.fields.session = session.id;
     this.sessions.add(session);
-    session.onClose(() => this.sessions.delete(session));
+    const opened = Date.now();
+    session.onClose(() => {
+      this.sessions.delete(session);
+      log.debug({ session: session.id, durationMs: Date.now() - opened }, 'session closed');
+    });
     session.start();
   }
 
   /** Resolve this instance's Redis node from the mapping, then dial it. */
-  private async connectUpstream(session: Session): Promise<Socket> {
+  private async connectUpstream(session: Session, log: SessionLogger): Promise<Socket> {
     const topology = this.parts.topology;
     let map = await topology.ensure();
     if (map.upstream.port === 0 && Date.now() - this.spareRescanAt >= SPARE_RESCAN_MIN_MS) {
@@ -225,28 +281,28 @@ export class Listener {
         `this proxy (instance ${spec.mode === 'dynamic' ? spec.instanceId : '?'}) has no Redis node to front: the cluster has ${map.nodes.length} nodes`,
       );
     }
+    const node = wireAddress(target);
     let sock: Socket;
     try {
       sock = await this.parts.dial(target, session.upstreamReads);
     } catch (e) {
-      if (!this.upstreamDown) {
-        this.upstreamDown = true;
-        this.parts.log.warn(
-          { err: (e as Error).message },
-          'Redis node unreachable: sessions close without a reply at their first request for it, until it answers again',
-        );
-      }
+      countIn(this.counts.upstreamFailures, `${node} ${failureReason(e)}`);
+      // Logged once per transition there, not once per client.
+      topology.health.unreachable(target, e);
       // Our node may have moved or gone: look again so the next connection gets the new mapping.
       topology.rescan('upstream unreachable').catch(() => {});
       throw e;
     }
-    if (this.upstreamDown) {
-      this.upstreamDown = false;
-      this.parts.log.info({ redis: wireAddress(target) }, 'Redis node reachable again');
-    }
+    countIn(this.counts.upstreamConnects, node);
+    topology.health.reachable(target);
+    log.fields.upstreamPort = sock.localPort;
+    log.debug({ session: session.id, redis: node }, 'session opened');
     this.targets.set(session, target);
     sock.once('close', () => {
-      if (!session.isClosed) topology.rescan('upstream connection lost').catch(() => {});
+      if (session.isClosed) return;
+      // Redis closed a session's connection: if the node died, say so now, not at the next client.
+      topology.rescan('upstream connection lost').catch(() => {});
+      void topology.probeUpstream();
     });
     return sock;
   }
@@ -258,7 +314,7 @@ export class Listener {
       const t = this.targets.get(s);
       if (t && (t.host !== now.host || t.port !== now.port)) {
         this.parts.log.info(
-          { session: s.id, from: wireAddress(t), to: now.port ? wireAddress(now) : 'none' },
+          { session: s.id, client: s.clientAddress, from: wireAddress(t), to: now.port ? wireAddress(now) : 'none' },
           'mapping changed: closing session so its client reconnects',
         );
         this.targets.delete(s);

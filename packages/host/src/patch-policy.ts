@@ -24,7 +24,7 @@ const middlewareOf = (c: { middleware?: unknown }) => c.middleware ?? DEFAULT_MI
  * Runs on the patched document before any validation, so a refused patch reads, loads, binds and
  * dials nothing. Without `"allowNetworkPatch": true` in the file config, a network patch may not
  * change `middleware` (its code would run in the proxy) or `middlewareConfig` (what a middleware
- * enforces, e.g. who sees masked values), add or rename a connection, or change a
+ * enforces, e.g. who sees masked values) or `metrics` (where it listens), add or rename a connection, or change a
  * connection's `redisServers`, `clusterMembers`, `localAddress` or `localPort`. `allowNetworkPatch`
  * itself is never patchable over the network. `next` may be any JSON: shapes the schema will
  * refuse are left to it.
@@ -38,6 +38,8 @@ export function networkPatchRefusal(prev: SlotrelayConfig, next: unknown): strin
   const hint = ' (set "allowNetworkPatch": true in the config file to allow it)';
   if (!same(middlewareOf(prev), middlewareOf(next))) return `${why('change middleware')}${hint}`;
   if (!same(prev.middlewareConfig, next.middlewareConfig)) return `${why('change middlewareConfig')}${hint}`;
+  // The metrics endpoint is an address the process listens on, like a connection's localPort.
+  if (!same(prev.metrics, next.metrics)) return `${why('change metrics')}${hint}`;
   if (!Array.isArray(next.connections)) return undefined;
   const oldByName = new Map(prev.connections.map((c) => [c.name, c as unknown as Record<string, unknown>]));
   for (const [i, c] of next.connections.entries()) {

@@ -75,6 +75,7 @@ describe('slotrelay process lifecycle', () => {
           localPort: port,
         })),
         shutdownGraceMs: 10_000,
+        drainDelayMs: 0,
       }),
     );
     const p = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,6 +92,59 @@ describe('slotrelay process lifecycle', () => {
       expect(reply.items).toBeNull();
       expect(await exited).toBe(0);
       await client.closedPromise;
+    } finally {
+      p.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on SIGTERM /readyz answers 503 at once while the listener still serves, for drainDelayMs', async () => {
+    const { seeds } = inject('cluster');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slotrelay-drain-'));
+    const [port, metricsPort] = await freePorts(2);
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        connections: [
+          {
+            name: 'p1',
+            type: 'RedisCluster',
+            redisServers: seeds,
+            mappings: 'dynamic',
+            // One member per node of the shared cluster; only the first runs here.
+            clusterMembers: [port, 1, 2, 3, 4, 5].map((p) => `127.0.0.1:${p}`),
+            instanceId: 1,
+            localAddress: '127.0.0.1',
+            localPort: port,
+          },
+        ],
+        metrics: { address: '127.0.0.1', port: metricsPort },
+        // Longer than the test: the process is killed once the drain has been seen.
+        drainDelayMs: 60_000,
+      }),
+    );
+    const p = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const readyz = async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status;
+    const poll = async (what: string, ok: () => Promise<boolean>) => {
+      for (let i = 0; i < 200; i++) {
+        if (await ok().catch(() => false)) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    try {
+      await waitForLines(p, /"msg":"metrics and health endpoint listening"/, 1);
+      await poll('/readyz 200', async () => (await readyz()) === 200);
+      p.kill('SIGTERM');
+      await poll('/readyz 503', async () => (await readyz()) === 503);
+      const c = await RawClient.connect(port!);
+      try {
+        expect(await c.call('PING')).toBe('PONG');
+      } finally {
+        c.close();
+      }
+      expect(p.exitCode).toBeNull();
     } finally {
       p.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });

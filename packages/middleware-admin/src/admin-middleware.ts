@@ -7,6 +7,7 @@ import {
   COMPLETE,
   FleetControl,
   type Frame,
+  ListenerCounters,
   Logger,
   type Middleware,
   type Protocol,
@@ -14,6 +15,7 @@ import {
   SlotrelayConfig,
   TopologyServiceToken,
   type TopologyService,
+  countIn,
   encodeError,
   encodeReply,
   node,
@@ -70,6 +72,7 @@ export class AdminMiddleware implements Middleware {
     @inject(SlotrelayConfig) private readonly config: SlotrelayConfig,
     @inject(Logger) private readonly log: Logger,
     @inject(FleetControl) @optional() private readonly control?: FleetControl,
+    @inject(ListenerCounters) @optional() private readonly counters?: ListenerCounters,
   ) {}
 
   requests(s: SessionContext): MonoTypeOperatorFunction<Batch> {
@@ -151,6 +154,9 @@ export class AdminMiddleware implements Middleware {
       // Redis never sees the command, so it cannot be queued: EXEC's array will not include it.
       if (f.txIndex >= 0) return encodeError(`ERR ${alias} commands cannot be used inside MULTI`);
       const cmd = parseAdminCommand(f.args());
+      // By sub-command, a bounded set; what could not be parsed counts as `invalid`.
+      if (this.counters !== undefined)
+        countIn(this.counters.adminCommands, isAdminParseError(cmd) ? 'invalid' : cmd.sub);
       if (isAdminParseError(cmd)) return encodeError(cmd.error);
       const denied = adminAccessError({
         access: cmd.access,

@@ -1,4 +1,12 @@
-import { type AddressMap, type HostPort, type MappingRow, normalizeHost, wireAddress } from '@slotrelay/core/internal';
+import {
+  type AddressMap,
+  type ClusterNode,
+  type HostPort,
+  type MappingRow,
+  nodeAddress,
+  normalizeHost,
+  wireAddress,
+} from '@slotrelay/core/internal';
 
 /** What STATUSCLUSTER reports besides the map itself. */
 export interface StatusClusterInfo {
@@ -9,6 +17,21 @@ export interface StatusClusterInfo {
 }
 
 const sameAddress = (a: HostPort, b: HostPort) => a.port === b.port && normalizeHost(a.host) === normalizeHost(b.host);
+
+/** CLUSTER NODES flags that say what a node is, already written as its role (or as `<- this proxy`). */
+const ROLE_FLAGS: ReadonlySet<string> = new Set(['myself', 'master', 'slave', 'noflags']);
+
+/**
+ * The node's state as CLUSTER NODES reports it, after its role: every other flag (`fail`, `fail?`,
+ * `handshake`, `noaddr`, `nofailover` …) and the link state when it is `disconnected`. A failed
+ * master used to read `master` alone (issue 15).
+ */
+export function nodeState(n: ClusterNode): string {
+  let s = n.role;
+  for (const f of n.flags) if (!ROLE_FLAGS.has(f)) s += `, ${f}`;
+  if (!n.connected) s += ', disconnected';
+  return s;
+}
 
 /** True when `row` is the Redis node this proxy fronts. */
 function isSelf(map: AddressMap, row: MappingRow): boolean {
@@ -23,20 +46,29 @@ function isSelf(map: AddressMap, row: MappingRow): boolean {
  * ```text
  * OK Cluster mappings (dynamic):
  * Redis server 127.100.0.1:7000 is mapped to slotrelay proxy-1:6391 (node <40 hex>, master) <- this proxy
- * Redis server fe80::5:7001 is mapped to slotrelay proxy-2:6391 (node <40 hex>, replica)
+ * Redis server fe80::5:7001 is mapped to slotrelay proxy-2:6391 (node <40 hex>, master, fail, disconnected)
+ * Redis server 127.100.0.9:7009 is mapped to no slotrelay (node <40 hex>, master, handshake)
  * Topology read from 127.100.0.1:7000 at 2025-01-01T00:00:00.000Z; 3 scans since start
  * ```
  *
  * Addresses are written as Redis writes them (IPv6 bare); proxies as in `clusterMembers`. Rows come
- * from `AddressMap.rows()`: node-ID order (dynamic) or config order (static).
+ * from `AddressMap.rows()`: node-ID order (dynamic) or config order (static). The parenthesis starts
+ * as Gallium Data's (`node <id>, <role>`), then the node's other flags and link state as CLUSTER NODES
+ * reports them (`nodeState`). Nodes that take no proxy (handshake, noaddr) follow, so a CLUSTER MEET
+ * in progress shows too.
  */
 export function formatStatusCluster(map: AddressMap, info: StatusClusterInfo): string {
   const lines = [`OK Cluster mappings (${map.spec.mode}):`];
   for (const row of map.rows()) {
     let line = `Redis server ${wireAddress(row.redis)} is mapped to slotrelay ${row.proxy.text}`;
-    line += row.node ? ` (node ${row.node.id}, ${row.node.role})` : ' (not in the cluster topology)';
+    line += row.node ? ` (node ${row.node.id}, ${nodeState(row.node)})` : ' (not in the cluster topology)';
     if (isSelf(map, row)) line += ' <- this proxy';
     lines.push(line);
+  }
+  const mapped = new Set(map.nodes.map((n) => n.id));
+  for (const n of map.topology?.nodes ?? []) {
+    if (mapped.has(n.id) || map.spec.mode === 'static') continue;
+    lines.push(`Redis server ${wireAddress(nodeAddress(n))} is mapped to no slotrelay (node ${n.id}, ${nodeState(n)})`);
   }
   const spec = map.spec;
   if (spec.mode === 'dynamic' && map.topology && map.self === undefined) {

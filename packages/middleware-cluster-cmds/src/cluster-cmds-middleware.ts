@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
 import { type MonoTypeOperatorFunction, map as mapBatch } from 'rxjs';
 import {
   type AddressMap,
@@ -15,6 +15,7 @@ import {
   encodeError,
   rewriteFrames,
 } from '@slotrelay/core';
+import { ListenerCounters } from '@slotrelay/core/internal';
 import { rewriteAddressArgs } from './address-args.js';
 import { type Rewritten, type UnknownNode, describeUnknown, mapRedisResolver, mapResolver } from './resolver.js';
 import { NodeEndpoints } from './node-endpoints.js';
@@ -91,7 +92,14 @@ export class ClusterCmdsMiddleware implements Middleware {
   constructor(
     @inject(TopologyServiceToken) private readonly topology: TopologyService,
     @inject(ListenerInfoToken) private readonly listener: ListenerInfo,
+    @inject(ListenerCounters) @optional() private readonly counters?: ListenerCounters,
   ) {}
+
+  /** A reply's rewrite result on its way out: counted when it changed (the host's metrics read it). */
+  private counted<T>(r: Rewritten<T>): Rewritten<T> {
+    if (r.changed && this.counters !== undefined) this.counters.clusterRepliesRewritten++;
+    return r;
+  }
 
   requests(s: SessionContext): MonoTypeOperatorFunction<Batch> {
     // The transaction this session has open, if it queued an address-bearing command. Core gives
@@ -258,7 +266,7 @@ export class ClusterCmdsMiddleware implements Middleware {
     if (isErrorType(f.type) && !errors) return undefined;
     const current = this.topology.current;
     const first = fn(f.bytes(), this.options(current, true));
-    if (first.unknown.length === 0) return first.changed ? first.value : undefined;
+    if (first.unknown.length === 0) return this.counted(first).changed ? first.value : undefined;
     if (this.alreadyRescanned(current, first.unknown)) return this.finish(s, f.bytes(), what, fn, current, first);
     // Copy: the frame's buffer belongs to the batch, the rescan outlives it.
     const bytes = Buffer.from(f.bytes());
@@ -282,10 +290,10 @@ export class ClusterCmdsMiddleware implements Middleware {
     strict?: Rewritten<Buffer>,
   ): Buffer {
     const byId = strict ?? fn(bytes, this.options(map, true));
-    if (byId.unknown.length === 0) return byId.value;
+    if (byId.unknown.length === 0) return this.counted(byId).value;
     this.remember(map, byId.unknown);
     // A node ID still unknown may sit at a known address (a node replaced in place): accept that now.
-    const r = fn(bytes, this.options(map, false));
+    const r = this.counted(fn(bytes, this.options(map, false)));
     if (r.unknown.length > 0) {
       s.log.warn(
         { reply: what, hidden: r.unknown.map(describeUnknown) },

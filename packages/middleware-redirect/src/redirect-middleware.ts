@@ -1,8 +1,9 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
 import type { MonoTypeOperatorFunction } from 'rxjs';
 import {
   type Batch,
   type Frame,
+  ListenerCounters,
   Logger,
   type Middleware,
   NESTED_ERROR,
@@ -30,7 +31,16 @@ export class RedirectMiddleware implements Middleware {
   constructor(
     @inject(TopologyServiceToken) private readonly topology: TopologyService,
     @inject(Logger) private readonly log: Logger,
+    @inject(ListenerCounters) @optional() private readonly counters?: ListenerCounters,
   ) {}
+
+  /** Counts a rewritten redirect (plain integers the host's metrics read). */
+  private readonly count = (kind: 'MOVED' | 'ASK'): void => {
+    const r = this.counters?.redirectsRewritten;
+    if (r === undefined) return;
+    if (kind === 'MOVED') r.moved++;
+    else r.ask++;
+  };
 
   replies(_s: SessionContext): MonoTypeOperatorFunction<Batch> {
     return rewriteFrames({
@@ -82,7 +92,13 @@ export class RedirectMiddleware implements Middleware {
   private rewriteWithCurrentMap(buf: Buffer, start: number, end: number) {
     const map = this.topology.current;
     const asked = map?.upstream.host ?? '';
-    return rewriteRedirectFrame(buf, start, end, (host, port) => map?.proxyForEndpoint(host, port, asked)?.text);
+    return rewriteRedirectFrame(
+      buf,
+      start,
+      end,
+      (host, port) => map?.proxyForEndpoint(host, port, asked)?.text,
+      this.count,
+    );
   }
 
   private clusterDown(t: RedirectTarget, why: string): Buffer {

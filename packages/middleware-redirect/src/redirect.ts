@@ -39,22 +39,25 @@ export type RewriteResult = { bytes: Buffer; unknown: null } | { bytes: null; un
 /**
  * Rewrites every MOVED/ASK in one reply frame — a top-level error, or errors nested anywhere in an
  * aggregate (an EXEC array) — to name proxies. Returns null when the frame holds no redirect.
+ * `rewritten` (metrics) is told of each redirect rewritten, only when the whole frame is.
  */
 export function rewriteRedirectFrame(
   buf: Buffer,
   start: number,
   end: number,
   resolve: ResolveEndpoint,
+  rewritten?: (kind: RedirectTarget['kind']) => void,
 ): RewriteResult | null {
   if (buf[start] === RespType.Error) {
     const target = parseRedirect(buf.toString('latin1', start + 1, end - 2));
     if (!target) return null;
     const proxy = resolve(target.host, target.port);
     if (proxy === undefined) return { bytes: null, unknown: target };
+    rewritten?.(target.kind);
     return { bytes: encodeError(`${target.kind} ${target.slot} ${proxy}`), unknown: null };
   }
   const root = decodeReply(buf, start, end);
-  let changed = false;
+  const kinds: Array<RedirectTarget['kind']> = [];
   let unknown: RedirectTarget | null = null;
   const walk = (n: RespNode): void => {
     if (n.type === RespType.Error) {
@@ -64,7 +67,7 @@ export function rewriteRedirectFrame(
       if (proxy === undefined) unknown ??= target;
       else {
         n.text = `${target.kind} ${target.slot} ${proxy}`;
-        changed = true;
+        kinds.push(target.kind);
       }
       return;
     }
@@ -73,5 +76,7 @@ export function rewriteRedirectFrame(
   };
   walk(root);
   if (unknown !== null) return { bytes: null, unknown };
-  return changed ? { bytes: encodeReply(root), unknown: null } : null;
+  if (kinds.length === 0) return null;
+  if (rewritten) for (const k of kinds) rewritten(k);
+  return { bytes: encodeReply(root), unknown: null };
 }

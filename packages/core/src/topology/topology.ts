@@ -8,6 +8,8 @@ import type { Dialer } from '../transport/tcp.js';
 import { type HostPort, wireAddress } from './address.js';
 import { AddressMap, type MappingSpec } from './address-map.js';
 import { type ClusterNode, parseClusterNodes } from './cluster-nodes.js';
+import { topologyChanges } from './topology-changes.js';
+import { UpstreamHealth, STILL_UNREACHABLE_LOG_MS } from './upstream-health.js';
 
 /** The cluster as one node described it. */
 export interface Topology {
@@ -110,9 +112,11 @@ export interface TopologyOptions {
 }
 
 /**
- * The topology and address map of one listener. Discovery happens on first use; `rescan` re-reads
- * CLUSTER NODES from the seeds (then from the nodes it already knows), coalescing concurrent calls.
- * `map$` emits each new map whose topology differs from the last.
+ * The topology and address map of one listener. The host reads it at start and on each periodic
+ * `check` (which also probes the node this proxy fronts: `health`, `ready`); `ensure` discovers it on
+ * first use when no check has yet; `rescan` re-reads CLUSTER NODES from the seeds (then from the
+ * nodes it already knows), coalescing concurrent calls. `map$` emits each new map whose topology
+ * differs from the last; every such change after the first is logged node by node.
  */
 export class TopologyService {
   readonly map$ = new BehaviorSubject<AddressMap | null>(null);
@@ -123,9 +127,74 @@ export class TopologyService {
   scans = 0;
   /** The last successful read, changed topology or not: how fresh the map is (STATUSCLUSTER). */
   lastRead: { readonly source: HostPort; readonly at: number } | null = null;
+  /** Scans by outcome (metrics): `ok` read a topology (changed or not), `error` read none. */
+  readonly scanResults = { ok: 0, error: 0 };
+  /** New maps after the first one: the topology or mapping changed (metrics). */
+  mappingChanges = 0;
+  /** Whether this proxy's own Redis node answers (sessions' dials, probes). */
+  readonly health: UpstreamHealth;
+  /** The periodic check's failures, logged on transitions (and reminded at most every minute). */
+  private checkFailing: { since: number; remindedAt: number } | null = null;
 
   constructor(private opts: TopologyOptions) {
     this.timeoutMs = opts.timeoutMs ?? 3000;
+    this.health = new UpstreamHealth(opts.log);
+  }
+
+  /**
+   * Ready to serve: the topology has been read, and this proxy's Redis node answers — or it fronts
+   * none (a spare: more members than nodes), which is ready once the topology is read.
+   */
+  get ready(): boolean {
+    const m = this.current;
+    if (this.lastRead === null || m === null) return false;
+    return m.upstream.port === 0 || this.health.state === 'reachable';
+  }
+
+  /** Why `ready` is false, for `/readyz` (undefined when ready). */
+  get notReadyReason(): string | undefined {
+    const m = this.current;
+    if (this.lastRead === null || m === null) return 'cluster topology not read yet';
+    if (m.upstream.port === 0 || this.health.state === 'reachable') return undefined;
+    return this.health.state === 'unknown'
+      ? `Redis node ${wireAddress(m.upstream)} not checked yet`
+      : `Redis node ${wireAddress(m.upstream)} unreachable: ${this.health.reason}`;
+  }
+
+  /**
+   * The start and periodic check: re-read the topology (read it, when it never was), then probe this
+   * proxy's Redis node (PING on a connection of its own), so readiness and the node's transitions
+   * are known without waiting for a client. Never rejects; a failing check is logged once per
+   * transition.
+   */
+  async check(reason: string): Promise<void> {
+    let map: AddressMap | null;
+    try {
+      map = await this.rescan(reason);
+      if (this.checkFailing !== null) {
+        this.opts.log.info({ downMs: Date.now() - this.checkFailing.since }, 'cluster topology readable again');
+        this.checkFailing = null;
+      }
+    } catch (e) {
+      const now = Date.now();
+      const err = e instanceof Error ? e.message : String(e);
+      if (this.checkFailing === null) {
+        this.checkFailing = { since: now, remindedAt: now };
+        this.opts.log.warn({ reason, err }, 'topology check failed');
+      } else if (now - this.checkFailing.remindedAt >= STILL_UNREACHABLE_LOG_MS) {
+        this.checkFailing.remindedAt = now;
+        this.opts.log.warn({ reason, err, downMs: now - this.checkFailing.since }, 'topology check still failing');
+      }
+      map = this.current;
+    }
+    if (map !== null && map.upstream.port !== 0) await this.probeUpstream();
+  }
+
+  /** PING this proxy's Redis node on a connection of its own; records and returns whether it answered. */
+  probeUpstream(): Promise<boolean> {
+    const m = this.current;
+    if (m === null || m.upstream.port === 0) return Promise.resolve(false);
+    return this.health.probe(m.upstream, this.opts.dial, this.timeoutMs);
   }
 
   get current(): AddressMap | null {
@@ -160,6 +229,18 @@ export class TopologyService {
     return this.scanning;
   }
 
+  /** One line per node whose role, address or fronting proxy changed, and where this proxy's node moved. */
+  private logChanges(prev: AddressMap, next: AddressMap): void {
+    const log = this.opts.log;
+    for (const c of topologyChanges(prev, next)) log.info(c, `cluster node ${c.change}`);
+    const [a, b] = [prev.upstream, next.upstream];
+    if (a.host !== b.host || a.port !== b.port)
+      log.info(
+        { from: a.port ? wireAddress(a) : 'none', to: b.port ? wireAddress(b) : 'none' },
+        'this proxy now fronts another Redis node',
+      );
+  }
+
   private async scan(reason: string): Promise<AddressMap> {
     this.scans++;
     const { spec, log } = this.opts;
@@ -176,16 +257,29 @@ export class TopologyService {
         reasons.add(clientTextOf(e).replace(/^slotrelay: /, ''));
         continue;
       }
+      let map: AddressMap;
+      try {
+        map = new AddressMap(spec, topology); // throws when there are too few members
+      } catch (e) {
+        this.scanResults.error++;
+        throw e;
+      }
+      this.scanResults.ok++;
       this.lastRead = { source: topology.source, at: topology.at };
-      const map = new AddressMap(spec, topology); // throws when there are too few members
       const sig = topologySignature(topology);
       if (sig !== this.signature || this.current === null) {
         this.signature = sig;
         log.info({ reason, source: wireAddress(target), nodes: topology.nodes.length }, 'cluster topology loaded');
+        const prev = this.current;
+        if (prev !== null) {
+          this.mappingChanges++;
+          this.logChanges(prev, map);
+        }
         this.map$.next(map);
       }
       return this.current!;
     }
+    this.scanResults.error++;
     if (spec.mode === 'static' && this.current === null) {
       // Static mapping works on addresses alone; topology only adds hostname/`?` forms.
       log.warn({ reason, errors }, 'cannot read the cluster topology; using the static mapping as configured');

@@ -17,19 +17,15 @@ export { Frame, Batch, COMPLETE, STREAM, LOCAL } from './session/frame.js';
 export { CommandTable } from './session/command-table.js';
 export * from './session/stats.js';
 export * from './listener-counters.js';
-export {
-  Session,
-  CORE_COMMANDS,
-  CLOSE_GRACE_MS,
-  DEFAULT_MAX_WHOLE_FRAME_BYTES,
-  firstWord,
-  type SessionOptions,
-  type UpstreamConnector,
-} from './session/session.js';
+export { Session, type UpstreamConnector } from './session/session.js';
+export { CLOSE_GRACE_MS } from './session/client-linger.js';
+export { DEFAULT_MAX_WHOLE_FRAME_BYTES, type SessionOptions } from './session/session-options.js';
+export { CORE_COMMANDS, firstWord } from './session/connection-state.js';
+export { IDLE_SWEEP_MS } from './session/idle-sweeper.js';
 export * from './middleware/contract.js';
 export * from './middleware/define.js';
 export type { FrameView } from './middleware/frame-view.js';
-export { Pipeline, type SessionFlow } from './middleware/pipeline.js';
+export { Pipeline, type PipelineHost, type SessionFlow } from './middleware/pipeline.js';
 export { rewriteFrames, type RewriteFramesOptions } from './middleware/rewrite-frames.js';
 export * from './topology/address.js';
 export * from './topology/cluster-nodes.js';

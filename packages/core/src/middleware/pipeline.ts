@@ -2,8 +2,20 @@ import { Observable, Subject } from 'rxjs';
 import { SlotrelayError } from '../errors.js';
 import type { Batch } from '../session/frame.js';
 import { CommandTable } from '../session/command-table.js';
-import { CORE_COMMANDS, type Session } from '../session/session.js';
-import type { Middleware } from './contract.js';
+import { CORE_COMMANDS } from '../session/connection-state.js';
+import type { Middleware, SessionContext } from './contract.js';
+
+/** What the pipeline sees of a session (the `Session` itself). */
+export interface PipelineHost {
+  /** The facade the middleware at `slot` of the pipeline gets. */
+  contextFor(slot: number, middlewareName: string): SessionContext;
+  /** Where the last request operator's batches go. */
+  requestsOut(batch: Batch): void;
+  /** Where the last reply operator's batches go. */
+  repliesOut(batch: Batch): void;
+  /** An operator failed: the session answers and closes. */
+  pipelineFailed(err: unknown): void;
+}
 
 /** A session's two entry points into the composed middleware. */
 export interface SessionFlow {
@@ -54,7 +66,7 @@ export class Pipeline {
   }
 
   /** Compose the operators for one session (done on its first batch that needs them). */
-  attach(session: Session): SessionFlow {
+  attach(session: PipelineHost): SessionFlow {
     const ctx = this.middleware.map((m, i) => session.contextFor(i, m.name));
     const reqOps = this.middleware.flatMap((m, i) => (m.requests ? [m.requests(ctx[i]!)] : []));
     const repOps = this.middleware.flatMap((m, i) => (m.replies ? [m.replies(ctx[i]!)] : [])).reverse();

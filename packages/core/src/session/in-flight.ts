@@ -43,6 +43,8 @@ export class InFlight {
   size = 0;
   /** Entries answered by the proxy still waiting for their turn (lets the reply path skip looking). */
   answered = 0;
+  /** Requests that left the FIFO since it was made: with `size`, a position in the session's request stream. */
+  shifted = 0;
   /** True while every request in flight is plain: they are `size`, the ring is empty. */
   private allPlain = true;
   private head = 0;
@@ -75,6 +77,7 @@ export class InFlight {
   /** Consume `n` plain requests at the head (the caller checked `plainAtHead() >= n`). */
   shiftPlain(n: number): void {
     this.size -= n;
+    this.shifted += n;
     if (this.allPlain) return;
     const h = this.head;
     if ((this.runs[h]! -= n) > 0) return;
@@ -108,11 +111,15 @@ export class InFlight {
 
   shift(): void {
     if (this.allPlain) {
-      if (this.size > 0) this.size--;
+      if (this.size > 0) {
+        this.size--;
+        this.shifted++;
+      }
       return;
     }
     if (this.slots === 0) return;
     this.size--;
+    this.shifted++;
     const h = this.head;
     const e = this.entries[h];
     if (e === null) {

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 import { encodeError } from '../resp/encode.js';
+import type { Batch } from './frame.js';
+import type { SessionStats } from './stats.js';
 
 interface Pending {
   value: Buffer | null;
@@ -26,6 +28,7 @@ export class OrderedWriter {
     private readonly maxQueuedBytes: number,
     private readonly onPressure: (on: boolean) => void,
     private readonly onIdle: () => void,
+    private readonly stats: SessionStats,
   ) {
     socket.on('drain', () => {
       this.socketFull = false;
@@ -39,6 +42,11 @@ export class OrderedWriter {
   /** True when nothing waits in the queue. */
   get idle(): boolean {
     return this.waiting === 0;
+  }
+
+  /** Nothing waits, in the queue or the socket: a lent chunk written now is taken at once or kept. */
+  get clear(): boolean {
+    return this.socket.writableLength === 0 && this.waiting === 0;
   }
 
   /** Bytes waiting in the queue plus the socket's own buffer. */
@@ -73,11 +81,38 @@ export class OrderedWriter {
     );
   }
 
-  cork(): void {
+  /** Write a reply batch: frames in runs of adjacent bytes, replacements (and promises) at their place. */
+  writeBatch(b: Batch): void {
+    if (b.count === 1) {
+      const f = b.frames[0]!;
+      if (f.replacement === null) {
+        this.write(f.start === 0 && f.end === f.buf.length ? f.buf : f.buf.subarray(f.start, f.end));
+        return;
+      }
+    }
     this.socket.cork();
-  }
-
-  uncork(): void {
+    let run: Buffer | null = null;
+    let s = 0;
+    let e = 0;
+    for (let i = 0; i < b.count; i++) {
+      const f = b.frames[i]!;
+      if (f.replacement !== null) {
+        if (run !== null) this.write(run.subarray(s, e));
+        run = null;
+        if (Buffer.isBuffer(f.replacement)) this.write(f.replacement);
+        else this.writeLater(f.replacement);
+        continue;
+      }
+      if (run === f.buf && e === f.start) {
+        e = f.end;
+        continue;
+      }
+      if (run !== null) this.write(run.subarray(s, e));
+      run = f.buf;
+      s = f.start;
+      e = f.end;
+    }
+    if (run !== null) this.write(s === 0 && e === run.length ? run : run.subarray(s, e));
     this.socket.uncork();
   }
 
@@ -105,6 +140,7 @@ export class OrderedWriter {
     // A socket destroyed but not yet closed takes the write and drops it (Node reports
     // ERR_STREAM_DESTROYED to the write's callback, of which there is none).
     if (this.gone) return;
+    this.stats.bytesToClients += buf.length;
     if (!this.socket.write(buf)) {
       this.socketFull = true;
       this.update();

@@ -1,7 +1,6 @@
 import { ErrorCode, NOT_ENOUGH_MEMBERS, SlotrelayError } from '../errors.js';
 import { type HostPort, normalizeHost, wireAddress } from './address.js';
-import type { ClusterNode } from './cluster-nodes.js';
-import type { Topology } from './topology.js';
+import type { ClusterNode, Topology } from './cluster-nodes.js';
 
 /** How Redis nodes are assigned to proxies (DESIGN.md "Cluster mapping"). */
 export type MappingSpec =

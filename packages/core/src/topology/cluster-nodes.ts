@@ -1,4 +1,5 @@
 import { SlotrelayError } from '../errors.js';
+import type { HostPort } from './address.js';
 
 /** One node as described by a line of CLUSTER NODES. */
 export interface ClusterNode {
@@ -122,4 +123,13 @@ export function parseNodeAddress(addr: string): { ip: string; port: number; cpor
 /** Formats a node address the way CLUSTER NODES does: `ip:port@cport[,hostname]`. */
 export function formatNodeAddress(ip: string, port: number, cport: number, hostname: string): string {
   return `${ip}:${port}@${cport}${hostname ? `,${hostname}` : ''}`;
+}
+
+/** The cluster as one node described it. */
+export interface Topology {
+  readonly nodes: readonly ClusterNode[];
+  /** The node that answered. */
+  readonly source: HostPort;
+  /** When it answered (ms since epoch). */
+  readonly at: number;
 }

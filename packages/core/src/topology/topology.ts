@@ -7,18 +7,11 @@ import { runCommands } from '../transport/command.js';
 import type { Dialer } from '../transport/tcp.js';
 import { type HostPort, wireAddress } from './address.js';
 import { AddressMap, type MappingSpec } from './address-map.js';
-import { type ClusterNode, parseClusterNodes } from './cluster-nodes.js';
+import { type ClusterNode, parseClusterNodes, type Topology } from './cluster-nodes.js';
 import { topologyChanges } from './topology-changes.js';
 import { UpstreamHealth, STILL_UNREACHABLE_LOG_MS } from './upstream-health.js';
 
-/** The cluster as one node described it. */
-export interface Topology {
-  readonly nodes: readonly ClusterNode[];
-  /** The node that answered. */
-  readonly source: HostPort;
-  /** When it answered (ms since epoch). */
-  readonly at: number;
-}
+export type { Topology };
 
 /** Credentials for the proxy's own control connections (discovery), when Redis requires AUTH. */
 export interface RedisAuth {

@@ -11,7 +11,7 @@ import type { PathHost } from './chunk-route.js';
 import { ClientLinger } from './client-linger.js';
 import { ConnectionState, REPLY_ON } from './connection-state.js';
 import type { Batch, Frame } from './frame.js';
-import { Gate, P_CLOSING, P_DRAIN, P_QUEUE } from './gate.js';
+import { Gate, P_CLOSING, P_DRAIN } from './gate.js';
 import { idleSweeper, type IdleWatched } from './idle-sweeper.js';
 import type { InFlight } from './in-flight.js';
 import { LatencySampler } from './latency-sampler.js';

@@ -56,6 +56,11 @@ export interface ConnectionConfig {
   tcpKeepalive?: number;
   /** Budget for connecting to a Redis node (TCP, and the TLS handshake), ms; default 3000. */
   connectTimeoutMs?: number;
+  /**
+   * Close a client idle for this many seconds, as Redis's `timeout` does (0, the default: never).
+   * Subscribed and MONITOR clients and clients waiting on a reply (a blocking command) are spared.
+   */
+  timeout?: number;
 }
 
 /** The whole config file. */

@@ -112,6 +112,7 @@ export const configSchema = {
           maxClients: { type: 'integer', minimum: 1, maximum: 1000000 },
           tcpKeepalive: { type: 'integer', minimum: 0, maximum: 86400 },
           connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
+          timeout: { type: 'integer', minimum: 0 },
         },
       },
     },

@@ -212,6 +212,10 @@ export class Listener {
    * files now configured rather than the ones of the start.
    */
   setResolved(resolved: ResolvedConnection): void {
+    const timeout = resolved.config.timeout ?? 0;
+    // Redis's `timeout` applies to the clients already connected too.
+    if (timeout !== (this.parts.resolved.config.timeout ?? 0))
+      for (const s of this.sessions) s.idleTimeoutMs = timeout * 1000;
     this.parts = { ...this.parts, resolved };
     this.parts.info.host = resolved.advertised.host;
     this.parts.info.port = resolved.advertised.port;
@@ -235,11 +239,12 @@ export class Listener {
     this.counts.accepted++;
     applyKeepalive(socket, limits.tcpKeepalive);
     socket.on('error', () => {}); // errors before the session attaches its own handler
-    const max = limits.maxWholeFrameBytes;
+    const { maxWholeFrameBytes: max, timeout } = limits;
     // `stats`: the session adds to this listener's counters (SessionOptions.stats, from the session cut).
     const options: SessionOptions & { stats: SessionStats } = {
       ...this.parts.sessionOptions,
       ...(max === undefined ? {} : { maxWholeFrameBytes: max }),
+      ...(timeout === undefined ? {} : { idleTimeoutMs: timeout * 1000 }),
       stats: this.stats,
     };
     // Every line about the session names its client and, once dialed, its upstream's local port.

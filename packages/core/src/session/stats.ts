@@ -4,9 +4,12 @@
  * into a metrics library and no timer per request.
  */
 export interface SessionStats {
-  /** Client requests, forwarded to Redis or answered locally (a request counts once, when complete). */
+  /**
+   * Client requests, forwarded to Redis or answered locally (a request counts once, a streamed one
+   * when it starts; an empty one — a blank line, `*0` — does not count, nor does anything after QUIT).
+   */
   requests: number;
-  /** Reply frames written to clients (pushes and pub/sub messages included). */
+  /** Reply frames written to clients (pushes, pub/sub messages and local replies included). */
   replies: number;
   bytesFromClients: number;
   bytesToClients: number;
@@ -23,13 +26,26 @@ export interface SessionStats {
   observeLatency?: (seconds: number) => void;
 }
 
-/** Why a session ended. */
+/**
+ * Why a session ended, the first cause counting (a QUIT whose connection Redis then closes is 'quit'):
+ * - `client`: the client closed or half-closed its connection (or left with no other cause given);
+ * - `quit`: the client sent QUIT;
+ * - `protocol`: a client protocol error (malformed RESP, unbalanced quotes, a watched request over
+ *   `maxWholeFrameBytes`), answered `-ERR Protocol error: …`;
+ * - `upstream`: Redis unreachable, its connection lost or a malformed reply from it, or no Redis to
+ *   front (a config state: each request got the `-ERR`);
+ * - `limit`: the host closed it for a limit of its own (`Session.drain(ms, 'limit')`);
+ * - `idle`: idle for `SessionOptions.idleTimeoutMs`;
+ * - `shutdown`: `Session.drain` — the listener stopping, or a new mapping moving the session's node;
+ * - `error`: a middleware closed it (`SessionContext.close`) or the pipeline failed.
+ */
 export const CLOSE_REASONS = ['client', 'quit', 'protocol', 'upstream', 'limit', 'idle', 'shutdown', 'error'] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** One session in this many reports latency to `SessionStats.observeLatency`. */
 export const LATENCY_SAMPLE_EVERY = 64;
 
+/** Fresh counters, all zero. */
 export function newSessionStats(): SessionStats {
   return {
     requests: 0,

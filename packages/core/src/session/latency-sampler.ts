@@ -12,6 +12,8 @@ export class LatencySampler {
   private head = 0;
   /** The position the last recorded chunk reached (a chunk that added no request is not recorded). */
   private last = 0;
+  /** When the request chunk being handled was read. */
+  private readAt = 0;
 
   constructor(
     private readonly inflight: InFlight,
@@ -19,13 +21,19 @@ export class LatencySampler {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** A request chunk's requests have joined the FIFO. */
+  /** A request chunk was read (before its requests are handled). */
+  chunkRead(): void {
+    this.readAt = this.now();
+  }
+
+  /** That chunk's requests have joined the FIFO (those answered locally may have left it already). */
   requestsRead(): void {
     const end = this.inflight.shifted + this.inflight.size;
     if (end <= this.last) return;
     this.last = end;
-    this.times.push(this.now());
+    this.times.push(this.readAt);
     this.ends.push(end);
+    this.repliesWritten();
   }
 
   /** A reply chunk was written. */

@@ -82,12 +82,18 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     this.pairing.inflight.pushPlain(n);
     this.up.write(chunk);
     this.pairing.holdIfFull();
-    if (this.latency !== null) this.latency.requestsRead();
+    const latency = this.latency;
+    if (latency !== null) {
+      latency.chunkRead();
+      latency.requestsRead();
+    }
     return true;
   }
 
   /** Requests the lane did not take: framed into a batch, through the middleware that want them. */
   protected general(chunk: Buffer): void {
+    const latency = this.latency;
+    if (latency !== null) latency.chunkRead();
     const reader = this.reader;
     const err = reader.scan(chunk);
     const b = this.batch;
@@ -95,7 +101,7 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     const err2 = reader.assemble(chunk, b, err);
     this.idle = reader.idle;
     if (b.count > 0) this.middleware.requests(b);
-    if (this.latency !== null) this.latency.requestsRead();
+    if (latency !== null) latency.requestsRead();
     // After QUIT Redis parses nothing more: no protocol error either.
     if (err2 && !this.state.quit) this.host.protocolFailure(err2);
   }

@@ -34,25 +34,5 @@ export default defineConfig(
     files: ['packages/*/src/**/*.ts'],
     rules: { 'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }] },
   },
-  {
-    // removed when the session cut lands
-    files: ['packages/core/src/session/session.ts'],
-    rules: { 'max-lines': 'off' },
-  },
-  {
-    // removed when the session cut lands: core's findings today (the session cut fixes core), each
-    // rule off only in the files where it fires.
-    files: ['packages/core/src/session/session.ts'],
-    rules: {
-      '@typescript-eslint/no-unused-vars': 'off',
-      '@typescript-eslint/no-this-alias': 'off',
-      '@typescript-eslint/no-unused-expressions': 'off',
-    },
-  },
-  {
-    // removed when the session cut lands
-    files: ['packages/core/src/resp/reply-scanner.ts', 'packages/core/src/session/frame-reader.ts'],
-    rules: { 'no-useless-assignment': 'off' },
-  },
   prettier,
 );

@@ -107,7 +107,6 @@ export class ReplyScanner {
     let frameType = this.frameType;
     let frameFlags = this.frameFlags;
     while (pos < end) {
-      let done = false;
       if (state === S_TYPE) {
         if (depth === 0 && !inFrame) {
           // Fast path: a whole simple reply (or a flat array of them) inside this chunk.
@@ -169,18 +168,15 @@ export class ReplyScanner {
         if (pos === end) break;
         pos++;
         state = S_TYPE;
-        done = true;
       } else if (state === S_BODY) {
         const avail = end - pos;
         if (avail < this.remaining) {
           this.remaining -= avail;
-          pos = end;
           break;
         }
         pos += this.remaining;
         this.remaining = 0;
         state = S_TYPE;
-        done = true;
       } else if (state === S_NUM) {
         const c = buf[pos++]!;
         if (c >= 48 && c <= 57) {
@@ -204,7 +200,6 @@ export class ReplyScanner {
         if (hdr === DOLLAR || hdr === EQUALS || hdr === BANG) {
           if (n === -1 && hdr === DOLLAR) {
             state = S_TYPE;
-            done = true;
           } else if (n < 0 || n > this.limits.maxBulkBytes) {
             throw new ProtocolError('invalid bulk length');
           } else {
@@ -215,7 +210,7 @@ export class ReplyScanner {
         } else {
           state = S_TYPE;
           if (n === -1 && (hdr === STAR || hdr === PERCENT || hdr === TILDE)) {
-            done = true;
+            // A null aggregate: one element, finished.
           } else if (n < 0 || n > this.limits.maxElements) {
             throw new ProtocolError('invalid multibulk length');
           } else if (n === 0) {
@@ -224,7 +219,6 @@ export class ReplyScanner {
               if (depth === 0) this.topAttr = true;
               continue;
             }
-            done = true;
           } else {
             if (depth >= this.limits.maxDepth) throw new ProtocolError('reply nested too deeply');
             if (depth === this.counts.length) this.growStack();
@@ -236,8 +230,8 @@ export class ReplyScanner {
           }
         }
       }
-      if (!done) continue;
-      // One element finished: close every aggregate it completes.
+      // Every path that reaches here finished one element (the others continue, break or throw):
+      // close every aggregate it completes.
       let frameDone = true;
       while (depth > 0) {
         const c = --this.counts[depth - 1]!;

@@ -79,7 +79,7 @@ export class FrameReader {
 
   /** Second half of `read`: build the batch from what `scan` found. */
   assemble(chunk: Buffer, batch: Batch, error: ProtocolError | null): ProtocolError | null {
-    let prev = 0;
+    let prev: number;
     try {
       prev = this.appendFrames(chunk, batch, this.scanner.count);
     } catch (e) {

@@ -5,6 +5,7 @@ import type { CommandTable } from './command-table.js';
 import type { ConnectionState } from './connection-state.js';
 import { Batch, COMPLETE, type Frame } from './frame.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
+import type { InFlight } from './in-flight.js';
 import type { LatencySampler } from './latency-sampler.js';
 import type { MiddlewareStage } from './middleware-stage.js';
 import { answerFrame, type ReplyPairing } from './reply-pairing.js';
@@ -133,11 +134,11 @@ export class RequestPath extends ChunkRoute implements FrameSink {
           if (!Buffer.isBuffer(f.replacement)) throw new Error('a request can only be replaced by a Buffer');
           up.write(f.replacement);
         }
-        if (f.expectsReply) f.entry === null ? inflight.pushPlain() : inflight.push(f.entry);
+        if (f.expectsReply) pushRequest(inflight, f);
         continue;
       }
       // The FIFO takes requests in the order they go out, after the middleware marked or answered them.
-      if (f.expectsReply) f.entry === null ? inflight.pushPlain() : inflight.push(f.entry);
+      if (f.expectsReply) pushRequest(inflight, f);
       if (run === f.buf && e === f.start) {
         e = f.end;
         continue;
@@ -214,4 +215,10 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     const name = args[0]!;
     return this.table.match(name, 0, name.length);
   }
+}
+
+/** A request that expects a reply joins the FIFO: plain (counted), or with its entry. */
+function pushRequest(inflight: InFlight, f: Frame): void {
+  if (f.entry === null) inflight.pushPlain();
+  else inflight.push(f.entry);
 }

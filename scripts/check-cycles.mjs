@@ -11,14 +11,6 @@
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
-/** Cycles known today, each listed by its files; a cycle whose files all sit in one entry passes. */
-const ALLOWED = [
-  // removed when the session cut lands
-  ['packages/core/src/session/session.ts', 'packages/core/src/middleware/pipeline.ts'],
-  // removed when the session cut lands (core is that engineer's: address-map.ts imports topology.ts's type)
-  ['packages/core/src/topology/address-map.ts', 'packages/core/src/topology/topology.ts'],
-];
-
 /** The folders whose package.json files take part, as in the root package.json's workspaces. */
 const WORKSPACE_GLOBS = ['packages', 'examples'];
 const WORKSPACE_DIRS = ['bench', 'chaos'];
@@ -166,10 +158,6 @@ export function packageCycles(root) {
   return findCycles(graph);
 }
 
-function allowed(cycle) {
-  return ALLOWED.some((entry) => cycle.members.every((f) => entry.includes(f)));
-}
-
 /** The chain, and the component's other files when the chain does not pass through them all. */
 function describe(cycle) {
   const rest = cycle.members.filter((f) => !cycle.chain.includes(f));
@@ -183,10 +171,6 @@ function main() {
   );
   let failed = 0;
   for (const c of fileCycles(root)) {
-    if (allowed(c)) {
-      console.log(`allowed for now: ${describe(c)}`);
-      continue;
-    }
     console.error(`import cycle: ${describe(c)}`);
     failed++;
   }

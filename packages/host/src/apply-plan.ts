@@ -21,7 +21,7 @@ const CREDENTIAL_FIELDS = ['redisUsername', 'redisPassword'] as const;
  * to the next client accepted or the next dial (Redis's own CONFIG SET maxclients / tcp-keepalive
  * leave open connections alone too).
  */
-const READ_ON_USE_FIELDS = ['maxWholeFrameBytes', 'maxClients', 'tcpKeepalive', 'connectTimeoutMs'] as const;
+const READ_ON_USE_FIELDS = ['maxWholeFrameBytes', 'maxClients', 'tcpKeepalive', 'connectTimeoutMs', 'timeout'] as const;
 
 /** What moving the running config to the next one does, worked out before anything changes. */
 export interface ApplyPlan {

@@ -76,8 +76,6 @@ export interface ListenerCounts {
 export class Listener {
   readonly sessions = new Set<Session>();
   private server: Server | null = null;
-  private accepted = 0;
-  private rejected = 0;
   private readonly targets = new WeakMap<Session, HostPort>();
   private readonly subscription: Subscription;
   private timer: NodeJS.Timeout | null = null;
@@ -151,12 +149,12 @@ export class Listener {
 
   /** Sessions accepted since start. */
   get acceptedCount(): number {
-    return this.accepted;
+    return this.counts.accepted;
   }
 
   /** Clients refused since start because `maxClients` were connected (Redis's `rejected_connections`). */
   get rejectedCount(): number {
-    return this.rejected;
+    return this.counts.refused;
   }
 
   /** Start listening; rejects with a clear message when the port cannot be bound. */
@@ -230,12 +228,10 @@ export class Listener {
     const { pipeline } = this.parts;
     const limits = this.parts.resolved.config;
     if (this.sessions.size >= (limits.maxClients ?? DEFAULT_MAX_CLIENTS)) {
-      this.rejected++;
       this.counts.refused++;
       refuseClient(socket, reads);
       return;
     }
-    this.accepted++;
     this.counts.accepted++;
     applyKeepalive(socket, limits.tcpKeepalive);
     socket.on('error', () => {}); // errors before the session attaches its own handler

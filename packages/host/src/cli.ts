@@ -122,12 +122,14 @@ program
   .command('demo')
   .description('start a local 6-node Redis Cluster and a six-proxy fleet in front of it')
   .option('-p, --port <port>', 'first proxy port', '6391')
-  .action(async (opts: { port: string }) => {
+  .option('--metrics-port <port>', 'metrics and health endpoint port (0: off)', '9121')
+  .action(async (opts: { port: string; metricsPort: string }) => {
     const base = Number(opts.port);
+    const metricsPort = Number(opts.metricsPort);
     const log = createLogger((program.opts().logLevel as LogLevel | undefined) ?? 'warn');
     try {
       process.stdout.write('slotrelay demo: starting a 6-node Redis Cluster (3 masters, 3 replicas)…\n');
-      const demo = await startDemo(base, log);
+      const demo = await startDemo(base, log, metricsPort > 0 ? metricsPort : undefined);
       const redis = demo.cluster.nodes.map((n) => n.port).join(', ');
       process.stdout.write(
         [
@@ -137,6 +139,9 @@ program
           'Connect with any cluster client, for example:',
           `  redis-cli -c -p ${base}`,
           `  redis-cli -p ${base} GALLIUMDATA STATUSCLUSTER`,
+          ...(metricsPort > 0
+            ? [`Metrics: curl http://127.0.0.1:${metricsPort}/metrics (health: /livez, /readyz)`]
+            : []),
           '',
           'Ctrl-C stops the fleet and the cluster.',
           '',

@@ -38,16 +38,20 @@ export function fleetConfig(
 
 /**
  * Start a 6-node Redis Cluster (3 masters, 3 replicas) on free loopback ports and a six-listener
- * fleet in front of it on `basePort…basePort+5`. `stop()` ends both.
+ * fleet in front of it on `basePort…basePort+5`, with metrics and health on 127.0.0.1:`metricsPort`
+ * when given. `stop()` ends both.
  */
-export async function startDemo(basePort: number, log: Logger): Promise<Demo> {
+export async function startDemo(basePort: number, log: Logger, metricsPort?: number): Promise<Demo> {
   // A development tool, not a runtime dependency of the proxy: present in the repository.
   const localCluster = await importOptional<typeof import('@slotrelay/local-cluster')>('@slotrelay/local-cluster');
   if (!localCluster)
     throw new ConfigError(`demo needs @slotrelay/local-cluster ${installHint('@slotrelay/local-cluster')}`);
   const cluster = await localCluster.startCluster();
   try {
-    const config = validateConfig(fleetConfig(cluster.seeds.slice(0, 2), basePort, cluster.nodes.length));
+    const config = validateConfig({
+      ...fleetConfig(cluster.seeds.slice(0, 2), basePort, cluster.nodes.length),
+      ...(metricsPort === undefined ? {} : { metrics: { address: '127.0.0.1', port: metricsPort } }),
+    });
     const fleet = await Fleet.start(config, { log });
     return {
       cluster,

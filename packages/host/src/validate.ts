@@ -24,7 +24,8 @@ export function validateCommand(o: ValidateOptions): { code: 0 | 2; stdout: stri
   try {
     const config = loadConfigFile(o.config, env);
     resolveMiddleware(config.middleware ?? DEFAULT_MIDDLEWARE, path.dirname(path.resolve(o.config)));
-    const stdout = [`${o.config}: valid (${config.connections.length} connections)`];
+    const n = config.connections.length;
+    const stdout = [`${o.config}: valid (${n} connection${n === 1 ? '' : 's'})`];
     for (const c of config.connections) {
       const r = resolveConnection(c);
       const id = r.spec.mode === 'dynamic' ? `instance ${r.spec.instanceId} of ${r.spec.members.length}` : 'static';

@@ -58,7 +58,7 @@ describe('slotrelay validate', () => {
       });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/good\.yaml: valid \(1 connections\)/);
+      expect(r.stdout).toMatch(/good\.yaml: valid \(1 connection\)/);
       expect(r.stdout).toMatch(/orders: listens on 127\.0\.0\.1:\d+, instance 1 of 2/);
       expect(r.stdout).toMatch(/host name read for instanceIdFrom: slotrelay-0/);
       expect(r.stdout).not.toContain('pw-from-env');

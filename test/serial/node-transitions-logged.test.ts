@@ -87,6 +87,47 @@ describe('a proxy logs its node going down and coming back once, and a failover 
     expect(changes.some((e) => e.obj.node === victim.id && /fail/.test(role(e, 'to')))).toBe(true);
   });
 
+  it('a hung node (SIGSTOP) stays unreachable and not ready while clients connect to it, and shows `fail`', async () => {
+    // The kernel still accepts connections for a stopped redis-server: a connect proves nothing.
+    const map = () => fleet.fleet.listeners.values().next().value!.topology.current!;
+    const byId = cluster.nodes.map((n) => n.id).sort();
+    const hung = cluster.nodes.find((n) => n !== victim && map().nodes.find((x) => x.id === n.id)?.role === 'replica')!;
+    const listener = `proxy-${byId.indexOf(hung.id) + 1}`;
+    const port = fleet.ports[byId.indexOf(hung.id)]!;
+    const ready = () => fleet.fleet.ops.readiness().find((c) => c.name === listener)!.ready;
+    const dials = () => fleet.fleet.listeners.get(listener)!.counts.upstreamConnects.get(`127.0.0.1:${hung.port}`) ?? 0;
+    const mark = log.entries.length;
+    process.kill(hung.pid, 'SIGSTOP');
+    try {
+      await pollUntil(`${listener} not ready`, () => !ready(), 30_000);
+      const before = dials();
+      const clients = Array.from({ length: 3 }, () =>
+        net.connect({ port, host: '127.0.0.1' }, function (this: net.Socket) {
+          this.write('*1\r\n$4\r\nPING\r\n');
+        }),
+      );
+      for (const c of clients) c.on('error', () => {});
+      // Each session dialed the hung node, and the connect succeeded.
+      await pollUntil('three sessions connected to the hung node', () => dials() - before >= 3, 30_000);
+      await pollUntil(
+        'the hung replica flagged fail in the map STATUSCLUSTER prints',
+        () =>
+          map()
+            .topology!.nodes.find((n) => n.id === hung.id)!
+            .flags.includes('fail'),
+        30_000,
+      );
+      for (const c of clients) c.destroy();
+      expect(ready()).toBe(false);
+      const lines = log.entries.slice(mark).filter(of(listener));
+      expect(lines.filter((e) => e.msg === 'Redis node reachable again')).toEqual([]);
+      expect(lines.filter((e) => e.msg.startsWith('Redis node unreachable'))).toHaveLength(1);
+    } finally {
+      process.kill(hung.pid, 'SIGCONT');
+    }
+    await pollUntil(`${listener} ready again`, ready, 30_000);
+  });
+
   /** Whether `n` replicates the victim (read from a live node's CLUSTER NODES at the start). */
   function isReplicaOf(n: ClusterNode): boolean {
     const map = fleet.fleet.listeners.values().next().value!.topology.current!;

@@ -295,7 +295,8 @@ export class Listener {
       throw e;
     }
     countIn(this.counts.upstreamConnects, node);
-    topology.health.reachable(target);
+    // A connect proves nothing (the kernel accepts for a hung Redis): only a PING answered does.
+    if (topology.health.state !== 'reachable') void topology.probeUpstream();
     log.fields.upstreamPort = sock.localPort;
     log.debug({ session: session.id, redis: node }, 'session opened');
     this.targets.set(session, target);

@@ -92,6 +92,17 @@ export function topologySignature(t: Topology): string {
     .join('\n');
 }
 
+/**
+ * Each node's flags and link state as the node asked reports them (`myself` aside, which depends on
+ * who is asked): they change no route, but STATUSCLUSTER shows them (`fail`, `disconnected` …).
+ */
+export function nodeStateSignature(t: Topology): string {
+  return [...t.nodes]
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .map((n) => `${n.id} ${n.flags.filter((f) => f !== 'myself').join(',')} ${n.connected ? 1 : 0}`)
+    .join('\n');
+}
+
 /** Options of a `TopologyService`. */
 export interface TopologyOptions {
   readonly spec: MappingSpec;
@@ -115,6 +126,8 @@ export class TopologyService {
   readonly map$ = new BehaviorSubject<AddressMap | null>(null);
   private scanning: Promise<AddressMap> | null = null;
   private signature = '';
+  /** `nodeStateSignature` of the current map. */
+  private nodeStates = '';
   private readonly timeoutMs: number;
   /** Number of scans run (for tests and STATUSCLUSTER). */
   scans = 0;
@@ -268,7 +281,17 @@ export class TopologyService {
           this.mappingChanges++;
           this.logChanges(prev, map);
         }
+        this.nodeStates = nodeStateSignature(topology);
         this.map$.next(map);
+      } else {
+        const states = nodeStateSignature(topology);
+        // Same routes, new flags or link states: the map is replaced so what it reports is current.
+        if (states !== this.nodeStates) {
+          this.nodeStates = states;
+          const prev = this.current;
+          this.map$.next(map);
+          if (prev !== null) this.logChanges(prev, map);
+        }
       }
       return this.current!;
     }

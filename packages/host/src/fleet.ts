@@ -247,7 +247,10 @@ export class Fleet implements FleetControl {
       l.setResolved(r);
       await l.topology.rescan('credentials changed').then(
         () => summary.push(`new credentials of ${l.name} accepted by Redis`),
-        (e: unknown) => summary.push(`new credentials of ${l.name}: ${(e as Error).message}`),
+        (e: unknown) =>
+          summary.push(
+            `new credentials of ${l.name} applied, but Redis refused them (discovery fails until Redis accepts them): ${(e as Error).message}`,
+          ),
       );
     }
     for (const [l, r] of plan.toRemap) {

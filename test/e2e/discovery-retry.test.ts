@@ -1,9 +1,9 @@
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RespType, encodeCommand } from '@slotrelay/core';
 import { sharedCluster } from '../support/cluster.js';
 import { type TestFleet, freePorts, startFleet } from '../support/fleet.js';
 import { pollUntil } from '../support/poll.js';
+import { type Forwarder, startForwarder } from '../support/forwarder.js';
 import { RawClient } from '../support/raw-client.js';
 
 // Discovery happens on the first client connection. When no seed answers, the client gets a clear
@@ -12,8 +12,7 @@ import { RawClient } from '../support/raw-client.js';
 describe('discovery when no seed answers yet', () => {
   let fleet: TestFleet;
   let seedPort: number;
-  let forwarder: net.Server | null = null;
-  const forwarded = new Set<net.Socket>();
+  let forwarder: Forwarder | null = null;
 
   beforeAll(async () => {
     // freePorts(n) returns n ports.
@@ -22,8 +21,7 @@ describe('discovery when no seed answers yet', () => {
   });
   afterAll(async () => {
     await fleet?.stop();
-    for (const s of forwarded) s.destroy();
-    await new Promise((r) => (forwarder ? forwarder.close(r) : r(undefined)));
+    await forwarder?.close();
   });
 
   async function getReply(port: number): Promise<{ type: number; text: string | undefined }> {
@@ -53,18 +51,7 @@ describe('discovery when no seed answers yet', () => {
 
   it('discovers the cluster on a later connection once a seed answers', async () => {
     const target = sharedCluster().nodes[0]!;
-    forwarder = net.createServer((c) => {
-      const up = net.connect(target.port, target.host);
-      forwarded.add(c).add(up);
-      c.pipe(up).pipe(c);
-      const done = () => {
-        c.destroy();
-        up.destroy();
-      };
-      c.on('error', done).on('close', done);
-      up.on('error', done).on('close', done);
-    });
-    await new Promise<void>((r) => forwarder!.listen(seedPort, '127.0.0.1', r));
+    forwarder = await startForwarder(seedPort, target);
     // Every proxy reaches its own node (the map comes from the seed's CLUSTER NODES): six node IDs.
     const ids = await pollUntil('every proxy to serve', async () => {
       const got = await Promise.all(fleet.ports.map((p) => getReply(p)));

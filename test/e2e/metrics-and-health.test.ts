@@ -1,10 +1,10 @@
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCommand } from '@slotrelay/core';
 import { keyInSlots, mastersWithSlots, sharedCluster } from '../support/cluster.js';
 import { type TestFleet, freePorts, startFleet } from '../support/fleet.js';
 import { httpGet, parseMetrics, scrape } from '../support/metrics.js';
 import { pollUntil } from '../support/poll.js';
+import { type Forwarder, startForwarder } from '../support/forwarder.js';
 import { RawClient } from '../support/raw-client.js';
 
 // Issue 15: Prometheus metrics and health on the process's HTTP endpoint. The fleet's only seed is a
@@ -14,8 +14,7 @@ describe('metrics and health endpoint of a fleet in front of a real cluster', ()
   let fleet: TestFleet;
   let metricsPort: number;
   let seedPort: number;
-  let forwarder: net.Server | null = null;
-  const forwarded = new Set<net.Socket>();
+  let forwarder: Forwarder | null = null;
 
   beforeAll(async () => {
     const ports = await freePorts(2);
@@ -31,8 +30,7 @@ describe('metrics and health endpoint of a fleet in front of a real cluster', ()
   });
   afterAll(async () => {
     await fleet?.stop();
-    for (const s of forwarded) s.destroy();
-    await new Promise((r) => (forwarder ? forwarder.close(r) : r(undefined)));
+    await forwarder?.close();
   });
 
   it('/livez answers 200; /readyz 503 before the topology is read, saying why, and 200 once it is', async () => {
@@ -45,18 +43,7 @@ describe('metrics and health endpoint of a fleet in front of a real cluster', ()
     expect(scans('slotrelay_ready', { listener: 'proxy-1' })).toBe(0);
 
     const target = sharedCluster().nodes[0]!;
-    forwarder = net.createServer((c) => {
-      const up = net.connect(target.port, target.host);
-      forwarded.add(c).add(up);
-      c.pipe(up).pipe(c);
-      const done = () => {
-        c.destroy();
-        up.destroy();
-      };
-      c.on('error', done).on('close', done);
-      up.on('error', done).on('close', done);
-    });
-    await new Promise<void>((r) => forwarder!.listen(seedPort, '127.0.0.1', r));
+    forwarder = await startForwarder(seedPort, target);
     // No client connects: the periodic check reads the topology and probes each proxy's node.
     const after = await pollUntil('/readyz to answer 200', async () => {
       const r = await httpGet(metricsPort, '/readyz?verbose');

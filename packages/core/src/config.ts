@@ -61,6 +61,15 @@ export interface ConnectionConfig {
    * Subscribed and MONITOR clients and clients waiting on a reply (a blocking command) are spared.
    */
   timeout?: number;
+  /**
+   * Share upstream connections among sessions that hold no connection state (issue 16; default
+   * true): a small pool per Redis node per process, keyed by protocol, ACL user and READONLY; a
+   * session that makes its connection stateful (MULTI, blocking commands, pub/sub …) moves to a
+   * connection of its own first. False: every client connection has its own upstream connection.
+   */
+  multiplex?: boolean;
+  /** The shared pool: connections per key (default 2). */
+  upstreamPool?: { size?: number };
 }
 
 /** The whole config file. */

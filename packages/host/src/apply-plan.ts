@@ -21,7 +21,15 @@ const CREDENTIAL_FIELDS = ['redisUsername', 'redisPassword'] as const;
  * to the next client accepted or the next dial (Redis's own CONFIG SET maxclients / tcp-keepalive
  * leave open connections alone too).
  */
-const READ_ON_USE_FIELDS = ['maxWholeFrameBytes', 'maxClients', 'tcpKeepalive', 'connectTimeoutMs', 'timeout'] as const;
+const READ_ON_USE_FIELDS = [
+  'maxWholeFrameBytes',
+  'maxClients',
+  'tcpKeepalive',
+  'connectTimeoutMs',
+  'timeout',
+  'multiplex',
+  'upstreamPool',
+] as const;
 
 /** What moving the running config to the next one does, worked out before anything changes. */
 export interface ApplyPlan {
@@ -43,6 +51,7 @@ export interface ApplyPlan {
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const shown = (v: unknown) => (v === undefined ? 'default' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /**
  * Classify a validated config change against the running listeners. Reads and checks new
@@ -89,7 +98,8 @@ export function planApply(prev: SlotrelayConfig, next: SlotrelayConfig, listener
     if (!same(old.serverTls, c.serverTls) && c.serverTls?.enabled)
       plan.tlsChanges.push([running, running.tls.dialer!.prepare(c.serverTls)]);
     for (const k of READ_ON_USE_FIELDS)
-      if (old[k] !== c[k]) plan.notes.push(`${c.name}.${k}: ${old[k] ?? 'default'} -> ${c[k] ?? 'default'}`);
+      if (!same(old[k], c[k]))
+        plan.notes.push(`${c.name}.${k}: ${shown(old[k])} -> ${shown(c[k])}`);
     const remap = MAPPING_FIELDS.some((k) => !same(old[k], c[k]));
     const reauth = CREDENTIAL_FIELDS.some((k) => old[k] !== c[k]);
     if (remap) plan.toRemap.push([running, resolved]);

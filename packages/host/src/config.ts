@@ -113,6 +113,13 @@ export const configSchema = {
           tcpKeepalive: { type: 'integer', minimum: 0, maximum: 86400 },
           connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
           timeout: { type: 'integer', minimum: 0 },
+          // Issue 16: shared upstream connections.
+          multiplex: { type: 'boolean' },
+          upstreamPool: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { size: { type: 'integer', minimum: 1, maximum: 64 } },
+          },
         },
       },
     },

@@ -13,7 +13,13 @@ describe('tracing a client from a Redis CLIENT LIST entry to its address through
   const log = captureLogger();
 
   beforeAll(async () => {
-    fleet = await startFleet({ seeds: sharedCluster().seeds, log });
+    // Each session's own upstream connection is what CLIENT LIST shows: sharing off (with it on, a
+    // session that has not pinned is one of many on a pool connection; README "Tracing a client").
+    fleet = await startFleet({
+      seeds: sharedCluster().seeds,
+      log,
+      edit: (c) => c.connections.forEach((x) => (x.multiplex = false)),
+    });
     await pollUntil('every listener ready', () => fleet.fleet.ops.readiness().every((c) => c.ready));
   });
   afterAll(async () => {

@@ -35,3 +35,6 @@ export * from './topology/topology-changes.js';
 export * from './topology/upstream-health.js';
 export * from './transport/tcp.js';
 export { runCommands } from './transport/command.js';
+export { UpstreamPool, DEFAULT_KEY, handshakeFor, type PoolKey } from './upstream/upstream-pool.js';
+export type { SharedEnd } from './upstream/shared-upstream.js';
+export { SHARING_COMMANDS } from './session/sharing.js';

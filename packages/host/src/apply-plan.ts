@@ -98,8 +98,7 @@ export function planApply(prev: SlotrelayConfig, next: SlotrelayConfig, listener
     if (!same(old.serverTls, c.serverTls) && c.serverTls?.enabled)
       plan.tlsChanges.push([running, running.tls.dialer!.prepare(c.serverTls)]);
     for (const k of READ_ON_USE_FIELDS)
-      if (!same(old[k], c[k]))
-        plan.notes.push(`${c.name}.${k}: ${shown(old[k])} -> ${shown(c[k])}`);
+      if (!same(old[k], c[k])) plan.notes.push(`${c.name}.${k}: ${shown(old[k])} -> ${shown(c[k])}`);
     const remap = MAPPING_FIELDS.some((k) => !same(old[k], c[k]));
     const reauth = CREDENTIAL_FIELDS.some((k) => old[k] !== c[k]);
     if (remap) plan.toRemap.push([running, resolved]);

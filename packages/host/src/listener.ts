@@ -15,6 +15,7 @@ import {
   type ServerFactory,
   SlotrelayError,
   type TopologyService,
+  UpstreamPool,
   countIn,
   failureReason,
   newListenerCounters,
@@ -67,6 +68,9 @@ export interface ListenerCounts {
   readonly upstreamFailures: Map<string, number>;
 }
 
+/** Shared connections per pool key by default (`upstreamPool.size`). */
+export const DEFAULT_POOL_SIZE = 2;
+
 /**
  * One proxy in front of one Redis node: a server socket, the sessions it accepted, and how a
  * session finds its upstream (the node the mapping assigns to this instance). It keeps the mapping
@@ -94,6 +98,8 @@ export class Listener {
     upstreamConnects: new Map(),
     upstreamFailures: new Map(),
   };
+  /** Shared connections, one pool per Redis node this listener fronted (the current one, and one being left). */
+  private readonly pools = new Map<string, UpstreamPool>();
 
   constructor(parts: ListenerParts) {
     this.parts = parts;
@@ -243,29 +249,73 @@ export class Listener {
       ...(timeout === undefined ? {} : { idleTimeoutMs: timeout * 1000 }),
       stats: this.stats,
     };
+    // Sharing is the default: the session takes a connection of its node's pool unless it pins.
+    let session: Session | null = null;
+    if (limits.multiplex !== false) options.sharedPool = () => this.poolFor(session!);
     // Every line about the session names its client and, once dialed, its upstream's local port.
     const log = sessionLogger(this.parts.log, `${socket.remoteAddress}:${socket.remotePort}`);
-    const session = new Session(
-      socket,
-      this.parts.info,
-      pipeline,
-      (s) => this.connectUpstream(s, log),
-      log,
-      options,
-      reads,
-    );
+    session = new Session(socket, this.parts.info, pipeline, (s) => this.connectUpstream(s, log), log, options, reads);
     log.fields.session = session.id;
-    this.sessions.add(session);
+    const s = session;
+    this.sessions.add(s);
     const opened = Date.now();
-    session.onClose(() => {
-      this.sessions.delete(session);
-      log.debug({ session: session.id, durationMs: Date.now() - opened }, 'session closed');
+    s.onClose(() => {
+      this.sessions.delete(s);
+      log.debug({ session: s.id, durationMs: Date.now() - opened }, 'session closed');
     });
-    session.start();
+    s.start();
   }
 
   /** Resolve this instance's Redis node from the mapping, then dial it. */
   private async connectUpstream(session: Session, log: SessionLogger): Promise<Socket> {
+    const target = await this.resolveTarget();
+    const node = wireAddress(target);
+    const sock = await this.dialTarget(target, session.upstreamReads);
+    log.fields.upstreamPort = sock.localPort;
+    log.debug({ session: session.id, redis: node }, 'session opened');
+    this.targets.set(session, target);
+    const topology = this.parts.topology;
+    sock.once('close', () => {
+      if (session.isClosed) return;
+      // Redis closed a session's connection: if the node died, say so now, not at the next client.
+      topology.rescan('upstream connection lost').catch(() => {});
+      void topology.probeUpstream();
+    });
+    return sock;
+  }
+
+  /** The pool of shared connections to this instance's Redis node (made on first use). */
+  private async poolFor(session: Session): Promise<UpstreamPool> {
+    const target = await this.resolveTarget();
+    this.targets.set(session, target);
+    const node = wireAddress(target);
+    let pool = this.pools.get(node);
+    if (pool === undefined) {
+      const limits = this.parts.resolved.config;
+      const maxBulk = this.parts.sessionOptions?.limits?.maxBulkBytes ?? 512 * 1024 * 1024;
+      pool = new UpstreamPool(
+        async () => {
+          const sock = await this.dialTarget(target);
+          sock.once('close', () => {
+            if (this.stopped) return;
+            this.parts.topology.rescan('upstream connection lost').catch(() => {});
+            void this.parts.topology.probeUpstream();
+          });
+          return sock;
+        },
+        limits.upstreamPool?.size ?? DEFAULT_POOL_SIZE,
+        maxBulk,
+        (why) => {
+          if (why !== 'closed') this.parts.log.warn({ redis: node, why }, 'shared connection to Redis closed');
+        },
+      );
+      this.pools.set(node, pool);
+    }
+    return pool;
+  }
+
+  /** This instance's Redis node, from the mapping (a spare proxy looks again first). */
+  private async resolveTarget(): Promise<HostPort> {
     const topology = this.parts.topology;
     let map = await topology.ensure();
     if (map.upstream.port === 0 && Date.now() - this.spareRescanAt >= SPARE_RESCAN_MIN_MS) {
@@ -282,10 +332,16 @@ export class Listener {
         `this proxy (instance ${spec.mode === 'dynamic' ? spec.instanceId : '?'}) has no Redis node to front: the cluster has ${map.nodes.length} nodes`,
       );
     }
+    return target;
+  }
+
+  /** Dial the node, counting the connection or the failure and keeping the node's health current. */
+  private async dialTarget(target: HostPort, reads?: LentReads): Promise<Socket> {
+    const topology = this.parts.topology;
     const node = wireAddress(target);
     let sock: Socket;
     try {
-      sock = await this.parts.dial(target, session.upstreamReads);
+      sock = await this.parts.dial(target, reads);
     } catch (e) {
       countIn(this.counts.upstreamFailures, `${node} ${failureReason(e)}`);
       // Logged once per transition there, not once per client.
@@ -297,21 +353,19 @@ export class Listener {
     countIn(this.counts.upstreamConnects, node);
     // A connect proves nothing (the kernel accepts for a hung Redis): only a PING answered does.
     if (topology.health.state !== 'reachable') void topology.probeUpstream();
-    log.fields.upstreamPort = sock.localPort;
-    log.debug({ session: session.id, redis: node }, 'session opened');
-    this.targets.set(session, target);
-    sock.once('close', () => {
-      if (session.isClosed) return;
-      // Redis closed a session's connection: if the node died, say so now, not at the next client.
-      topology.rescan('upstream connection lost').catch(() => {});
-      void topology.probeUpstream();
-    });
     return sock;
   }
 
   /** A new map: sessions connected to a node this instance no longer fronts are closed cleanly. */
   private onMap(map: AddressMap): void {
     const now = map.upstream;
+    const current = now.port ? wireAddress(now) : '';
+    for (const [node, pool] of this.pools)
+      if (node !== current) {
+        // Sessions on it are drained below; what they are owed still comes through it meanwhile.
+        this.pools.delete(node);
+        setTimeout(() => pool.close(), (this.parts.remapGraceMs ?? 2000) + 1000).unref();
+      }
     for (const s of this.sessions) {
       const t = this.targets.get(s);
       if (t && (t.host !== now.host || t.port !== now.port)) {
@@ -334,6 +388,8 @@ export class Listener {
     this.server = null;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     await Promise.all([...this.sessions].map((s) => s.drain(graceMs)));
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
     // Sessions delivered what was due (or ran out of grace); nothing else may hold the server open.
     for (const raw of this.connections) raw.destroy();
     await closed;

@@ -3,6 +3,7 @@ import { SlotrelayError } from '../errors.js';
 import type { Batch } from '../session/frame.js';
 import { CommandTable } from '../session/command-table.js';
 import { CORE_COMMANDS } from '../session/connection-state.js';
+import { SHARING_COMMANDS } from '../session/sharing.js';
 import type { Middleware, SessionContext } from './contract.js';
 
 /** What the pipeline sees of a session (the `Session` itself). */
@@ -52,7 +53,12 @@ export class Pipeline {
       if (seen.has(m.name)) throw new SlotrelayError('SR_ERR_MIDDLEWARE', `middleware '${m.name}' is listed twice`);
       seen.add(m.name);
     }
-    this.table = new CommandTable([...CORE_COMMANDS, ...middleware.flatMap((m) => m.commands ?? [])]);
+    // SHARING_COMMANDS: a session on a shared connection must see them (they pin or change its key).
+    this.table = new CommandTable([
+      ...CORE_COMMANDS,
+      ...SHARING_COMMANDS,
+      ...middleware.flatMap((m) => m.commands ?? []),
+    ]);
   }
 
   /** Must this request batch go through the operators? (Else it is forwarded as it is.) */

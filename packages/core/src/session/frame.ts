@@ -1,6 +1,7 @@
 import { decodeMultibulkArgs, decodeReply, type RespNode } from '../resp/decode.js';
 import { splitInlineArgs } from '../resp/inline-args.js';
 import { INLINE } from '../resp/request-scanner.js';
+import type { PoolKey } from '../upstream/upstream-pool.js';
 import type { Entry } from './in-flight.js';
 
 /** A whole frame, decodable and replaceable. */
@@ -50,6 +51,10 @@ export class Frame {
    * (a mark, a local answer, pub/sub …); null for a plain request. Replies: the entry consumed.
    */
   entry: Entry | null = null;
+  /** @internal Requests of a session on a shared connection: what the request means there (`SHARE_*` of sharing.ts). */
+  share = 0;
+  /** @internal With `SHARE_KEY`: the pool key the request moves the session to. */
+  shareKey: PoolKey | null = null;
   /** @internal Where the command name starts, relative to `start` (-1: not known yet). */
   nameOff = -1;
   nameLen = -1;
@@ -73,6 +78,8 @@ export class Frame {
     this.dropped = false;
     this.entry = null;
     this.expectsReply = false;
+    this.share = 0;
+    this.shareKey = null;
     this.nameOff = -1;
     this.nameLen = -1;
     if (this.cached) {

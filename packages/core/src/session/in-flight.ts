@@ -45,6 +45,8 @@ export class InFlight {
   answered = 0;
   /** Requests that left the FIFO since it was made: with `size`, a position in the session's request stream. */
   shifted = 0;
+  /** Requests pushed that Redis answers (not the proxy): a shared connection's reply count is a difference of it. */
+  remote = 0;
   /** True while every request in flight is plain: they are `size`, the ring is empty. */
   private allPlain = true;
   private head = 0;
@@ -55,6 +57,7 @@ export class InFlight {
   /** Append `n` plain requests. */
   pushPlain(n = 1): void {
     this.size += n;
+    this.remote += n;
     if (this.allPlain) return;
     if (this.slots > 0) {
       const tail = (this.head + this.slots - 1) & (this.runs.length - 1);
@@ -90,6 +93,7 @@ export class InFlight {
     this.leaveAllPlain();
     this.size++;
     if (e.kind === ANSWERED) this.answered++;
+    else this.remote++;
     const i = this.newSlot();
     this.entries[i] = e;
     this.runs[i] = 1;

@@ -11,6 +11,9 @@ import type { MiddlewareStage } from './middleware-stage.js';
 import { answerFrame, type ReplyPairing } from './reply-pairing.js';
 import type { SessionStats } from './stats.js';
 import { UNREACHABLE, type UpstreamWriter } from './upstream-writer.js';
+import { classifyShared, SHARE_ASKING, SHARE_KEY, SHARE_PIN, SHARE_QUIT } from './sharing.js';
+
+const OK = Buffer.from('+OK\r\n');
 
 /**
  * Requests, client → Redis: chunk → RequestScanner (boundaries only) → batch → middleware →
@@ -81,7 +84,9 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     this.stats.requests += n;
     // Appended at the tail: no local reply can have come due at the head, nothing to flush.
     this.pairing.inflight.pushPlain(n);
-    this.up.write(chunk);
+    const up = this.up;
+    up.write(chunk);
+    up.commit();
     this.pairing.holdIfFull();
     const latency = this.latency;
     if (latency !== null) {
@@ -113,6 +118,7 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     let run: Buffer | null = null;
     let s = 0;
     let e = 0;
+    let asking = false;
     const up = this.up;
     if (b.count > 1) up.cork();
     const inflight = this.pairing.inflight;
@@ -127,12 +133,25 @@ export class RequestPath extends ChunkRoute implements FrameSink {
         if (f.expectsReply && f.kind === COMPLETE) answerFrame(f, up.error);
         else f.dropped = true;
       }
-      if (f.dropped || f.replacement !== null) {
+      const share = f.share;
+      if (share !== 0 && !f.dropped) {
+        // A shared session: what came before goes to the shared connection; this request and
+        // everything after it wait until the session is on the connection it needs.
+        const side = up.side;
+        if (side !== null && (share === SHARE_PIN || share === SHARE_KEY)) {
+          if (run !== null) up.write(s === 0 && e === run.length ? run : run.subarray(s, e));
+          run = null;
+          side.beginMove(f);
+        }
+        asking = share === SHARE_ASKING;
+      } else if (!f.dropped) asking = false;
+      if (f.dropped || f.replacement !== null || share === SHARE_PIN || share === SHARE_KEY) {
         if (run !== null) up.write(s === 0 && e === run.length ? run : run.subarray(s, e));
         run = null;
         if (!f.dropped) {
-          if (!Buffer.isBuffer(f.replacement)) throw new Error('a request can only be replaced by a Buffer');
-          up.write(f.replacement);
+          const bytes = f.replacement ?? f.buf.subarray(f.start, f.end);
+          if (!Buffer.isBuffer(bytes)) throw new Error('a request can only be replaced by a Buffer');
+          up.write(bytes);
         }
         if (f.expectsReply) pushRequest(inflight, f);
         continue;
@@ -150,6 +169,12 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     }
     if (run !== null) up.write(s === 0 && e === run.length ? run : run.subarray(s, e));
     if (b.count > 1) up.uncork();
+    const side = up.side;
+    if (side !== null) {
+      // ASKING and its command go out together: an ASKING that ends the batch waits for it.
+      side.holdAsking = asking;
+      up.commit();
+    }
     this.pairing.holdIfFull();
     this.host.flushHeadLocals();
   }
@@ -175,8 +200,16 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     if (cmd !== undefined) {
       f.command = cmd;
       batch.interesting++;
+      const side = this.up.side;
+      if (side !== null) {
+        classifyShared(f, cmd, side.requestKey);
+        if (f.share === SHARE_KEY) side.requestKey = f.shareKey!;
+      }
     }
     this.track(f, cmd);
+    // Redis would close the connection every session shares: the proxy answers and closes this one.
+    if (f.share === SHARE_QUIT && f.expectsReply) answerFrame(f, OK);
+    else if (f.share === SHARE_QUIT) f.dropped = true;
   }
 
   mustHold(prefix: Buffer): boolean {
@@ -188,6 +221,8 @@ export class RequestPath extends ChunkRoute implements FrameSink {
 
   onStreamStart(_batch: Batch, f: Frame): void {
     f.argc = this.scanner.curArgc;
+    // A shared connection takes whole requests only: one too large to hold goes on a connection of its own.
+    if (this.up.side !== null) f.share = SHARE_PIN;
     this.track(f, undefined);
   }
 

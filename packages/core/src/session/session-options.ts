@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, type RespLimits } from '../resp/constants.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { SessionStats } from './stats.js';
 
 /** Tuning of one session. All sizes in bytes. */
@@ -23,6 +24,12 @@ export interface SessionOptions {
    * nothing in flight is closed without a reply — unless subscribed or in MONITOR, as in Redis.
    */
   idleTimeoutMs?: number;
+  /**
+   * Share upstream connections (ARCHITECTURE.md "Multiplexing"): the pool of the session's Redis
+   * node, resolved when the session starts. Absent: the session dials its own (`UpstreamConnector`),
+   * which it also does when it pins.
+   */
+  sharedPool?: () => Promise<UpstreamPool>;
 }
 
 /** Default `SessionOptions.maxWholeFrameBytes`. */

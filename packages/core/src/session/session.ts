@@ -1,3 +1,6 @@
+// The data path's lifecycle plus the shared-connection host (issue 16): splitting the failure
+// handling out would spread one state machine over two files.
+/* eslint max-lines: ["error", 460] */
 import type { Socket } from 'node:net';
 import { ErrorCode, type ProtocolError, type SlotrelayError, clientTextOf } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -22,6 +25,9 @@ import { RequestPath } from './request-path.js';
 import { sessionContext } from './session-context.js';
 import { type CloseReason, LATENCY_SAMPLE_EVERY, newSessionStats, type SessionStats } from './stats.js';
 import { UNREACHABLE, UpstreamWriter } from './upstream-writer.js';
+import { handshake } from '../upstream/handshake.js';
+import { handshakeFor, type PoolKey, type UpstreamPool } from '../upstream/upstream-pool.js';
+import { type SharedHost, SharedSide } from './shared-side.js';
 
 /**
  * Where a session gets its Redis connection. A connector that can should read the socket with
@@ -45,7 +51,7 @@ let nextSessionId = 1;
  * client), `UpstreamWriter` and `OrderedWriter` (the two sockets' writers). Both directions stop
  * reading when the other side's buffers are full.
  */
-export class Session implements PathHost, PipelineHost, IdleWatched {
+export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost {
   /** @internal No more requests are taken; the session closes once every reply due is written. */
   closing = false;
   /** @internal */
@@ -67,6 +73,8 @@ export class Session implements PathHost, PipelineHost, IdleWatched {
   private readonly closeHandlers: Array<() => void> = [];
   private readonly linger: ClientLinger;
   private idleMs = 0;
+  private readonly sharedPool: (() => Promise<UpstreamPool>) | null;
+
   /** When the idle sweeper last saw the session busy (ms). */
   private idleSince = Date.now();
 
@@ -86,7 +94,13 @@ export class Session implements PathHost, PipelineHost, IdleWatched {
     this.clientGate = new Gate(() => this.client);
     this.linger = new ClientLinger(client, () => this.destroy());
     this.upstreamGate = new Gate(() => this.up.socket);
-    const drain = (on: boolean) => (on ? this.upstreamGate.hold(P_DRAIN) : this.upstreamGate.release(P_DRAIN));
+    this.sharedPool = options.sharedPool ?? null;
+    const drain = (on: boolean) => {
+      const side = this.up.side;
+      if (side !== null) side.replyPressure(on);
+      else if (on) this.upstreamGate.hold(P_DRAIN);
+      else this.upstreamGate.release(P_DRAIN);
+    };
     this.writer = new OrderedWriter(client, tuning.maxQueuedBytes, drain, () => this.maybeFinish(), stats);
     this.up = new UpstreamWriter(this.clientGate, tuning.maxQueuedBytes, stats);
     const unpaired = () => this.log.warn({ session: this.id }, 'reply from Redis with no request waiting for it');
@@ -153,10 +167,24 @@ export class Session implements PathHost, PipelineHost, IdleWatched {
     });
     c.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'client socket error'));
     c.on('close', () => this.destroy());
+    if (this.sharedPool !== null) {
+      // The side exists before the pool is known: requests read meanwhile are classified too.
+      this.up.side = new SharedSide(this.inflight, this.up, this);
+      this.sharedPool().then(
+        (pool) => this.startShared(pool),
+        (err: unknown) => this.upstreamFailed(err),
+      );
+      return;
+    }
     this.connect(this).then(
       (sock) => this.attachUpstream(sock),
       (err: unknown) => this.upstreamFailed(err),
     );
+  }
+
+  /** True while the session is on a shared connection (not pinned to one of its own). */
+  get shared(): boolean {
+    return this.up.side !== null;
   }
 
   /** Register a callback for when the session has closed. */
@@ -250,6 +278,46 @@ export class Session implements PathHost, PipelineHost, IdleWatched {
     this.beginClosing('idle');
     this.clientGate.hold(P_CLOSING);
     this.maybeFinish();
+  }
+
+  // ── shared connections (SharedHost) ──────────────────────────────────────────────────────────
+
+  private startShared(pool: UpstreamPool): void {
+    if (this.closed || this.up.error !== null) return;
+    this.up.side!.poolReady(pool);
+  }
+
+  /** @internal */
+  repliesIn(bytes: Buffer): void {
+    this.replies.onData(bytes);
+  }
+
+  /** @internal */
+  tooSlow(): void {
+    if (this.closed) return;
+    this.log.info(
+      { session: this.id, client: this.clientAddress, bytes: this.writer.bufferedBytes },
+      'client reads its replies too slowly while others wait on the shared connection: closing it',
+    );
+    this.closeReason ??= 'limit';
+    this.destroy();
+  }
+
+  /** @internal The session leaves shared connections for good: its own, in `key`'s state, then what waited. */
+  pinTo(key: PoolKey): void {
+    this.log.debug({ session: this.id }, 'pinned to a connection of its own');
+    this.connect(this)
+      .then((sock) => handshake(sock, handshakeFor(key), this.upstreamReads))
+      .then(
+        (sock) => this.attachUpstream(sock),
+        (err: unknown) => this.upstreamFailed(err),
+      );
+  }
+
+  /** @internal */
+  clientPressure(on: boolean): void {
+    if (on) this.clientGate.hold(P_DRAIN);
+    else this.clientGate.release(P_DRAIN);
   }
 
   // ── upstream lifecycle and failures ──────────────────────────────────────────────────────────

@@ -47,6 +47,7 @@ export async function startTargets(seeds: string[], nodes: ClusterNodeInfo[]): P
     for (const multiplex of [false, true]) {
       const fleet = await startFleet({
         seeds,
+        count: nodes.length,
         edit: (c) => c.connections.forEach((conn) => (conn.multiplex = multiplex)),
       });
       fleets.push(fleet);

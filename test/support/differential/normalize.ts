@@ -12,7 +12,7 @@
  * 2. Per-connection values, only in the replies of requests marked so (the mask also checks the
  *    shape; a reply of another shape stays as it is):
  *    - `client-id`: CLIENT ID's integer.
- *    - `hello`: HELLO's `id` field.
+ *    - `hello`: HELLO's `id` field (also of a HELLO inside an EXEC array).
  *    - `client-info`: in CLIENT INFO / CLIENT LIST lines, the values of `id addr laddr fd age idle
  *      qbuf qbuf-free argv-mem multi-mem rbs rbp obl oll omem tot-mem events` (the connection's
  *      identity, timing and buffer sizes); `name flags db sub psub ssub multi watch cmd user redir
@@ -128,6 +128,19 @@ function maskInfoClients(t: RespTree): RespTree {
   return withText(t, head[0] + text.slice(head[0].length).replace(/^([a-z_]+):[^\r\n]*/gm, '$1:<n>'));
 }
 
+/** HELLO's reply (a map, or an array in RESP2, led by `server`), also inside an EXEC array: its `id`. */
+function maskHello(t: RespTree): RespTree {
+  if (!t.items) return t;
+  if ((t.type === '%' || t.type === '*') && textOf(t.items[0] ?? { type: '_' }) === 'server') {
+    const items = [...t.items];
+    for (let k = 0; k + 1 < items.length; k += 2) {
+      if (textOf(items[k]!) === 'id' && items[k + 1]!.type === ':') items[k + 1] = line(':', '<client-id>');
+    }
+    return { ...t, items };
+  }
+  return t.type === '*' ? { ...t, items: t.items.map(maskHello) } : t;
+}
+
 /** Normalize one frame for comparison (see the list at the top of this file). */
 export function normalizeFrame(tree: RespTree, mask: Mask | undefined, ports: PortMap): RespTree {
   let t = mapRedirects(tree, ports);
@@ -136,13 +149,7 @@ export function normalizeFrame(tree: RespTree, mask: Mask | undefined, ports: Po
       if (t.type === ':') t = line(':', '<client-id>');
       break;
     case 'hello':
-      if (t.items && (t.type === '%' || t.type === '*')) {
-        const items = [...t.items];
-        for (let k = 0; k + 1 < items.length; k += 2) {
-          if (textOf(items[k]!) === 'id' && items[k + 1]!.type === ':') items[k + 1] = line(':', '<client-id>');
-        }
-        t = { ...t, items };
-      }
+      t = maskHello(t);
       break;
     case 'client-info':
       t = maskClientLines(t);

@@ -51,6 +51,8 @@ export async function startTargets(seeds: string[], nodes: ClusterNodeInfo[]): P
         edit: (c) => c.connections.forEach((conn) => (conn.multiplex = multiplex)),
       });
       fleets.push(fleet);
+      if (!fleet.config.connections.every((c) => c.multiplex === multiplex))
+        throw new Error(`the fleet's config lost multiplex: ${multiplex}`);
       const byProxy = new Map<number, number>();
       for (const p of fleet.ports) {
         const c = await RawClient.connect(p);

@@ -1,3 +1,16 @@
+/**
+ * The differential suite's runner (issue 16, item 3). A `Workload` scripts raw clients
+ * (`run.client(name, redisPort)` → a ScriptClient: `run(reqs, split)`, `send`, `expect(n)`,
+ * `expectClose`), and `expectIdentical(workload, targets.all, seed)` runs it against Redis itself
+ * (the reference), a fleet with `multiplex: false` and one with `multiplex: true`, each after
+ * `reset` brought Redis to the same start state, and asserts that every client's reply stream —
+ * frames, their order, frames nobody asked for, a half-sent frame, a close by the server — is
+ * Redis's, after the normalization listed in normalize.ts. A client's stream holds only what its
+ * script waited for, so a script must wait for every asynchronous frame it causes (a message, an
+ * invalidation) before the run ends; `run.observe` and `run.waitFor` record other facts compared
+ * the same way. Failures name the seed: `DIFF_SEED=<n>` replays the same cuts.
+ * `DIFF_DUMP=<regexp of client names>` prints those clients' normalized streams.
+ */
 import { expect } from 'vitest';
 import { type TestFleet, startFleet } from '../fleet.js';
 import { RawClient } from '../raw-client.js';

@@ -55,6 +55,8 @@ export class Frame {
   share = 0;
   /** @internal With `SHARE_KEY`: the pool key the request moves the session to. */
   shareKey: PoolKey | null = null;
+  /** @internal CLIENT SETNAME / HELLO … SETNAME: the valid name it gives the connection. */
+  shareName: Buffer | null = null;
   /** @internal Where the command name starts, relative to `start` (-1: not known yet). */
   nameOff = -1;
   nameLen = -1;
@@ -80,6 +82,7 @@ export class Frame {
     this.expectsReply = false;
     this.share = 0;
     this.shareKey = null;
+    this.shareName = null;
     this.nameOff = -1;
     this.nameLen = -1;
     if (this.cached) {

@@ -11,9 +11,13 @@ import type { MiddlewareStage } from './middleware-stage.js';
 import { answerFrame, type ReplyPairing } from './reply-pairing.js';
 import type { SessionStats } from './stats.js';
 import { UNREACHABLE, type UpstreamWriter } from './upstream-writer.js';
-import { classifyShared, SHARE_ASKING, SHARE_KEY, SHARE_PIN, SHARE_QUIT } from './sharing.js';
+import { classifyShared, SHARE_ASKING, SHARE_KEY, SHARE_NAME, SHARE_PIN, SHARE_QUIT, validName } from './sharing.js';
+import { encodeError, encodeReply, node } from '../resp/encode.js';
 
 const OK = Buffer.from('+OK\r\n');
+const NULL2 = Buffer.from('$-1\r\n');
+const NULL3 = Buffer.from('_\r\n');
+const NAME_REFUSED = encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
 
 /**
  * Requests, client → Redis: chunk → RequestScanner (boundaries only) → batch → middleware →
@@ -118,7 +122,6 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     let run: Buffer | null = null;
     let s = 0;
     let e = 0;
-    let asking = false;
     const up = this.up;
     if (b.count > 1) up.cork();
     const inflight = this.pairing.inflight;
@@ -143,11 +146,14 @@ export class RequestPath extends ChunkRoute implements FrameSink {
           run = null;
           side.beginMove(f);
         }
-        asking = share === SHARE_ASKING;
-      } else if (!f.dropped) asking = false;
+      }
       if (f.dropped || f.replacement !== null || share === SHARE_PIN || share === SHARE_KEY) {
         if (run !== null) up.write(s === 0 && e === run.length ? run : run.subarray(s, e));
         run = null;
+        if (share === SHARE_ASKING && f.dropped && up.side !== null) {
+          up.commit(); // what came before ASKING goes without it
+          up.side.asking = true;
+        }
         if (!f.dropped) {
           const bytes = f.replacement ?? f.buf.subarray(f.start, f.end);
           if (!Buffer.isBuffer(bytes)) throw new Error('a request can only be replaced by a Buffer');
@@ -169,12 +175,7 @@ export class RequestPath extends ChunkRoute implements FrameSink {
     }
     if (run !== null) up.write(s === 0 && e === run.length ? run : run.subarray(s, e));
     if (b.count > 1) up.uncork();
-    const side = up.side;
-    if (side !== null) {
-      // ASKING and its command go out together: an ASKING that ends the batch waits for it.
-      side.holdAsking = asking;
-      up.commit();
-    }
+    up.commit();
     this.pairing.holdIfFull();
     this.host.flushHeadLocals();
   }
@@ -201,15 +202,23 @@ export class RequestPath extends ChunkRoute implements FrameSink {
       f.command = cmd;
       batch.interesting++;
       const side = this.up.side;
-      if (side !== null) {
+      // After a request that pins, everything goes to the session's own connection as it is.
+      if (side !== null && !side.requestPinned) {
         classifyShared(f, cmd, side.requestKey);
+        if (f.share === SHARE_PIN) side.requestPinned = true;
         if (f.share === SHARE_KEY) side.requestKey = f.shareKey!;
+        if (f.shareName !== null) side.name = f.shareName;
       }
     }
     this.track(f, cmd);
-    // Redis would close the connection every session shares: the proxy answers and closes this one.
-    if (f.share === SHARE_QUIT && f.expectsReply) answerFrame(f, OK);
-    else if (f.share === SHARE_QUIT) f.dropped = true;
+    const share = f.share;
+    if (share === SHARE_NAME) this.nameRequest(f);
+    else if (share === SHARE_QUIT || (share === SHARE_ASKING && f.argc === 1)) {
+      // QUIT: Redis would close the connection every session shares; the proxy answers and closes
+      // this one. ASKING: answered here, sent right before the session's next request (`SharedSide.asking`).
+      if (f.expectsReply) answerFrame(f, OK);
+      else f.dropped = true;
+    }
   }
 
   mustHold(prefix: Buffer): boolean {
@@ -222,11 +231,35 @@ export class RequestPath extends ChunkRoute implements FrameSink {
   onStreamStart(_batch: Batch, f: Frame): void {
     f.argc = this.scanner.curArgc;
     // A shared connection takes whole requests only: one too large to hold goes on a connection of its own.
-    if (this.up.side !== null) f.share = SHARE_PIN;
+    const side = this.up.side;
+    if (side !== null && !side.requestPinned) {
+      f.share = SHARE_PIN;
+      side.requestPinned = true;
+    }
     this.track(f, undefined);
   }
 
   onStreamEnd(): void {}
+
+  /** CLIENT SETNAME / GETNAME of a shared session, answered as Redis would (see `SHARE_NAME`). */
+  private nameRequest(f: Frame): void {
+    const side = this.up.side!;
+    const args = f.args();
+    if (args.length === 3) {
+      const name = args[2]!;
+      const valid = validName(name);
+      if (valid === null) answerFrame(f, NAME_REFUSED);
+      else {
+        side.name = name.length === 0 ? null : valid;
+        answerFrame(f, OK);
+      }
+      if (!f.expectsReply) f.dropped = true;
+      return;
+    }
+    const name = side.name;
+    answerFrame(f, name !== null ? encodeReply(node.bulk(name)) : side.requestKey.protocol === 3 ? NULL3 : NULL2);
+    if (!f.expectsReply) f.dropped = true;
+  }
 
   /** Count the request and follow its effect on the connection state. */
   private track(f: Frame, cmd: string | undefined): void {

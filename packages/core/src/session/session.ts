@@ -8,7 +8,7 @@ import type { ListenerInfo, SessionContext } from '../middleware/contract.js';
 import type { Pipeline, PipelineHost } from '../middleware/pipeline.js';
 import { MiddlewareStage } from './middleware-stage.js';
 import { type SessionOptions, sessionTuning } from './session-options.js';
-import { encodeError, type Protocol } from '../resp/encode.js';
+import { encodeCommand, encodeError, type Protocol } from '../resp/encode.js';
 import type { LentReads } from '../transport/tcp.js';
 import type { PathHost } from './chunk-route.js';
 import { ClientLinger } from './client-linger.js';
@@ -304,10 +304,12 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
   }
 
   /** @internal The session leaves shared connections for good: its own, in `key`'s state, then what waited. */
-  pinTo(key: PoolKey): void {
+  pinTo(key: PoolKey, name: Buffer | null): void {
     this.log.debug({ session: this.id }, 'pinned to a connection of its own');
+    const setup = handshakeFor(key);
+    if (name !== null) setup.push(encodeCommand(['CLIENT', 'SETNAME', name]));
     this.connect(this)
-      .then((sock) => handshake(sock, handshakeFor(key), this.upstreamReads))
+      .then((sock) => handshake(sock, setup, this.upstreamReads))
       .then(
         (sock) => this.attachUpstream(sock),
         (err: unknown) => this.upstreamFailed(err),

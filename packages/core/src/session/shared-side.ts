@@ -22,7 +22,7 @@ export interface SharedHost {
   /** Reply bytes from Redis for this session (whole replies or pieces, in order). */
   repliesIn(bytes: Buffer): void;
   /** The session must have a connection of its own, in `key`'s state, before what waits goes out. */
-  pinTo(key: PoolKey): void;
+  pinTo(key: PoolKey, name: Buffer | null): void;
   upstreamBroken(message: string): void;
   /** The client reads too slowly for a shared connection (see `SharedUpstream.hold`): close the session. */
   tooSlow(): void;
@@ -33,6 +33,17 @@ export interface SharedHost {
 /** The pool is not known yet (the topology is being read): everything waits. */
 const START = 4;
 const LINKED = 0;
+
+const ASKING = Buffer.from('*1\r\n$6\r\nASKING\r\n');
+
+/** Takes the replies nobody waits for (Redis's +OK to the ASKING the proxy already answered). */
+const DROP: SharedUser = {
+  pending: 0,
+  deliver() {},
+  lost() {},
+  pressure() {},
+  tooSlow() {},
+};
 /** A pin or key change waits for the replies the session is still owed on its connection. */
 const WAIT_OWED = 1;
 /** A credentials change went out on the new key's connection: the rest waits for its reply. */
@@ -59,6 +70,10 @@ export class SharedSide implements SharedUser {
   /** The key as the requests read so far will leave it, if Redis accepts them (classification). */
   requestKey: PoolKey = DEFAULT_KEY;
   link: SharedUpstream | null = null;
+  /** A request that pins was read: the requests after it are not looked at (they follow it). */
+  requestPinned = false;
+  /** The name the client last gave its connection (CLIENT SETNAME): a pinned connection gets it too. */
+  name: Buffer | null = null;
   private phase = START;
   private pool: UpstreamPool | null = null;
   /** A move read before the pool was known: the writes and replies that go before it. */
@@ -70,8 +85,12 @@ export class SharedSide implements SharedUser {
   private stagedBytes = 0;
   /** `inflight.remote` at the last commit: what since then is the next commit's reply count. */
   private committed = 0;
-  /** An ASKING ends what is staged: it waits for its command, so both go out together. */
-  holdAsking = false;
+  /**
+   * The client sent ASKING (answered by the proxy): it goes out right before the session's next
+   * requests, in the same append, so no other session's command can come between (its own reply
+   * is dropped).
+   */
+  asking = false;
   private replyStarts = false;
   private pinAfter = false;
   private slowReader = false;
@@ -125,7 +144,6 @@ export class SharedSide implements SharedUser {
       if (this.phase === WAIT_OWED && this.pending === 0) this.proceed();
       return;
     }
-    if (this.holdAsking) return;
     const n = this.inflight.remote - this.committed;
     if (this.stagedBytes === 0 && n === 0) return;
     let link = this.link!;
@@ -134,6 +152,10 @@ export class SharedSide implements SharedUser {
     const bytes = this.staged;
     this.staged = [];
     this.stagedBytes = 0;
+    if (this.asking) {
+      this.asking = false;
+      link.append(DROP, [ASKING], 1);
+    }
     link.append(this, bytes, n);
   }
 
@@ -157,7 +179,6 @@ export class SharedSide implements SharedUser {
       return;
     }
     this.commit();
-    this.holdAsking = false;
     this.moveFrom = this.link;
     this.phase = WAIT_OWED;
   }
@@ -257,7 +278,7 @@ export class SharedSide implements SharedUser {
   private pin(key: PoolKey): void {
     this.phase = PINNED;
     this.link = null;
-    this.host.pinTo(key);
+    this.host.pinTo(key, this.name);
   }
 
   private relink(key: PoolKey): SharedUpstream {

@@ -11,6 +11,11 @@ export const SHARE_KEY = 2;
 export const SHARE_ASKING = 3;
 /** QUIT: answered by the proxy (Redis would close the connection everyone shares). */
 export const SHARE_QUIT = 4;
+/**
+ * CLIENT SETNAME / GETNAME: the name is the session's, kept by the proxy (a shared connection has
+ * no one name); answered as Redis answers, and given to the connection the session may pin to.
+ */
+export const SHARE_NAME = 5;
 
 /**
  * Commands that pin, by name alone (ARCHITECTURE.md "Pinning", one line each on why). Checked
@@ -92,6 +97,7 @@ export function classifyShared(f: Frame, cmd: string, key: PoolKey): void {
     case 'CLIENT': {
       const sub = f.argc > 1 ? f.args()[1]!.toString('latin1').toUpperCase() : '';
       if (PIN_CLIENT.has(sub)) f.share = SHARE_PIN;
+      else if ((sub === 'SETNAME' && f.argc === 3) || (sub === 'GETNAME' && f.argc === 2)) f.share = SHARE_NAME;
       return;
     }
     case 'READONLY':
@@ -124,6 +130,7 @@ function hello(f: Frame, key: PoolKey): void {
       credentials = [copy(args[i + 1]!), copy(args[i + 2]!)];
       i += 2;
     } else if (opt === 'SETNAME' && i + 1 < args.length) {
+      f.shareName = validName(args[i + 1]!);
       i += 1;
     } else {
       f.share = SHARE_PIN;
@@ -139,6 +146,15 @@ function moveTo(f: Frame, from: PoolKey, to: PoolKey): void {
   if (sameKey(from, to)) return;
   f.share = SHARE_KEY;
   f.shareKey = to;
+}
+
+/**
+ * A name Redis accepts (no byte outside '!'..'~'), copied: the connection a session pins to is
+ * given it too, as its client named its connection. Null: Redis refuses it (nothing to remember).
+ */
+export function validName(name: Buffer): Buffer | null {
+  for (const c of name) if (c < 0x21 || c > 0x7e) return null;
+  return Buffer.from(name);
 }
 
 /** Frames are views of reused buffers: a key keeps its own bytes. */

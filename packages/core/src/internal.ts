@@ -37,4 +37,4 @@ export * from './transport/tcp.js';
 export { runCommands } from './transport/command.js';
 export { UpstreamPool, DEFAULT_KEY, handshakeFor, type PoolKey } from './upstream/upstream-pool.js';
 export type { SharedEnd } from './upstream/shared-upstream.js';
-export { SHARING_COMMANDS } from './session/sharing.js';
+export { SHARING_COMMANDS, pinsByName } from './session/sharing.js';

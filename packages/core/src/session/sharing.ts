@@ -58,6 +58,11 @@ const PIN_CLIENT = new Set([
   'ID', // CLIENT KILL ID of a shared connection would close everyone's
 ]);
 
+/** Does `cmd` (upper case) pin by its name alone? XREAD/XREADGROUP pin with BLOCK only. */
+export function pinsByName(cmd: string): boolean {
+  return PIN_BY_NAME.has(cmd);
+}
+
 /** Commands a shared session's request path must look at (the command table watches them). */
 export const SHARING_COMMANDS: readonly string[] = [
   ...PIN_BY_NAME,

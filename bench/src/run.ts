@@ -59,7 +59,8 @@ const USAGE = `usage: node bench/dist/run.js [--quick] [--profile] [--rounds N] 
   --peer NAME=COMMAND  another proxy as a contender (repeatable). COMMAND is run as
                        sh -c 'exec COMMAND' after substituting {port} (the port it must listen on,
                        127.0.0.1), {seeds} (host:port,host:port,... of the masters) and {dir} (a temp
-                       dir); driven with redis-benchmark -r 100000 (no --cluster). Example:
+                       dir); driven with redis-benchmark -r 100000 --threads <masters> (no
+                       --cluster). Example:
                        --peer 'predixy=bench/peers/predixy.sh {port} {seeds} {dir}'
   --aa                 also run C', a second slotrelay process, so the C/C' spread shows the noise
   --multiplex on|off   write multiplex: true|false into every connection of C's config

@@ -46,6 +46,15 @@ export function memory(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
+/** Open file descriptors of a process (entries of /proc/<pid>/fd: sockets, listeners, files). */
+export function openFds(pid: number): number {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The soft limit on open files of this process (children inherit it). */
 export function openFileLimit(): number {
   try {

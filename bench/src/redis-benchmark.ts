@@ -1,7 +1,8 @@
 /**
- * One `redis-benchmark --cluster --csv` run: spawned with a time bound, its CSV parsed, and the
- * masters it discovered (its "Master i: <id> <ip:port>" lines) kept, so the harness can tell whether
- * it really talked to the proxies or was handed Redis addresses and bypassed them.
+ * One `redis-benchmark --cluster --csv` run (or, for a single-endpoint peer proxy, `redis-benchmark
+ * -r N --csv`): spawned with a time bound, its CSV parsed, and the masters it discovered (its
+ * "Master i: <id> <ip:port>" lines) kept, so the harness can tell whether it really talked to the
+ * proxies or was handed Redis addresses and bypassed them.
  */
 import { startChild } from './child.js';
 
@@ -11,6 +12,8 @@ export interface LoadShape {
   readonly clients: number;
   readonly pipeline: number;
   readonly requests: number;
+  /** Sample every Redis node's connected_clients while this load runs (the many-clients load). */
+  readonly redisConnections?: boolean;
 }
 
 /** One line of redis-benchmark's CSV: ops/s and latency in milliseconds. */
@@ -34,6 +37,22 @@ export interface BenchmarkRun {
 
 export const BENCHMARK_BIN = 'redis-benchmark';
 
+/** How redis-benchmark addresses a contender. */
+export interface DriveOptions {
+  /**
+   * `--cluster` (default): discover the masters by CLUSTER NODES and connect to each. Off for a
+   * single-endpoint proxy (a peer such as predixy), which routes every key itself.
+   */
+  readonly cluster?: boolean;
+  /** `-r N`: random keys out of N (only without `--cluster`, so the keys spread over the masters). */
+  readonly randomKeys?: number;
+  /**
+   * `--threads N` (only without `--cluster`): redis-benchmark 7.0 in cluster mode runs one thread
+   * per master; a peer gets as many, so the client side is the same.
+   */
+  readonly threads?: number;
+}
+
 /** `tests` like `set,get`. Rejects on a non-zero exit, missing CSV lines, or after `timeoutMs`. */
 export async function runRedisBenchmark(
   host: string,
@@ -41,13 +60,20 @@ export async function runRedisBenchmark(
   shape: LoadShape,
   tests = 'set,get',
   timeoutMs = 300_000,
+  drive: DriveOptions = {},
 ): Promise<BenchmarkRun> {
+  const cluster = drive.cluster ?? true;
   const args = [
     '-h',
     host,
     '-p',
     String(port),
-    '--cluster',
+    ...(cluster
+      ? ['--cluster']
+      : [
+          ...(drive.randomKeys ? ['-r', String(drive.randomKeys)] : []),
+          ...(drive.threads ? ['--threads', String(drive.threads)] : []),
+        ]),
     '--csv',
     '-t',
     tests,

@@ -9,7 +9,7 @@ import { ReplyScanner, encodeCommand } from '@slotrelay/core/internal';
 import { sleep } from './child.js';
 import { HOST } from './contenders.js';
 import { query } from './discovery-check.js';
-import { memory } from './proc.js';
+import { memory, openFds } from './proc.js';
 
 export interface SessionMemory {
   sessions: number;
@@ -20,6 +20,9 @@ export interface SessionMemory {
   /** Highest VmRSS sampled (every 100 ms) while pipelining. */
   rssPipeliningPeak: number;
   rssAfterClose: number;
+  /** Open fds of the proxy (/proc/<pid>/fd) before the sessions and with them idle. */
+  fdsBefore: number;
+  fdsIdle: number;
   bytesPerSessionIdle: number;
   bytesPerSessionPipelining: number;
   /** GET replies received while pipelining, and how many were errors (should be 0). */
@@ -97,6 +100,7 @@ export async function measureSessions(
   // Warm up every listener (topology discovery, code paths), then take the baseline.
   for (const p of ports) await query(p, [['PING']]);
   const rssBefore = await settledRss(pid, 1500);
+  const fdsBefore = openFds(pid);
 
   const conns: Conn[] = [];
   try {
@@ -107,6 +111,7 @@ export async function measureSessions(
       conns.push(...(await Promise.all(batch)));
     }
     const rssIdle = await settledRss(pid, 1500);
+    const fdsIdle = openFds(pid);
 
     // Pipelining: READONLY, then keep `depth` GETs in flight per session until the deadline.
     const perGet = ports.map((_, j) => encodeCommand(['GET', keys[j]!]));
@@ -154,6 +159,8 @@ export async function measureSessions(
       rssIdle,
       rssPipeliningPeak,
       rssAfterClose,
+      fdsBefore,
+      fdsIdle,
       bytesPerSessionIdle: Math.round((rssIdle - rssBefore) / opts.sessions),
       bytesPerSessionPipelining: Math.round((rssPipeliningPeak - rssBefore) / opts.sessions),
       gets,

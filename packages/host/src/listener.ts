@@ -26,6 +26,7 @@ import type { TlsDialer, TlsServer } from '@slotrelay/transport-tls';
 import { type ResolvedConnection, redisAuthOf } from './config.js';
 import { DEFAULT_MAX_CLIENTS, applyKeepalive, refuseClient } from './limits.js';
 import { type SessionLogger, sessionLogger } from './session-log.js';
+import { DEFAULT_POOL_SIZE, SharedPools } from './shared-pools.js';
 
 /** A spare proxy rescans on a new client at most this often. */
 const SPARE_RESCAN_MIN_MS = 250;
@@ -68,9 +69,6 @@ export interface ListenerCounts {
   readonly upstreamFailures: Map<string, number>;
 }
 
-/** Shared connections per pool key by default (`upstreamPool.size`). */
-export const DEFAULT_POOL_SIZE = 2;
-
 /**
  * One proxy in front of one Redis node: a server socket, the sessions it accepted, and how a
  * session finds its upstream (the node the mapping assigns to this instance). It keeps the mapping
@@ -99,11 +97,12 @@ export class Listener {
     upstreamFailures: new Map(),
   };
   /** Shared connections, one pool per Redis node this listener fronted (the current one, and one being left). */
-  private readonly pools = new Map<string, UpstreamPool>();
+  private readonly pools: SharedPools;
 
   constructor(parts: ListenerParts) {
     this.parts = parts;
     this.counters = parts.counters ?? newListenerCounters();
+    this.pools = new SharedPools((t) => this.dialShared(t), parts.log);
     this.subscription = parts.topology.map$.subscribe((map) => {
       if (!map) return;
       this.onMap(map);
@@ -122,6 +121,11 @@ export class Listener {
     if (ms <= 0 || this.stopped) return;
     this.timer = setInterval(() => void this.parts.topology.check('periodic check'), ms);
     this.timer.unref();
+  }
+
+  /** Shared upstream connections open (or opening) now, over every pool of this listener. */
+  get sharedConnections(): number {
+    return this.pools.connections;
   }
 
   /** Ready to serve (`/readyz`): topology read and this proxy's Redis node reachable (see `TopologyService.ready`). */
@@ -288,30 +292,19 @@ export class Listener {
   private async poolFor(session: Session): Promise<UpstreamPool> {
     const target = await this.resolveTarget();
     this.targets.set(session, target);
-    const node = wireAddress(target);
-    let pool = this.pools.get(node);
-    if (pool === undefined) {
-      const limits = this.parts.resolved.config;
-      const maxBulk = this.parts.sessionOptions?.limits?.maxBulkBytes ?? 512 * 1024 * 1024;
-      pool = new UpstreamPool(
-        async () => {
-          const sock = await this.dialTarget(target);
-          sock.once('close', () => {
-            if (this.stopped) return;
-            this.parts.topology.rescan('upstream connection lost').catch(() => {});
-            void this.parts.topology.probeUpstream();
-          });
-          return sock;
-        },
-        limits.upstreamPool?.size ?? DEFAULT_POOL_SIZE,
-        maxBulk,
-        (why) => {
-          if (why !== 'closed') this.parts.log.warn({ redis: node, why }, 'shared connection to Redis closed');
-        },
-      );
-      this.pools.set(node, pool);
-    }
-    return pool;
+    const size = this.parts.resolved.config.upstreamPool?.size ?? DEFAULT_POOL_SIZE;
+    return this.pools.poolOf(target, size, this.parts.sessionOptions?.limits?.maxBulkBytes ?? 512 * 1024 * 1024);
+  }
+
+  /** Dial for the shared pool: a loss makes the node be looked at again, as a session's would. */
+  private async dialShared(target: HostPort): Promise<Socket> {
+    const sock = await this.dialTarget(target);
+    sock.once('close', () => {
+      if (this.stopped) return;
+      this.parts.topology.rescan('upstream connection lost').catch(() => {});
+      void this.parts.topology.probeUpstream();
+    });
+    return sock;
   }
 
   /** This instance's Redis node, from the mapping (a spare proxy looks again first). */
@@ -359,13 +352,8 @@ export class Listener {
   /** A new map: sessions connected to a node this instance no longer fronts are closed cleanly. */
   private onMap(map: AddressMap): void {
     const now = map.upstream;
-    const current = now.port ? wireAddress(now) : '';
-    for (const [node, pool] of this.pools)
-      if (node !== current) {
-        // Sessions on it are drained below; what they are owed still comes through it meanwhile.
-        this.pools.delete(node);
-        setTimeout(() => pool.close(), (this.parts.remapGraceMs ?? 2000) + 1000).unref();
-      }
+    // Sessions on a pool left behind are drained below; what they are owed still comes through it.
+    this.pools.keepOnly(now, this.parts.remapGraceMs ?? 2000);
     for (const s of this.sessions) {
       const t = this.targets.get(s);
       if (t && (t.host !== now.host || t.port !== now.port)) {
@@ -388,8 +376,7 @@ export class Listener {
     this.server = null;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     await Promise.all([...this.sessions].map((s) => s.drain(graceMs)));
-    for (const pool of this.pools.values()) pool.close();
-    this.pools.clear();
+    this.pools.close();
     // Sessions delivered what was due (or ran out of grace); nothing else may hold the server open.
     for (const raw of this.connections) raw.destroy();
     await closed;

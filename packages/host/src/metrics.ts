@@ -66,6 +66,18 @@ export class FleetMetrics {
     counter('slotrelay_sessions_closed_total', 'Sessions closed, by reason', ['reason'], (l, e) => {
       for (const reason of CLOSE_REASONS) e({ reason }, l.stats.closed.get(reason) ?? 0);
     });
+    counter('slotrelay_sessions_shared_total', 'Sessions that started on shared upstream connections', [], (l, e) =>
+      e(none, l.stats.sharedSessions),
+    );
+    counter(
+      'slotrelay_sessions_pinned_total',
+      'Shared sessions that moved to a Redis connection of their own (MULTI, blocking, pub/sub …)',
+      [],
+      (l, e) => e(none, l.stats.pinnedSessions),
+    );
+    gauge('slotrelay_upstream_shared_connections', 'Shared connections to Redis open now', [], (l, e) =>
+      e(none, l.sharedConnections),
+    );
     counter('slotrelay_protocol_errors_total', 'Client protocol errors (each closes its connection)', [], (l, e) =>
       e(none, l.stats.protocolErrors),
     );

@@ -170,6 +170,7 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     if (this.sharedPool !== null) {
       // The side exists before the pool is known: requests read meanwhile are classified too.
       this.up.side = new SharedSide(this.inflight, this.up, this);
+      this.stats.sharedSessions++;
       this.sharedPool().then(
         (pool) => this.startShared(pool),
         (err: unknown) => this.upstreamFailed(err),
@@ -306,6 +307,7 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
   /** @internal The session leaves shared connections for good: its own, in `key`'s state, then what waited. */
   pinTo(key: PoolKey, name: Buffer | null): void {
     this.log.debug({ session: this.id }, 'pinned to a connection of its own');
+    this.stats.pinnedSessions++;
     const setup = handshakeFor(key);
     if (name !== null) setup.push(encodeCommand(['CLIENT', 'SETNAME', name]));
     this.connect(this)

@@ -17,6 +17,10 @@ export interface SessionStats {
   bytesToRedis: number;
   /** Client protocol errors answered (each also closes its session). */
   protocolErrors: number;
+  /** Sessions that started on shared upstream connections (`SessionOptions.sharedPool`). */
+  sharedSessions: number;
+  /** Of those, the ones that moved to a connection of their own (a pinning command; see ARCHITECTURE.md). */
+  pinnedSessions: number;
   /** Sessions closed, by reason: one of `CLOSE_REASONS`, so the label set stays bounded. */
   readonly closed: Map<CloseReason, number>;
   /**
@@ -55,6 +59,8 @@ export function newSessionStats(): SessionStats {
     bytesFromRedis: 0,
     bytesToRedis: 0,
     protocolErrors: 0,
+    sharedSessions: 0,
+    pinnedSessions: 0,
     closed: new Map(),
   };
 }

@@ -16,7 +16,9 @@ import { runRedisBenchmark } from './redis-benchmark.js';
 
 const USAGE = `usage: node bench/dist/ab.js --other <checkout> [--pipeline 16] [--clients 50] [--requests N] [--rounds 6]
   [--metrics on|off] [--other-metrics on|off]   the /metrics endpoint of this build / the other one (default off);
-  metrics cost: --other . --metrics on --other-metrics off, and its A/A control: --other . (both off)`;
+  metrics cost: --other . --metrics on --other-metrics off, and its A/A control: --other . (both off)
+  [--multiplex on|off] [--other-multiplex on|off]   multiplex: true|false on every connection of this build's /
+  the other one's config (default: the key left out, each build's own default); sharing's cost: --other . --multiplex on --other-multiplex off`;
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +29,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '6' },
     metrics: { type: 'string', default: 'off' },
     'other-metrics': { type: 'string', default: 'off' },
+    multiplex: { type: 'string' },
+    'other-multiplex': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -34,6 +38,15 @@ if (values.help || !values.other) {
   process.stderr.write(`${USAGE}\n`);
   process.exit(values.help ? 0 : 2);
 }
+const onOff = (v: string | undefined): boolean | undefined | 'bad' =>
+  v === undefined ? undefined : v === 'on' ? true : v === 'off' ? false : 'bad';
+const multiplex = onOff(values.multiplex);
+const otherMultiplex = onOff(values['other-multiplex']);
+if (multiplex === 'bad' || otherMultiplex === 'bad') {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(2);
+}
+const muxLabel = (m: boolean | undefined) => (m === undefined ? '' : `, multiplex ${m ? 'on' : 'off'}`);
 const other = path.resolve(values.other);
 if (!fs.existsSync(path.join(other, 'packages', 'host', 'dist', 'cli.js'))) {
   process.stderr.write(
@@ -58,12 +71,17 @@ try {
   const contenders: Array<[string, Contender]> = [
     ['B reference pipe', await startReferencePipe(cluster.seeds[0]!, cluster.nodes.length)],
     [
-      `this build${metricsOn ? ', metrics on' : ''}`,
-      await startSlotrelay(cluster.seeds, cluster.nodes.length, [], undefined, metricsOn),
+      `this build${metricsOn ? ', metrics on' : ''}${muxLabel(multiplex)}`,
+      await startSlotrelay(cluster.seeds, cluster.nodes.length, [], undefined, metricsOn, {
+        ...(multiplex === undefined ? {} : { multiplex }),
+      }),
     ],
     [
-      `other (${other})${otherMetricsOn ? ', metrics on' : ''}`,
-      await startSlotrelay(cluster.seeds, cluster.nodes.length, [], other, otherMetricsOn),
+      `other (${other})${otherMetricsOn ? ', metrics on' : ''}${muxLabel(otherMultiplex)}`,
+      await startSlotrelay(cluster.seeds, cluster.nodes.length, [], other, otherMetricsOn, {
+        key: "C'",
+        ...(otherMultiplex === undefined ? {} : { multiplex: otherMultiplex }),
+      }),
     ],
   ];
   started.push(...contenders.map(([, c]) => c));

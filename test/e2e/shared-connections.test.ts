@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCommand } from '@slotrelay/core/internal';
+import { RespType, encodeCommand } from '@slotrelay/core/internal';
 import { Redis } from 'ioredis';
 import { keyInSlots, mastersWithSlots, sharedCluster } from '../support/cluster.js';
 import { type TestFleet, freePorts, startFleet } from '../support/fleet.js';
@@ -82,6 +82,27 @@ describe('shared upstream connections', () => {
       s.write('PING\r\n');
       expect(await got).toBe('+PONG\r\n');
     }
+  });
+
+  it('HELLO 3 then READONLY pipelined (ioredis to a replica) move together to one key: no pin', async () => {
+    const port = fleet.ports[0]!;
+    const listener = fleet.fleet.listeners.values().next().value!;
+    const pinned = listener.stats.pinnedSessions;
+    const c = await RawClient.connect(port);
+    c.send('HELLO 3\r\nREADONLY\r\nPING\r\nREADONLY\r\nHELLO 3\r\n');
+    const hello = await c.reply();
+    expect(hello.type).toBe(RespType.Map); // a RESP3 map
+    expect((await c.reply()).text).toBe('OK');
+    expect((await c.reply()).text).toBe('PONG');
+    expect((await c.reply()).text).toBe('OK');
+    expect((await c.reply()).type).toBe(RespType.Map);
+    expect(listener.stats.pinnedSessions).toBe(pinned);
+    // READONLY then READWRITE cannot both hold on one key: that chain pins, and still answers right.
+    c.send('HELLO 2\r\nREADWRITE\r\nREADONLY\r\nREADWRITE\r\nPING\r\n');
+    expect((await c.reply()).type).toBe(RespType.Array); // HELLO 2: an array
+    for (const want of ['OK', 'OK', 'OK', 'PONG']) expect((await c.reply()).text).toBe(want);
+    expect(listener.stats.pinnedSessions).toBe(pinned + 1);
+    c.close();
   });
 
   it('a slow reader holds the shared connection at most 2 s while another session waits, then is closed', async () => {

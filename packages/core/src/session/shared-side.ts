@@ -52,9 +52,12 @@ const PINNED = 3;
 
 interface Move {
   readonly pin: boolean;
-  readonly key: PoolKey;
+  key: PoolKey;
   /** The move authenticates: it holds only if Redis accepts the credentials. */
   readonly credentials: boolean;
+  /** What the key changes of the move set, in order (a chain of them goes to the last key). */
+  readonly protocols: number[];
+  readonly readonlys: boolean[];
 }
 
 /**
@@ -167,12 +170,20 @@ export class SharedSide implements SharedUser {
   beginMove(f: Frame): void {
     const start = this.phase === START && this.move === null;
     if (this.phase !== LINKED && !start) {
-      this.pinAfter = true;
+      if (!this.chain(f)) this.pinAfter = true;
       return;
     }
     const pin = f.share === SHARE_PIN;
     const key = pin ? this.requestKey : f.shareKey!;
-    this.move = { pin, key, credentials: !pin && key.credentials !== this.key.credentials };
+    const credentials = !pin && key.credentials !== this.key.credentials;
+    const from = this.key;
+    this.move = {
+      pin,
+      key,
+      credentials,
+      protocols: key.protocol !== from.protocol ? [key.protocol] : [],
+      readonlys: key.readonly !== from.readonly ? [key.readonly] : [],
+    };
     if (start) {
       this.startWrites = this.writes.queuedCount;
       this.startRemote = this.inflight.remote;
@@ -181,6 +192,25 @@ export class SharedSide implements SharedUser {
     this.commit();
     this.moveFrom = this.link;
     this.phase = WAIT_OWED;
+  }
+
+  /**
+   * Add a key change to the move under way when every change of the chain holds on the last key —
+   * `HELLO 3` then `READONLY` (as ioredis sends them to a replica) go together to a connection of
+   * (3, read-only), where each changes nothing. False: it must pin (`READONLY` then `READWRITE`,
+   * credentials, a move already sent).
+   */
+  private chain(f: Frame): boolean {
+    const m = this.move;
+    if (m === null || m.pin || f.share === SHARE_PIN) return false;
+    if (this.phase !== WAIT_OWED && this.phase !== START) return false;
+    const next = f.shareKey!;
+    if (m.credentials || next.credentials !== m.key.credentials) return false;
+    if (next.protocol !== m.key.protocol) m.protocols.push(next.protocol);
+    if (next.readonly !== m.key.readonly) m.readonlys.push(next.readonly);
+    if (m.protocols.some((p) => p !== next.protocol) || m.readonlys.some((r) => r !== next.readonly)) return false;
+    m.key = next;
+    return true;
   }
 
   /** The reply bytes owed to this session. */

@@ -9,8 +9,9 @@ class User implements SharedUser {
   pending = 0;
   got: Buffer[] = [];
   lostWith: Buffer | null | undefined = undefined;
-  deliver(bytes: Buffer): void {
+  deliver(bytes: Buffer): boolean {
     this.got.push(Buffer.from(bytes));
+    return false;
   }
   lost(error: Buffer | null): void {
     this.lostWith = error;

@@ -102,7 +102,7 @@ export class Listener {
   constructor(parts: ListenerParts) {
     this.parts = parts;
     this.counters = parts.counters ?? newListenerCounters();
-    this.pools = new SharedPools((t) => this.dialShared(t), parts.log);
+    this.pools = new SharedPools((t, reads) => this.dialShared(t, reads), parts.log);
     this.subscription = parts.topology.map$.subscribe((map) => {
       if (!map) return;
       this.onMap(map);
@@ -297,8 +297,8 @@ export class Listener {
   }
 
   /** Dial for the shared pool: a loss makes the node be looked at again, as a session's would. */
-  private async dialShared(target: HostPort): Promise<Socket> {
-    const sock = await this.dialTarget(target);
+  private async dialShared(target: HostPort, reads: LentReads): Promise<Socket> {
+    const sock = await this.dialTarget(target, reads);
     sock.once('close', () => {
       if (this.stopped) return;
       this.parts.topology.rescan('upstream connection lost').catch(() => {});

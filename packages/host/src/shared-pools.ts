@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { type HostPort, type Logger, UpstreamPool, wireAddress } from '@slotrelay/core/internal';
+import { type HostPort, type LentReads, type Logger, UpstreamPool, wireAddress } from '@slotrelay/core/internal';
 
 /** Shared connections per pool key by default (`upstreamPool.size`). */
 export const DEFAULT_POOL_SIZE = 2;
@@ -13,7 +13,7 @@ export class SharedPools {
 
   constructor(
     /** Dial the node (counted, health kept: the listener's `dialTarget`). */
-    private readonly dial: (target: HostPort) => Promise<Socket>,
+    private readonly dial: (target: HostPort, reads: LentReads) => Promise<Socket>,
     private readonly log: Logger,
   ) {}
 
@@ -32,7 +32,7 @@ export class SharedPools {
       const onEnd = (why: string) => {
         if (why !== 'closed') this.log.warn({ redis: node, why }, 'shared connection to Redis closed');
       };
-      pool = new UpstreamPool(() => this.dial(target), size, maxBulkBytes, onEnd);
+      pool = new UpstreamPool((reads) => this.dial(target, reads), size, maxBulkBytes, onEnd);
       this.pools.set(node, pool);
     }
     return pool;

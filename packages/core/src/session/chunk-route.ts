@@ -46,16 +46,22 @@ export abstract class ChunkRoute {
 
   /** A chunk read into the lent buffer. */
   read(chunk: Buffer): void {
-    if (!this.accept(chunk)) return;
+    if (this.lent(chunk)) this.reads!.keep();
+  }
+
+  /**
+   * A chunk in a buffer someone lends (this socket's, or a shared connection's): true when a view
+   * of it is still held after the call (a write not taken at once), so the lender must not reuse it.
+   */
+  lent(chunk: Buffer): boolean {
+    if (!this.accept(chunk)) return false;
     if (!this.outputClear()) {
       this.route(Buffer.from(chunk)); // the lane would queue it: give it a copy
-      return;
+      return false;
     }
-    if (this.lane(chunk)) {
-      if (!this.outputClear()) this.reads!.keep();
-      return;
-    }
+    if (this.lane(chunk)) return !this.outputClear();
     this.general(Buffer.from(chunk)); // the lane already said no: do not ask it twice
+    return false;
   }
 
   /** A chunk of its own (`'data'` events). */

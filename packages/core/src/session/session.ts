@@ -289,8 +289,8 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
   }
 
   /** @internal */
-  repliesIn(bytes: Buffer): void {
-    this.replies.onData(bytes);
+  repliesIn(bytes: Buffer): boolean {
+    return this.replies.lent(bytes);
   }
 
   /** @internal */

@@ -19,8 +19,8 @@ export interface WaitingWrites {
 /** What the shared side needs from its session. */
 export interface SharedHost {
   readonly closed: boolean;
-  /** Reply bytes from Redis for this session (whole replies or pieces, in order). */
-  repliesIn(bytes: Buffer): void;
+  /** Reply bytes from Redis for this session (whole replies or pieces, in order); true: a view is still held. */
+  repliesIn(bytes: Buffer): boolean;
   /** The session must have a connection of its own, in `key`'s state, before what waits goes out. */
   pinTo(key: PoolKey, name: Buffer | null): void;
   upstreamBroken(message: string): void;
@@ -39,7 +39,7 @@ const ASKING = Buffer.from('*1\r\n$6\r\nASKING\r\n');
 /** Takes the replies nobody waits for (Redis's +OK to the ASKING the proxy already answered). */
 const DROP: SharedUser = {
   pending: 0,
-  deliver() {},
+  deliver: () => false,
   lost() {},
   pressure() {},
   tooSlow() {},
@@ -214,15 +214,16 @@ export class SharedSide implements SharedUser {
   }
 
   /** The reply bytes owed to this session. */
-  deliver(bytes: Buffer): void {
+  deliver(bytes: Buffer): boolean {
     if (this.replyStarts) {
       this.replyStarts = false;
       this.replyError = bytes[0] === RespType.Error || bytes[0] === RespType.BlobError;
     }
-    this.host.repliesIn(bytes);
-    if (this.pending !== 0 || this.host.closed) return;
+    const kept = this.host.repliesIn(bytes);
+    if (this.pending !== 0 || this.host.closed) return kept;
     if (this.phase === WAIT_OWED) this.proceed();
     else if (this.phase === WAIT_KEY_REPLY) this.settleKey();
+    return kept;
   }
 
   lost(authError: Buffer | null): void {

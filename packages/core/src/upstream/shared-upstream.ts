@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { RespType } from '../resp/constants.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
+import { LentReads } from '../transport/tcp.js';
 
 /**
  * A session's side of a shared connection (`SharedUpstream`). The connection keeps `pending`: the
@@ -8,8 +9,11 @@ import { ReplyScanner } from '../resp/reply-scanner.js';
  */
 export interface SharedUser {
   pending: number;
-  /** Reply bytes owed to this user, in order: whole replies, or a piece of one split across reads. */
-  deliver(bytes: Buffer): void;
+  /**
+   * Reply bytes owed to this user, in order: whole replies, or a piece of one split across reads.
+   * A view of the connection's lent read buffer: true when the user still holds it after the call.
+   */
+  deliver(bytes: Buffer): boolean;
   /**
    * The connection is gone with replies still owed to this user (`pending` is already 0). `error`:
    * Redis's own error reply to the credentials the connection was opened with (`AUTH …`), when
@@ -60,6 +64,8 @@ export class SharedUpstream {
   /** What the handshake's replies said, in order (`handshake`). */
   private handshakeUser: HandshakeUser | null = null;
   private readonly flushNow = (): void => this.flush();
+  /** The socket's lent reads (see `LentReads`): replies are routed as views of one reused buffer. */
+  readonly reads = new LentReads();
   /** Users whose clients read slower than their replies come: the socket is paused for them. */
   private readonly slow = new Set<SharedUser>();
   private stallTimer: NodeJS.Timeout | null = null;
@@ -91,7 +97,11 @@ export class SharedUpstream {
     this.socket = sock;
     sock.setNoDelay(true);
     if (this.slow.size > 0) sock.pause();
-    sock.on('data', (chunk: Buffer) => this.read(chunk));
+    // Reads into the lent buffer when the dialer honoured `reads` (plain TCP), else 'data' chunks.
+    this.reads.onRead = (chunk) => {
+      if (this.read(chunk)) this.reads.keep();
+    };
+    sock.on('data', (chunk: Buffer) => void this.read(chunk));
     sock.on('drain', () => this.setPressure(false));
     sock.on('error', () => {});
     sock.on('close', () => this.fail('closed', null));
@@ -116,11 +126,16 @@ export class SharedUpstream {
       return;
     }
     for (const b of bytes) this.copyIn(b);
+    // Nothing in flight: nobody else's request is likely to come this turn, so write at once (one
+    // client alone pays no wait); else coalesce until the reads of this turn are all done.
+    const idle = this.fifoLength === 0;
     if (replies > 0) {
       user.pending += replies;
       this.push(user, replies);
     }
-    if (!this.scheduled && this.ready) {
+    if (!this.ready || this.scheduled) return;
+    if (idle) this.flush();
+    else {
       this.scheduled = true;
       setImmediate(this.flushNow);
     }
@@ -221,14 +236,16 @@ export class SharedUpstream {
 
   // ── replies ──────────────────────────────────────────────────────────────────────────────────
 
-  private read(chunk: Buffer): void {
+  /** A read into the lent buffer: routed; true when some session still holds a view of it. */
+  private read(chunk: Buffer): boolean {
     const sc = this.scanner;
     try {
       sc.feed(chunk, 0, chunk.length);
     } catch {
       this.fail('protocol', null);
-      return;
+      return false;
     }
+    let kept = false;
     const n = sc.count;
     const ends = sc.ends;
     let from = 0;
@@ -241,12 +258,12 @@ export class SharedUpstream {
       from = take > 0 ? ends[take - 1]! : 0;
       // The handshake's replies (or a piece of one); `done` may make the connection ready, or fail it.
       h.deliver(chunk.subarray(0, h.pending > 0 && take === n ? chunk.length : from));
-      if (this.dead || h.pending > 0) return;
+      if (this.dead || h.pending > 0) return false;
     }
     while (i < n) {
       if (this.fifoLength === 0) {
         this.fail('unpaired', null);
-        return;
+        return false;
       }
       const h = this.fifoHead;
       const user = this.fifoUsers[h]!;
@@ -257,18 +274,19 @@ export class SharedUpstream {
       user.pending -= take;
       if (take === want) this.shift();
       else this.fifoCounts[h] = want - take;
-      user.deliver(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
-      if (this.dead) return;
+      if (user.deliver(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to))) kept = true;
+      if (this.dead) return kept;
       from = to;
     }
     // The start of a reply that goes on in the next read: its owner gets it now.
     if (from < chunk.length) {
       if (this.fifoLength === 0) {
         this.fail('unpaired', null);
-        return;
+        return false;
       }
-      this.fifoUsers[this.fifoHead]!.deliver(from === 0 ? chunk : chunk.subarray(from));
+      if (this.fifoUsers[this.fifoHead]!.deliver(from === 0 ? chunk : chunk.subarray(from))) kept = true;
     }
+    return kept;
   }
 
   private push(user: SharedUser, n: number): void {
@@ -342,9 +360,9 @@ class HandshakeUser implements SharedUser {
     private readonly done: (error: Buffer | null, auth: boolean) => void,
   ) {}
 
-  deliver(bytes: Buffer): void {
-    this.reply.push(bytes);
-    if (this.pending > 0) return;
+  deliver(bytes: Buffer): boolean {
+    this.reply.push(Buffer.from(bytes));
+    if (this.pending > 0) return false;
     const all = Buffer.concat(this.reply);
     const sc = new ReplyScanner();
     sc.feed(all);
@@ -353,11 +371,12 @@ class HandshakeUser implements SharedUser {
       const t = sc.types[i];
       if (t === RespType.Error || t === RespType.BlobError) {
         this.done(all.subarray(from, sc.ends[i]), isAuth(this.commands[i]!));
-        return;
+        return false;
       }
       from = sc.ends[i]!;
     }
     this.done(null, false);
+    return false;
   }
 
   lost(): void {}

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { encodeCommand } from '../resp/encode.js';
+import type { LentReads } from '../transport/tcp.js';
 import { type SharedEnd, SharedUpstream } from './shared-upstream.js';
 
 /**
@@ -51,8 +52,8 @@ export class UpstreamPool {
   private closed = false;
 
   constructor(
-    /** Opens a connection to the node (no lent reads: replies are views kept by sessions). */
-    private readonly dial: () => Promise<Socket>,
+    /** Opens a connection to the node, reading into `reads` if the transport can. */
+    private readonly dial: (reads: LentReads) => Promise<Socket>,
     private readonly size: number,
     private readonly maxBulkBytes: number,
     /** Told when a connection ends (for the log and the metrics). */
@@ -100,7 +101,7 @@ export class UpstreamPool {
   }
 
   private open(conn: SharedUpstream, key: PoolKey): void {
-    this.dial().then(
+    this.dial(conn.reads).then(
       (sock) => conn.attach(sock, handshakeFor(key)),
       () => conn.close(),
     );

@@ -156,7 +156,9 @@ const CASES: Array<{ name: string; close?: boolean; script: (n: Names) => Req[] 
   {
     name: 'protocol-error-mid-pipeline',
     close: true,
-    script: () => [req(['PING']), raw('*1\r\n$x\r\n'), req(['PING'], { replies: 0 })],
+    // The bad frame ends the script: bytes written after Redis closed would draw a RST, which can
+    // discard the error reply still unread on the client's side (a race against Redis itself).
+    script: () => [req(['PING']), raw('*1\r\n$x\r\n')],
   },
 ];
 

@@ -1,14 +1,5 @@
-/** mulberry32: a tiny seeded PRNG (uniform in [0, 1)); the same seed gives the same sequence. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the testkit's seeded PRNG (uniform in [0, 1)): the same seed gives the same sequence. */
+export { prng as mulberry32 } from '@slotrelay/testkit';
 
 /** A 32-bit hash of a string (FNV-1a), to derive one PRNG stream per client from the run's seed. */
 export function hash32(s: string): number {

@@ -249,3 +249,37 @@ describe('10,000 idle client sessions on one listener', () => {
     r.disconnect();
   });
 });
+
+describe('a new mapping under shared sessions', () => {
+  /** The key's value (none) or a redirect to a proxy: what a GET through any proxy of the fleet answers. */
+  const movedOrNil = (r: { text?: string; data?: Buffer | null }) =>
+    r.data === null || /^MOVED \d+ 127\.0\.0\.1:\d+$/.test(r.text ?? '');
+  it('closes a session that used the old node, and moves one that has sent nothing yet to the new node', async () => {
+    const fleet = await startFleet({ seeds: sharedCluster().seeds });
+    const [port] = fleet.ports;
+    const fresh = await RawClient.connect(port!);
+    const used = await RawClient.connect(port!);
+    try {
+      // `used` got an answer from Redis through the pool; `fresh`, connected first, is registered too.
+      used.send(encodeCommand(['GET', 'sr:shared:remap']));
+      expect(movedOrNil(await used.reply())).toBe(true);
+      // Proxies 1 and 2 swap nodes (a live config change, as a moved node or an operator makes).
+      await fleet.fleet.patch(
+        [
+          { op: 'replace', path: '/connections/0/instanceId', value: 2 },
+          { op: 'replace', path: '/connections/1/instanceId', value: 1 },
+        ],
+        'file',
+      );
+      await pollUntil('the session that used the old node to close', () => used.closed, 5000, 25);
+      // The fresh one connected an instant before the new map: its first request is served, not dropped.
+      fresh.send(encodeCommand(['GET', 'sr:shared:remap']));
+      expect(movedOrNil(await fresh.reply())).toBe(true);
+      expect(fresh.closed).toBe(false);
+    } finally {
+      fresh.close();
+      used.close();
+      await fleet.stop();
+    }
+  });
+});

@@ -292,6 +292,10 @@ export class Listener {
   private async poolFor(session: Session): Promise<UpstreamPool> {
     const target = await this.resolveTarget();
     this.targets.set(session, target);
+    return this.poolOf(target);
+  }
+
+  private poolOf(target: HostPort): UpstreamPool {
     const size = this.parts.resolved.config.upstreamPool?.size ?? DEFAULT_POOL_SIZE;
     return this.pools.poolOf(target, size, this.parts.sessionOptions?.limits?.maxBulkBytes ?? 512 * 1024 * 1024);
   }
@@ -354,9 +358,16 @@ export class Listener {
     const now = map.upstream;
     // Sessions on a pool left behind are drained below; what they are owed still comes through it.
     this.pools.keepOnly(now, this.parts.remapGraceMs ?? 2000);
+    const pool = now.port && this.parts.resolved.config.multiplex !== false ? this.poolOf(now) : null;
     for (const s of this.sessions) {
       const t = this.targets.get(s);
       if (t && (t.host !== now.host || t.port !== now.port)) {
+        // A shared session that has sent nothing yet just moves: closing it would drop the request
+        // its client is sending right now (it connected an instant before the new map).
+        if (pool !== null && s.repoint(pool)) {
+          this.targets.set(s, now);
+          continue;
+        }
         this.parts.log.info(
           { session: s.id, client: s.clientAddress, from: wireAddress(t), to: now.port ? wireAddress(now) : 'none' },
           'mapping changed: closing session so its client reconnects',

@@ -288,6 +288,11 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     this.up.side!.poolReady(pool);
   }
 
+  /** The listener fronts another node now: true if the session, still fresh, moved to its `pool` (see `SharedSide.repoint`). */
+  repoint(pool: UpstreamPool): boolean {
+    return !this.closing && !this.closed && (this.up.side?.repoint(pool) ?? false);
+  }
+
   /** @internal */
   repliesIn(bytes: Buffer): boolean {
     return this.replies.lent(bytes);

@@ -136,6 +136,19 @@ export class SharedSide implements SharedUser {
     if (this.pending === 0) this.proceed();
   }
 
+  /**
+   * The listener fronts another node now. A session that has sent Redis nothing yet (it connected
+   * just before the new map) takes that node's pool, as if it had connected just after (true);
+   * any other must close (false): its client learned the old node through it.
+   */
+  repoint(pool: UpstreamPool): boolean {
+    if (this.phase !== LINKED || this.committed !== 0 || this.inflight.remote !== 0) return false;
+    if (this.stagedBytes !== 0 || this.asking) return false;
+    this.pool = pool;
+    this.relink(this.key);
+    return true;
+  }
+
   stage(bytes: Buffer): void {
     this.staged.push(bytes);
     this.stagedBytes += bytes.length;

@@ -1,14 +1,11 @@
-// The data path's lifecycle plus the shared-connection host (issue 16): splitting the failure
-// handling out would spread one state machine over two files.
-/* eslint max-lines: ["error", 460] */
 import type { Socket } from 'node:net';
-import { ErrorCode, type ProtocolError, type SlotrelayError, clientTextOf } from '../errors.js';
+import type { ProtocolError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ListenerInfo, SessionContext } from '../middleware/contract.js';
 import type { Pipeline, PipelineHost } from '../middleware/pipeline.js';
 import { MiddlewareStage } from './middleware-stage.js';
 import { type SessionOptions, sessionTuning } from './session-options.js';
-import { encodeCommand, encodeError, type Protocol } from '../resp/encode.js';
+import { encodeError, type Protocol } from '../resp/encode.js';
 import type { LentReads } from '../transport/tcp.js';
 import type { PathHost } from './chunk-route.js';
 import { ClientLinger } from './client-linger.js';
@@ -24,10 +21,9 @@ import { ReplyPath } from './reply-path.js';
 import { RequestPath } from './request-path.js';
 import { sessionContext } from './session-context.js';
 import { type CloseReason, LATENCY_SAMPLE_EVERY, newSessionStats, type SessionStats } from './stats.js';
-import { UNREACHABLE, UpstreamWriter } from './upstream-writer.js';
-import { handshake } from '../upstream/handshake.js';
-import { handshakeFor, type PoolKey, type UpstreamPool } from '../upstream/upstream-pool.js';
-import { type SharedHost, SharedSide } from './shared-side.js';
+import { UpstreamWriter } from './upstream-writer.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
+import { SessionUpstream, type UpstreamHost } from './session-upstream.js';
 
 /**
  * Where a session gets its Redis connection. A connector that can should read the socket with
@@ -45,13 +41,14 @@ let nextSessionId = 1;
 
 /**
  * One client connection and its own upstream connection to one Redis node (DESIGN.md "Data flow"):
- * its lifecycle (dial, half-close, failures, closing) and what the middleware may do to it. The
- * data path is in its parts: `RequestPath` and `ReplyPath` (the two directions, each with its fast
- * lane), `ReplyPairing` (the in-flight FIFO), `ConnectionState` (what Redis remembers of the
- * client), `UpstreamWriter` and `OrderedWriter` (the two sockets' writers). Both directions stop
- * reading when the other side's buffers are full.
+ * its lifecycle (half-close, closing, close reasons, idle sweep) and what the middleware may do to
+ * it. The data path is in its parts: `RequestPath` and `ReplyPath` (the two directions, each with
+ * its fast lane), `ReplyPairing` (the in-flight FIFO), `ConnectionState` (what Redis remembers of
+ * the client), `UpstreamWriter` and `OrderedWriter` (the two sockets' writers); its upstream
+ * connection's lifecycle (dial or shared connections, pinning, failures) is `SessionUpstream`'s.
+ * Both directions stop reading when the other side's buffers are full.
  */
-export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost {
+export class Session implements PathHost, PipelineHost, IdleWatched, UpstreamHost {
   /** @internal No more requests are taken; the session closes once every reply due is written. */
   closing = false;
   /** @internal */
@@ -69,11 +66,13 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
   private readonly upstreamGate: Gate;
   private readonly stats: SessionStats;
   private readonly middleware: MiddlewareStage;
-  private closeReason: CloseReason | null = null;
+  /** @internal */
+  closeReason: CloseReason | null = null;
   private readonly closeHandlers: Array<() => void> = [];
   private readonly linger: ClientLinger;
   private idleMs = 0;
-  private readonly sharedPool: (() => Promise<UpstreamPool>) | null;
+  /** Its upstream connection's lifecycle. */
+  private readonly uplink: SessionUpstream<Session>;
 
   /** When the idle sweeper last saw the session busy (ms). */
   private idleSince = Date.now();
@@ -82,7 +81,7 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     readonly client: Socket,
     readonly listener: ListenerInfo,
     readonly pipeline: Pipeline,
-    private readonly connect: UpstreamConnector,
+    connect: UpstreamConnector,
     readonly log: Logger,
     options: SessionOptions = {},
     /** The client socket's lent reads (`ServerFactory`), or null when it emits `'data'`. */
@@ -94,7 +93,6 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     this.clientGate = new Gate(() => this.client);
     this.linger = new ClientLinger(client, () => this.destroy());
     this.upstreamGate = new Gate(() => this.up.socket);
-    this.sharedPool = options.sharedPool ?? null;
     const drain = (on: boolean) => {
       const side = this.up.side;
       if (side !== null) side.replyPressure(on);
@@ -114,6 +112,18 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     const parts = { host: this, middleware, state, pairing, stats, latency, tuning, pipeline };
     this.requests = new RequestPath(parts, this.up, clientReads);
     this.replies = new ReplyPath(parts, this.writer);
+    this.uplink = new SessionUpstream<Session>(
+      this,
+      connect,
+      options.sharedPool ?? null,
+      this.up,
+      this.replies,
+      this.inflight,
+      this.clientGate,
+      this.linger,
+      this.writer,
+      stats,
+    );
     // Reads may come before `start()`: they wait in the queue for the upstream like any other.
     if (clientReads !== null) clientReads.onRead = (chunk) => this.requests.read(chunk);
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
@@ -167,20 +177,7 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     });
     c.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'client socket error'));
     c.on('close', () => this.destroy());
-    if (this.sharedPool !== null) {
-      // The side exists before the pool is known: requests read meanwhile are classified too.
-      this.up.side = new SharedSide(this.inflight, this.up, this);
-      this.stats.sharedSessions++;
-      this.sharedPool().then(
-        (pool) => this.startShared(pool),
-        (err: unknown) => this.upstreamFailed(err),
-      );
-      return;
-    }
-    this.connect(this).then(
-      (sock) => this.attachUpstream(sock),
-      (err: unknown) => this.upstreamFailed(err),
-    );
+    this.uplink.start();
   }
 
   /** True while the session is on a shared connection (not pinned to one of its own). */
@@ -281,118 +278,16 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     this.maybeFinish();
   }
 
-  // ── shared connections (SharedHost) ──────────────────────────────────────────────────────────
-
-  private startShared(pool: UpstreamPool): void {
-    if (this.closed || this.up.error !== null) return;
-    this.up.side!.poolReady(pool);
-  }
+  // ── its upstream connection (SessionUpstream) ────────────────────────────────────────────────
 
   /** The listener fronts another node now: true if the session, still fresh, moved to its `pool` (see `SharedSide.repoint`). */
   repoint(pool: UpstreamPool): boolean {
-    return !this.closing && !this.closed && (this.up.side?.repoint(pool) ?? false);
+    return this.uplink.repoint(pool);
   }
 
-  /** @internal */
-  repliesIn(bytes: Buffer): boolean {
-    return this.replies.lent(bytes);
-  }
-
-  /** @internal */
-  tooSlow(): void {
-    if (this.closed) return;
-    this.log.info(
-      { session: this.id, client: this.clientAddress, bytes: this.writer.bufferedBytes },
-      'client reads its replies too slowly while others wait on the shared connection: closing it',
-    );
-    this.closeReason ??= 'limit';
-    this.destroy();
-  }
-
-  /** @internal The session leaves shared connections for good: its own, in `key`'s state, then what waited. */
-  pinTo(key: PoolKey, name: Buffer | null): void {
-    this.log.debug({ session: this.id }, 'pinned to a connection of its own');
-    this.stats.pinnedSessions++;
-    const setup = handshakeFor(key);
-    if (name !== null) setup.push(encodeCommand(['CLIENT', 'SETNAME', name]));
-    this.connect(this)
-      .then((sock) => handshake(sock, setup, this.upstreamReads))
-      .then(
-        (sock) => this.attachUpstream(sock),
-        (err: unknown) => this.upstreamFailed(err),
-      );
-  }
-
-  /** @internal */
-  clientPressure(on: boolean): void {
-    if (on) this.clientGate.hold(P_DRAIN);
-    else this.clientGate.release(P_DRAIN);
-  }
-
-  // ── upstream lifecycle and failures ──────────────────────────────────────────────────────────
-
-  private attachUpstream(sock: Socket): void {
-    if (this.closed) {
-      sock.destroy();
-      return;
-    }
-    sock.setNoDelay(true);
-    sock.on('data', this.replies.onData);
-    sock.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'upstream socket error'));
-    sock.on('close', () => this.upstreamBroken('connection to Redis lost'));
-    this.up.attach(sock);
-    if (this.linger.ended) this.up.end();
-  }
-
-  private upstreamFailed(err: unknown): void {
-    if (this.closed) return;
-    const message = err instanceof Error ? err.message : String(err);
-    // By code, not class: a connector built against another copy of core still counts.
-    if ((err as SlotrelayError | null)?.code === ErrorCode.Upstream) {
-      // Once per session, so debug: whoever dials (the listener) logs the outage once per transition.
-      this.log.debug(
-        { session: this.id, err: message },
-        'Redis unreachable: the session closes without a reply at its first request for Redis',
-      );
-      this.up.fail(UNREACHABLE);
-      this.abandonPending(false);
-      return;
-    }
-    this.log.warn({ session: this.id, err: message }, 'no upstream for session');
-    const error = encodeError(`ERR ${clientTextOf(err)}`);
-    this.up.fail(error);
-    if (this.inflight.answerAllRemote(error) > 0) this.beginClosing('upstream');
-    this.flushHeadLocals();
-  }
-
-  /** @internal */
+  /** @internal Redis is lost (see `SessionUpstream.upstreamBroken`). */
   upstreamBroken(message: string): void {
-    if (this.closed || this.up.error !== null) return;
-    this.log.debug(
-      { session: this.id, err: message },
-      'upstream lost: closing the session without a reply to the requests in flight',
-    );
-    this.up.fail(UNREACHABLE);
-    this.up.destroy();
-    this.abandonPending(true);
-  }
-
-  /**
-   * Requests still waiting on Redis will get no reply: the replies due before them are delivered,
-   * then the session closes without a word (no `-ERR` a client would take for the command's answer:
-   * a closed connection is what cluster clients retry, as they would on a dead node directly).
-   */
-  private abandonPending(close: boolean): void {
-    // A reply cut off mid-stream: nothing more may follow it on this connection.
-    if (!this.replies.streaming) this.flushHeadLocals();
-    if (this.inflight.size > 0) {
-      this.inflight.clear();
-      close = true;
-    }
-    if (!close) return;
-    this.beginClosing('upstream');
-    this.clientGate.hold(P_CLOSING);
-    this.maybeFinish();
+    this.uplink.upstreamBroken(message);
   }
 
   /** @internal */
@@ -435,7 +330,8 @@ export class Session implements PathHost, PipelineHost, IdleWatched, SharedHost 
     this.finishClose();
   }
 
-  private destroy(): void {
+  /** @internal Close both sockets at once. */
+  destroy(): void {
     if (!this.closed) {
       this.closed = true;
       this.finishClose();

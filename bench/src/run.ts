@@ -46,7 +46,7 @@ import { profileTable, summarizeProfile, type ProfileSummary } from './cpu-profi
 
 const USAGE = `usage: node bench/dist/run.js [--quick] [--profile] [--rounds N] [--scale F] [--sessions N]
          [--skip-memory] [--peer NAME=COMMAND]... [--aa] [--multiplex on|off] [--multiplex-other on|off]
-         [--upstream-pool N]
+         [--upstream-pool N] [--shapes NAME,NAME...]
 
   --quick              smoke run: 1 round, small -n, 100 sessions (CI; the numbers mean nothing)
   --profile            instead of the comparison: run the reference pipe and slotrelay under node
@@ -67,6 +67,8 @@ const USAGE = `usage: node bench/dist/run.js [--quick] [--profile] [--rounds N] 
                        (default: leave the key out = product default)
   --multiplex-other on|off   the same for C' (default: as C)
   --upstream-pool N    write upstreamPool: { size: N } into every connection of C and C'
+  --shapes LIST        only these loads (of c50-P1, c50-P16, c1-P1, c1000-P1), e.g. to re-measure
+                       one target; the committed run measures them all
 `;
 
 /**
@@ -307,6 +309,8 @@ interface ComparisonOptions {
   startedAt: Date;
   peers: readonly PeerSpec[];
   aa: boolean;
+  /** Load names to run (null: all). */
+  only: readonly string[] | null;
   /** C's and C''s issue-16 config keys. */
   slotrelay: SlotrelayOptions;
   slotrelayOther: SlotrelayOptions;
@@ -318,7 +322,8 @@ function scaled(shapes: readonly LoadShape[], scale: number): LoadShape[] {
 }
 
 async function runComparison(cluster: LocalCluster, opts: ComparisonOptions): Promise<Results> {
-  const shapes = scaled(opts.quick ? QUICK_SHAPES : FULL_SHAPES, opts.scale);
+  const all = opts.quick ? QUICK_SHAPES : FULL_SHAPES;
+  const shapes = scaled(opts.only ? all.filter((x) => opts.only!.includes(x.name)) : all, opts.scale);
   const n = cluster.nodes.length;
   const notes: string[] = [];
   const nodes = await clusterNodes(cluster);
@@ -497,6 +502,7 @@ async function main(): Promise<void> {
       multiplex: { type: 'string' },
       'multiplex-other': { type: 'string' },
       'upstream-pool': { type: 'string' },
+      shapes: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -513,6 +519,7 @@ async function main(): Promise<void> {
   const multiplex = onOff(values.multiplex);
   const multiplexOther = values['multiplex-other'] === undefined ? multiplex : onOff(values['multiplex-other']);
   const pool = values['upstream-pool'] ? Number(values['upstream-pool']) : undefined;
+  const only = values.shapes ? values.shapes.split(',') : null;
   let peers: PeerSpec[];
   try {
     peers = (values.peer ?? []).map(parsePeer);
@@ -530,6 +537,7 @@ async function main(): Promise<void> {
     multiplex === 'bad' ||
     multiplexOther === 'bad' ||
     (pool !== undefined && !(Number.isInteger(pool) && pool >= 1 && pool <= 64)) ||
+    (only !== null && only.some((name) => !FULL_SHAPES.some((x) => x.name === name))) ||
     new Set(peers.map((p) => p.name)).size !== peers.length
   ) {
     process.stderr.write(USAGE);
@@ -578,6 +586,7 @@ async function main(): Promise<void> {
         startedAt,
         peers,
         aa: values.aa!,
+        only,
         slotrelay: slotrelayOpts(multiplex),
         slotrelayOther: slotrelayOpts(multiplexOther),
       });

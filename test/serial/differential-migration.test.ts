@@ -66,7 +66,7 @@ describe('differential: MOVED and ASK during a scripted slot migration', () => {
     await a.call('DEL', `${tag}:new`);
   }
 
-  it('ASK while the slot migrates (then ASKING on the target), MOVED without ASKING and once it moved, TRYAGAIN, EXECABORT', async () => {
+  it('ASK while the slot migrates (then ASKING on the target, also before a command that pins), MOVED without ASKING and once it moved, TRYAGAIN, EXECABORT', async () => {
     await expectIdentical(
       {
         name: 'migration',
@@ -110,6 +110,10 @@ describe('differential: MOVED and ASK during a scripted slot migration', () => {
             ],
             'bytes',
           );
+          // ASKING then a command that pins the session (a blocking one): it holds on the pinned
+          // connection too, so the command runs on the importing node (times out) instead of MOVED.
+          const atDstPin = await run.client('at-target-pinning', dst.port);
+          await atDstPin.run([req(['ASKING']), req(['BLPOP', `${tag}:list`, '0.1']), req(['GET', keys[0]!])]);
 
           // Done: the rest moves, and every master is told dst owns the slot.
           await s.call('MIGRATE', '127.0.0.1', dst.port, '', 0, 5000, 'KEYS', ...keys.slice(5));

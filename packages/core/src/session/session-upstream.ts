@@ -9,7 +9,7 @@ import { type Gate, P_CLOSING, P_DRAIN } from './gate.js';
 import type { InFlight } from './in-flight.js';
 import type { OrderedWriter } from './ordered-writer.js';
 import type { ReplyPath } from './reply-path.js';
-import { type SharedHost, SharedSide } from './shared-side.js';
+import { ASKING, type SharedHost, SharedSide } from './shared-side.js';
 import type { CloseReason, SessionStats } from './stats.js';
 import { UNREACHABLE, type UpstreamWriter } from './upstream-writer.js';
 
@@ -102,11 +102,13 @@ export class SessionUpstream<S extends UpstreamHost> implements SharedHost {
   }
 
   /** The session leaves shared connections for good: its own, in `key`'s state, then what waited. */
-  pinTo(key: PoolKey, name: Buffer | null): void {
+  pinTo(key: PoolKey, name: Buffer | null, asking: boolean): void {
     this.host.log.debug({ session: this.host.id }, 'pinned to a connection of its own');
     this.stats.pinnedSessions++;
     const setup = handshakeFor(key);
     if (name !== null) setup.push(encodeCommand(['CLIENT', 'SETNAME', name]));
+    // Last: ASKING holds for the next command on the connection, the one that pinned.
+    if (asking) setup.push(ASKING);
     this.connect(this.host)
       .then((sock) => handshake(sock, setup, this.replies.upstreamReads))
       .then(

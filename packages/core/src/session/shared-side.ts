@@ -21,8 +21,12 @@ export interface SharedHost {
   readonly closed: boolean;
   /** Reply bytes from Redis for this session (whole replies or pieces, in order); true: a view is still held. */
   repliesIn(bytes: Buffer): boolean;
-  /** The session must have a connection of its own, in `key`'s state, before what waits goes out. */
-  pinTo(key: PoolKey, name: Buffer | null): void;
+  /**
+   * The session must have a connection of its own, in `key`'s state, before what waits goes out;
+   * `asking`: the client's ASKING (answered by the proxy) goes last in that setup, right before the
+   * request it is for.
+   */
+  pinTo(key: PoolKey, name: Buffer | null, asking: boolean): void;
   upstreamBroken(message: string): void;
   /** The client reads too slowly for a shared connection (see `SharedUpstream.hold`): close the session. */
   tooSlow(): void;
@@ -34,7 +38,7 @@ export interface SharedHost {
 const START = 4;
 const LINKED = 0;
 
-const ASKING = Buffer.from('*1\r\n$6\r\nASKING\r\n');
+export const ASKING = Buffer.from('*1\r\n$6\r\nASKING\r\n');
 
 /** Takes the replies nobody waits for (Redis's +OK to the ASKING the proxy already answered). */
 const DROP: SharedUser = {
@@ -322,7 +326,9 @@ export class SharedSide implements SharedUser {
   private pin(key: PoolKey): void {
     this.phase = PINNED;
     this.link = null;
-    this.host.pinTo(key, this.name);
+    const asking = this.asking;
+    this.asking = false;
+    this.host.pinTo(key, this.name, asking);
   }
 
   private relink(key: PoolKey): SharedUpstream {

@@ -57,6 +57,47 @@ describe('tcpServer: accepted sockets read with lent reads', () => {
     server.close();
   });
 
+  it('a lent buffer starts at 1 KiB (what an idle session keeps), grows after a read that fills it, shrinks after 64 small reads', async () => {
+    const chunks: Buffer[] = [];
+    let wake = () => {};
+    const server = tcpServer()((socket, reads) => {
+      reads!.onRead = (c) => {
+        chunks.push(Buffer.from(c));
+        wake();
+      };
+      socket.resume();
+    });
+    const port = await listen(server);
+    const client = net.connect({ port, host: '127.0.0.1' });
+    closers.push(
+      () => client.destroy(),
+      () => server.close(),
+    );
+    await once(client, 'connect');
+    const received = (bytes: number) =>
+      new Promise<void>((resolve) => {
+        wake = () => chunks.reduce((n, c) => n + c.length, 0) >= bytes && resolve();
+        wake();
+      });
+    const big = Buffer.alloc(20_000, 'x');
+    let sent = 0;
+    const send = async (b: Buffer) => {
+      client.write(b);
+      await received((sent += b.length));
+    };
+    await send(big);
+    // The first read filled the 1 KiB buffer; the rest came in reads of up to 64 KiB.
+    expect(chunks[0]!.length).toBe(1024);
+    expect(Math.max(...chunks.slice(1).map((c) => c.length))).toBeGreaterThan(1024);
+    for (let i = 0; i < 64; i++) await send(Buffer.from('*1\r\n$4\r\nPING\r\n'));
+    const from = chunks.length;
+    await send(big);
+    expect(chunks[from]!.length).toBe(1024);
+    expect(
+      Buffer.concat(chunks).equals(Buffer.concat([big, ...Array(64).fill(Buffer.from('*1\r\n$4\r\nPING\r\n')), big])),
+    ).toBe(true);
+  });
+
   it('a client that sends, then half-closes, gets every reply before the close', async () => {
     const redisPort = await okRedis();
     const dial = tcpDialer();

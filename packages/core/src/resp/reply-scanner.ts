@@ -29,6 +29,10 @@ const PLUS = 0x2b,
   GT = 0x3e,
   PIPE = 0x7c;
 
+/** The output arrays before the first frame (never written: every write grows them first). */
+const NO_I32 = new Int32Array(0);
+const NO_U8 = new Uint8Array(0);
+
 /**
  * Finds where each RESP2/RESP3 reply frame ends without decoding it.
  *
@@ -50,9 +54,11 @@ export class ReplyScanner {
   private readonly maxBulkBytes: number;
 
   count = 0;
-  ends = new Int32Array(16);
-  types = new Uint8Array(16);
-  flags = new Uint8Array(16);
+  // Empty until the first frame (every write checks `ends.length` first): a session whose replies
+  // all take the fast lane (`countPlain` writes none) never allocates them.
+  ends = NO_I32;
+  types = NO_U8;
+  flags = NO_U8;
   /** Type byte of the frame in progress (valid while `inFrame`). */
   frameType = 0;
   /** Flags of the frame in progress, so far. */
@@ -325,7 +331,7 @@ export class ReplyScanner {
   }
 
   private growOut(): void {
-    const n = this.ends.length * 2;
+    const n = Math.max(16, this.ends.length * 2);
     const e = new Int32Array(n);
     e.set(this.ends);
     this.ends = e;

@@ -23,6 +23,10 @@ const R_STUCK = 8;
 /** `string2ll`'s bound for a negative number, digit by digit: -9223372036854775808 is LLONG_MIN. */
 const LLONG_MIN_DIGITS = [9, 2, 2, 3, 3, 7, 2, 0, 3, 6, 8, 5, 4, 7, 7, 5, 8, 0, 8];
 
+/** The output arrays before the first frame (never written: every write grows them first). */
+const NO_I32 = new Int32Array(0);
+const NO_U8 = new Uint8Array(0);
+
 /**
  * Finds where each client request ends without decoding it: arrays of bulk strings
  * (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) and inline commands (`GET k\r\n`), with the checks and error
@@ -47,11 +51,13 @@ export class RequestScanner {
   private wmNameLen = 0;
 
   count = 0;
-  ends = new Int32Array(16);
-  flags = new Uint8Array(16);
-  argcs = new Int32Array(16);
-  nameOffs = new Int32Array(16);
-  nameLens = new Int32Array(16);
+  // Empty until the first frame (every write checks `ends.length` first): an idle session's scanner
+  // holds no arrays of its own.
+  ends = NO_I32;
+  flags = NO_U8;
+  argcs = NO_I32;
+  nameOffs = NO_I32;
+  nameLens = NO_I32;
   inFrame = false;
   /** Bytes of the frame in progress so far. */
   curBytes = 0;
@@ -371,7 +377,7 @@ export class RequestScanner {
   }
 
   private grow(): void {
-    const n = this.ends.length * 2;
+    const n = Math.max(16, this.ends.length * 2);
     const g32 = (a: Int32Array) => {
       const b = new Int32Array(n);
       b.set(a);

@@ -48,13 +48,13 @@ export class ConnectionState {
   quit = false;
   /** Commands queued since MULTI (the next one's EXEC array index). */
   private queued = 0;
-  private readonly subs: Array<Set<string>> = [new Set(), new Set(), new Set()];
+  private subs: Array<Set<string>> | null = null;
   /**
    * The subscriptions and protocol as Redis will have them when it reads the next request (the
    * request side's view, ahead of the replies): in RESP2 with a subscription, Redis rejects every
    * command but (P|S)(UN)SUBSCRIBE, PING, QUIT and RESET, with no effect (no MULTI, no CLIENT REPLY).
    */
-  private readonly reqSubs: Array<Set<string>> = [new Set(), new Set(), new Set()];
+  private reqSubs: Array<Set<string>> | null = null;
   private reqProtocol = 2;
 
   /** May a chunk of whole plain requests go upstream as it is? (No transaction or reply mode to follow.) */
@@ -116,7 +116,7 @@ export class ConnectionState {
       // RESET clears CLIENT REPLY OFF before it answers, but a SKIP already in force silences it.
       const skipped = this.replyMode === REPLY_SKIP;
       this.replyMode = REPLY_ON;
-      for (const set of this.reqSubs) set.clear();
+      this.reqSubs = null;
       this.reqProtocol = 2;
       if (skipped) {
         this.reset();
@@ -220,7 +220,7 @@ export class ConnectionState {
     const k = PUBSUB_WORDS.indexOf(w);
     if (k < 0 || f.kind !== COMPLETE) return false;
     const ch = decodeReply(buf, start, end).items?.[1]?.data ?? null;
-    const set = this.subs[k % 3]!;
+    const set = (this.subs ??= subscriptionSets())[k % 3]!;
     const before = set.size;
     if (ch !== null) {
       if (k < 3) set.add(ch.toString('latin1'));
@@ -233,8 +233,8 @@ export class ConnectionState {
   }
 
   private reqSubscribed(): boolean {
-    const [a, b, c] = this.reqSubs;
-    return a!.size + b!.size + c!.size > 0;
+    const r = this.reqSubs;
+    return r !== null && r[0]!.size + r[1]!.size + r[2]!.size > 0;
   }
 
   /** Follow, on the request side, what the pub/sub context of Redis depends on (see `reqSubs`). */
@@ -248,7 +248,7 @@ export class ConnectionState {
     // Not SSUBSCRIBE: it fails when a channel is not this node's (MOVED, CROSSSLOT), which the
     // request side cannot know; counting it would ignore a MULTI that Redis then runs.
     if (k < 0 || k % 3 === 2 || f.argc < 1) return;
-    const set = this.reqSubs[k % 3]!;
+    const set = (this.reqSubs ??= subscriptionSets())[k % 3]!;
     const args = f.args();
     if (k >= 3 && args.length === 1) set.clear();
     for (let i = 1; i < args.length; i++) {
@@ -262,7 +262,7 @@ export class ConnectionState {
   private reset(): void {
     this.protocol = 2;
     this.monitor = false;
-    for (const s of this.subs) s.clear();
+    this.subs = null;
     this.subscribed = 0;
   }
 }
@@ -297,4 +297,9 @@ export function firstWord(buf: Buffer, start: number, end: number): string | nul
     return buf.toString('latin1', p + 1, q).toLowerCase();
   }
   return null;
+}
+
+/** Channels, patterns and shard channels: made at a session's first (un)subscribe, not for every session. */
+function subscriptionSets(): Array<Set<string>> {
+  return [new Set(), new Set(), new Set()];
 }

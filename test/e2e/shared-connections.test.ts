@@ -105,6 +105,28 @@ describe('shared upstream connections', () => {
     c.close();
   });
 
+  it('HELLO … SETNAME names the session, not the shared connection it goes to', async () => {
+    const name = `sr-hello-${process.pid}`;
+    const c = await RawClient.connect(fleet.ports[0]!);
+    const direct = await RawClient.connect(nodePort);
+    try {
+      c.send(encodeCommand(['HELLO', '3', 'SETNAME', name]));
+      expect((await c.reply()).type).toBe(RespType.Map);
+      c.send(encodeCommand(['CLIENT', 'GETNAME']));
+      expect((await c.reply()).data?.toString()).toBe(name);
+      // Redis's own list: no connection of the proxy carries the session's name.
+      expect(String(await direct.call('CLIENT', 'LIST'))).not.toContain(`name=${name} `);
+      // A name Redis refuses is refused as Redis does, HELLO and all (no protocol change).
+      c.send(encodeCommand(['HELLO', '2', 'SETNAME', 'a b']));
+      expect((await c.reply()).text).toMatch(/^ERR Client names cannot contain spaces/);
+      c.send(encodeCommand(['PING']));
+      expect((await c.reply()).text).toBe('PONG');
+    } finally {
+      c.close();
+      direct.close();
+    }
+  });
+
   it('a slow reader holds the shared connection at most 2 s while another session waits, then is closed', async () => {
     const cluster = sharedCluster();
     const node = (await mastersWithSlots(cluster.seeds[0]!))[0]!;

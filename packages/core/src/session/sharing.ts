@@ -1,5 +1,6 @@
 import { type PoolKey, sameKey } from '../upstream/upstream-pool.js';
-import type { Frame } from './frame.js';
+import { encodeCommand } from '../resp/encode.js';
+import { COMPLETE, type Frame } from './frame.js';
 
 /** What a request means for a session on a shared connection (`Frame.share`). */
 export const SHARE_PLAIN = 0;
@@ -129,10 +130,12 @@ function hello(f: Frame, key: PoolKey): void {
     return;
   }
   let credentials = key.credentials;
+  const kept: Buffer[] = [args[0]!, args[1]!];
   for (let i = 2; i < args.length; i++) {
     const opt = args[i]!.toString('latin1').toUpperCase();
     if (opt === 'AUTH' && i + 2 < args.length) {
       credentials = [copy(args[i + 1]!), copy(args[i + 2]!)];
+      kept.push(args[i]!, args[i + 1]!, args[i + 2]!);
       i += 2;
     } else if (opt === 'SETNAME' && i + 1 < args.length) {
       f.shareName = validName(args[i + 1]!);
@@ -142,6 +145,9 @@ function hello(f: Frame, key: PoolKey): void {
       return;
     }
   }
+  // The name is the session's (answered by the proxy, given to a connection it pins to): the HELLO
+  // that goes to a shared connection leaves SETNAME out, or it would name the connection all share.
+  if (f.shareName !== null && f.kind === COMPLETE) f.replace(encodeCommand(kept));
   moveTo(f, key, { protocol: v === '3' ? 3 : 2, credentials, readonly: key.readonly });
 }
 

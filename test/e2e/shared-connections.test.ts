@@ -252,8 +252,10 @@ describe('10,000 idle client sessions on one listener', () => {
     // One descriptor per client: the pool's few Redis connections are the only others.
     expect(fdsAfter - fdsBefore).toBeGreaterThanOrEqual(CLIENTS - 2);
     expect(fdsAfter - fdsBefore).toBeLessThanOrEqual(CLIENTS + 8);
-    // Bound as measured (about 16 KB per idle session; issue 16's target of 100 MB is not met).
-    expect(rssAfter).toBeLessThan(450);
+    // Bound as measured: about 15 KB per idle session, 225-240 MB in all on the dev VM (issue 16's
+    // target of 100 MB is not met: a bare Node server holding 10,000 sockets is already 86 MB).
+    expect(rssAfter).toBeLessThan(350);
+    expect(((rssAfter - rssBefore) * 1024) / CLIENTS).toBeLessThan(20);
     const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
     await r.connect();
     expect(await r.set(key, 'v')).toBe('OK');
